@@ -1,0 +1,13 @@
+/** Unit specs sit beside the code; end-to-end tests live in test/. */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
+  },
+  moduleNameMapper: {
+    '^@lvseg/(imaging|model|model-store|common)$': '<rootDir>/libs/$1/src',
+  },
+  testTimeout: 120000,
+};

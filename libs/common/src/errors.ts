@@ -1,0 +1,32 @@
+/**
+ * Typed errors shared by every library and service. A library throws `LvsegError` with a machine code and a
+ * human message; the HTTP layer (and the CLI) map `kind` to a status or exit code in exactly one place.
+ * Messages must never contain patient-identifying DICOM values (name, id, birth date, accession number).
+ */
+export type ErrorKind =
+  | 'invalid-input' // the caller sent something malformed (HTTP 400 / 422)
+  | 'unsupported' // well-formed but not something lvseg handles, e.g. a compressed transfer syntax (HTTP 415)
+  | 'too-large' // over a configured limit (HTTP 413)
+  | 'not-found' // a model version, alias, job or file that does not exist (HTTP 404)
+  | 'conflict' // would overwrite something immutable, or a replay (HTTP 409)
+  | 'integrity' // stored bytes do not match their recorded sha256 (refused at load)
+  | 'unavailable' // a dependency is down or a queue is full (HTTP 503)
+  | 'config'; // invalid configuration at start
+
+export class LvsegError extends Error {
+  constructor(
+    readonly kind: ErrorKind,
+    /** Stable machine code, e.g. `DICOM_NO_PIXEL_DATA`. */
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'LvsegError';
+  }
+}
+
+/** True when `e` is an LvsegError, optionally of one kind. */
+export function isLvsegError(e: unknown, kind?: ErrorKind): e is LvsegError {
+  return e instanceof LvsegError && (kind === undefined || e.kind === kind);
+}

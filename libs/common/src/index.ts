@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './sha256';
+export * from './random';
+export * from './paths';

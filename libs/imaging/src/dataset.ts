@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { join, basename, extname } from 'node:path';
+import { LvsegError, SeededRandom } from '@lvseg/common';
+import { decodeDicom } from './dicom';
+import { parseContour, rasterizeContour } from './contour';
+import { LabelledImage } from './image';
+import { Manifest, ManifestRow, readManifest } from './manifest';
+import { decodePngGray, decodePngMask } from './png';
+
+export interface DatasetSelection {
+  /** Only rows of these splits (e.g. ['train']); all when omitted. */
+  splits?: string[];
+}
+
+function readBytes(dir: string, rel: string): Buffer {
+  try {
+    return readFileSync(join(dir, rel));
+  } catch {
+    throw new LvsegError('not-found', 'DATA_FILE_NOT_FOUND', `data file ${rel} listed in ${dir}/manifest.csv is missing`);
+  }
+}
+
+function imageId(row: ManifestRow): string {
+  return `${row.case}/${basename(row.image, extname(row.image))}`;
+}
+
+/** Load one manifest row: a PNG image + PNG label, or a DICOM + Sunnybrook contour rasterised to a mask. */
+export function loadRow(manifest: Manifest, row: ManifestRow): LabelledImage {
+  const id = imageId(row);
+  if (row.label) {
+    const image = decodePngGray(readBytes(manifest.dir, row.image));
+    const mask = decodePngMask(readBytes(manifest.dir, row.label));
+    if (mask.rows !== image.rows || mask.columns !== image.columns) {
+      throw new LvsegError('invalid-input', 'LABEL_SIZE_MISMATCH', `${id}: label is ${mask.columns}x${mask.rows}, image ${image.columns}x${image.rows}`);
+    }
+    return { id, case: row.case, split: row.split, image, mask };
+  }
+  const { image } = decodeDicom(readBytes(manifest.dir, row.image));
+  const points = parseContour(readBytes(manifest.dir, row.contour as string).toString('utf8'));
+  const mask = rasterizeContour(points, image.rows, image.columns);
+  return { id, case: row.case, split: row.split, image, mask };
+}
+
+/** Load a data set folder (with `manifest.csv`) into memory, optionally only some splits. */
+export function loadDataset(dir: string, selection: DatasetSelection = {}): { manifest: Manifest; items: LabelledImage[] } {
+  const manifest = readManifest(dir);
+  const rows = selection.splits ? manifest.rows.filter((r) => selection.splits!.includes(r.split)) : manifest.rows;
+  return { manifest, items: rows.map((r) => loadRow(manifest, r)) };
+}
+
+/** A seeded per-image split (the paper's protocol: shuffle all images, hold out a fraction). */
+export function perImageSplit<T>(items: T[], holdoutFraction: number, seed: number): { fit: T[]; holdout: T[] } {
+  const shuffled = new SeededRandom(seed).shuffle([...items]);
+  const k = Math.round(items.length * holdoutFraction);
+  return { holdout: shuffled.slice(0, k), fit: shuffled.slice(k) };
+}

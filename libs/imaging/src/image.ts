@@ -1,0 +1,33 @@
+/**
+ * The in-memory image types every lvseg library speaks. Pixels are row-major (index = row * columns + column).
+ */
+
+/** A single-channel image in its modality's units (after rescale slope/intercept and MONOCHROME1 inversion). */
+export interface GrayImage {
+  rows: number;
+  columns: number;
+  data: Float32Array;
+  /** Physical size of a pixel in mm as [row spacing, column spacing] (DICOM PixelSpacing order); undefined when unknown. */
+  pixelSpacingMm?: [number, number];
+}
+
+/** A binary mask: 1 = left-ventricle blood pool, 0 = background. */
+export interface BinaryMask {
+  rows: number;
+  columns: number;
+  data: Uint8Array;
+}
+
+/** A labelled example: the image and, when known, the expert mask. */
+export interface LabelledImage {
+  /** Stable id (for logs and reports), e.g. `SC-HF-I-01/IM-0001-0048`. Never a patient name. */
+  id: string;
+  case: string;
+  split: string;
+  image: GrayImage;
+  mask: BinaryMask;
+}
+
+export function emptyMask(rows: number, columns: number): BinaryMask {
+  return { rows, columns, data: new Uint8Array(rows * columns) };
+}

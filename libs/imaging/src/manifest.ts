@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LvsegError, sha256Hex } from '@lvseg/common';
+
+/** One row of a data set's `manifest.csv`: a PNG pair (`label`) or a DICOM with a Sunnybrook contour file (`contour`). */
+export interface ManifestRow {
+  case: string;
+  image: string;
+  label?: string;
+  contour?: string;
+  split: string;
+}
+
+export interface Manifest {
+  dir: string;
+  kind: 'png' | 'dicom-contour';
+  rows: ManifestRow[];
+  /** sha256 of the manifest file's bytes: recorded on every model card so a model names the data it saw. */
+  sha256: string;
+}
+
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cur += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out.map((s) => s.trim());
+}
+
+/** Parse manifest CSV text (header `case,image,label,split` or `case,image,contour,split`; extra columns ignored). */
+export function parseManifest(text: string, dir = '.'): Manifest {
+  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.length === 0) throw new LvsegError('invalid-input', 'MANIFEST_EMPTY', `manifest in ${dir} is empty`);
+  const header = splitCsvLine(lines[0]);
+  const col = (name: string) => header.indexOf(name);
+  const [ci, ii, li, ki, si] = [col('case'), col('image'), col('label'), col('contour'), col('split')];
+  if (ci < 0 || ii < 0 || si < 0 || (li < 0 && ki < 0)) {
+    throw new LvsegError(
+      'invalid-input',
+      'MANIFEST_COLUMNS',
+      `manifest in ${dir} needs columns case,image,label,split or case,image,contour,split; found ${header.join(',')}`,
+    );
+  }
+  const kind = li >= 0 ? 'png' : 'dicom-contour';
+  const rows = lines.slice(1).map((line, n) => {
+    const f = splitCsvLine(line);
+    const row: ManifestRow = { case: f[ci], image: f[ii], split: f[si] };
+    if (li >= 0) row.label = f[li];
+    if (ki >= 0) row.contour = f[ki];
+    if (!row.case || !row.image || !row.split || !(row.label || row.contour)) {
+      throw new LvsegError('invalid-input', 'MANIFEST_ROW', `manifest in ${dir}, line ${n + 2}: missing a required field`);
+    }
+    for (const p of [row.image, row.label, row.contour]) {
+      if (p && (p.startsWith('/') || p.split(/[\\/]/).includes('..'))) {
+        throw new LvsegError('invalid-input', 'MANIFEST_PATH', `manifest in ${dir}, line ${n + 2}: paths must stay inside the data folder`);
+      }
+    }
+    return row;
+  });
+  return { dir, kind, rows, sha256: sha256Hex(text) };
+}
+
+/** Read `<dir>/manifest.csv`. */
+export function readManifest(dir: string): Manifest {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'manifest.csv'), 'utf8');
+  } catch {
+    throw new LvsegError('not-found', 'MANIFEST_NOT_FOUND', `no manifest.csv in data folder ${dir}`);
+  }
+  return parseManifest(text, dir);
+}

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs';
+import { LvsegError } from '@lvseg/common';
+import { buildFcnPaper } from './fcn-paper';
+import { buildUnetSmall } from './unet-small';
+
+export interface BuildOptions {
+  seed?: number;
+  /** Input side; null builds a size-agnostic model (fully convolutional nets only). */
+  size?: number | null;
+}
+
+interface Architecture {
+  description: string;
+  build(opts: BuildOptions): tf.LayersModel;
+  /** Layers whose activations are worth a heatmap, in network order. */
+  heatmapLayers: string[];
+}
+
+export const ARCHITECTURES: Record<string, Architecture> = {
+  'fcn-paper': {
+    description: "The paper's FCN: 2 strided 5×5 convs with pooling, two 3×3 convs, 1×1 score, 31×31/16 transposed conv.",
+    build: (o) => buildFcnPaper(o.seed ?? 1, o.size ?? 256),
+    heatmapLayers: ['conv1', 'pool1', 'conv2', 'pool2', 'conv3', 'conv4', 'score', 'upscore'],
+  },
+  'unet-small': {
+    description: 'A light 4-level U-Net with batch norm and skip connections.',
+    build: (o) => buildUnetSmall(o.seed ?? 1, o.size === undefined ? 256 : o.size),
+    heatmapLayers: ['enc1', 'enc2', 'enc3', 'enc4', 'bottleneck', 'dec4', 'dec3', 'dec2', 'dec1', 'score'],
+  },
+};
+
+/** Build an architecture by name with fresh, seeded weights. */
+export function buildModel(arch: string, opts: BuildOptions = {}): tf.LayersModel {
+  const a = ARCHITECTURES[arch];
+  if (!a) throw new LvsegError('invalid-input', 'UNKNOWN_ARCHITECTURE', `unknown architecture "${arch}"; known: ${Object.keys(ARCHITECTURES).join(', ')}`);
+  return a.build(opts);
+}
+
+/** The heatmap layer names of an architecture. */
+export function heatmapLayers(arch: string): string[] {
+  const a = ARCHITECTURES[arch];
+  if (!a) throw new LvsegError('invalid-input', 'UNKNOWN_ARCHITECTURE', `unknown architecture "${arch}"`);
+  return a.heatmapLayers;
+}

@@ -1,0 +1,5 @@
+export * from './architectures';
+export * from './backend';
+export * from './metrics';
+export * from './segmentation';
+export * from './training';

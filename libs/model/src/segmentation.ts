@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs';
+import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
+import { largestComponent } from './metrics';
+
+export interface MaskOptions {
+  /** LV probability at or above which a pixel is LV. */
+  threshold?: number;
+  /** Keep only the largest connected LV component (removes stray bright blood pools such as the RV). */
+  keepLargestComponent?: boolean;
+}
+
+export const DEFAULT_MASK_OPTIONS: Required<MaskOptions> = { threshold: 0.5, keepLargestComponent: true };
+
+/** LV probability maps (softmax of the 2-class logits, channel 1) for model inputs of size×size, batched. */
+export function predictLvProbabilities(model: tf.LayersModel, inputs: Float32Array[], size = MODEL_INPUT_SIZE, batchSize = 4): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let start = 0; start < inputs.length; start += batchSize) {
+    const chunk = inputs.slice(start, start + batchSize);
+    const buf = new Float32Array(chunk.length * size * size);
+    chunk.forEach((a, k) => buf.set(a, k * size * size));
+    const probs = tf.tidy(() => {
+      const x = tf.tensor4d(buf, [chunk.length, size, size, 1]);
+      const logits = model.predict(x) as tf.Tensor4D;
+      return tf.softmax(logits, -1).slice([0, 0, 0, 1], [-1, -1, -1, 1]);
+    });
+    const data = probs.dataSync() as Float32Array;
+    probs.dispose();
+    for (let k = 0; k < chunk.length; k++) out.push(data.slice(k * size * size, (k + 1) * size * size));
+  }
+  return out;
+}
+
+/** Threshold a probability map (any size) into a mask, with the configured post-processing. */
+export function probabilityToMask(prob: Float32Array, rows: number, columns: number, opts: MaskOptions = {}): BinaryMask {
+  const o = { ...DEFAULT_MASK_OPTIONS, ...opts };
+  const data = new Uint8Array(rows * columns);
+  for (let i = 0; i < data.length; i++) data[i] = prob[i] >= o.threshold ? 1 : 0;
+  const mask = { rows, columns, data };
+  return o.keepLargestComponent ? largestComponent(mask) : mask;
+}
+
+/** Segment images of any size: the shared preprocessing, the model, the probability back at each image's own size, a mask. */
+export function segmentImages(model: tf.LayersModel, images: GrayImage[], opts: MaskOptions = {}, batchSize = 4): Array<{ probability: Float32Array; mask: BinaryMask }> {
+  const inputs = images.map((im) => toModelInput(im));
+  const probs = predictLvProbabilities(model, inputs, MODEL_INPUT_SIZE, batchSize);
+  return images.map((im, k) => {
+    const probability = resizeBilinear(probs[k], MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, im.rows, im.columns);
+    return { probability, mask: probabilityToMask(probability, im.rows, im.columns, opts) };
+  });
+}

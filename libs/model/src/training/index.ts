@@ -1,0 +1,5 @@
+export * from './loss';
+export * from './schedule';
+export * from './serialize';
+export * from './trainer';
+export * from './recipes';

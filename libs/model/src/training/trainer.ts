@@ -1,0 +1,221 @@
+import * as tf from '@tensorflow/tfjs';
+import { SeededRandom } from '@lvseg/common';
+import { AugmentOptions, LabelledImage, MODEL_INPUT_SIZE, augmentPair, maskToModelSize, toModelInput } from '@lvseg/imaging';
+import { buildModel } from '../architectures';
+import { dice, pixelAccuracy } from '../metrics';
+import { segmentImages, MaskOptions } from '../segmentation';
+import { LossName, segmentationLoss } from './loss';
+import { staircaseLearningRate } from './schedule';
+
+export type OptimizerName = 'sgd' | 'momentum' | 'adam';
+
+/** Everything that determines a training run (recorded on the model card as hyper-parameters). */
+export interface TrainConfig {
+  arch: string;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  decayRate: number;
+  decaySteps: number;
+  loss: LossName;
+  /** Train on random crops of this side (0 = whole 256×256 images). Fully convolutional nets only. */
+  crop: number;
+  /** Share of crops centred near the LV (the rest are anywhere), so the LV is seen often but background stays varied. */
+  lvCropProbability: number;
+  augment: AugmentOptions;
+  /** Evaluate on the val split every N epochs (and always at the last epoch). */
+  valEvery: number;
+  mask: MaskOptions;
+}
+
+export interface SplitMetrics {
+  dice: number;
+  pixelAccuracy: number;
+  images: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  learningRate: number;
+  trainLoss: number;
+  /** Pixel accuracy and Dice pooled over the epoch's (augmented) training batches. */
+  trainPixelAccuracy: number;
+  trainDice: number;
+  val?: SplitMetrics;
+  ms: number;
+}
+
+export interface TrainHooks {
+  onEpochStart?(epoch: number, steps: number): void;
+  onStep?(info: { epoch: number; step: number; steps: number; loss: number; learningRate: number }): void;
+  onEpochEnd?(metrics: EpochMetrics, model: tf.LayersModel): void | Promise<void>;
+}
+
+export interface TrainResult {
+  model: tf.LayersModel;
+  history: EpochMetrics[];
+  /** Epoch whose weights were kept (best val Dice; the last epoch when there is no val split). */
+  bestEpoch: number;
+  steps: number;
+  trainMs: number;
+}
+
+interface Prepared {
+  input: Float32Array;
+  mask: Uint8Array;
+}
+
+function prepare(items: LabelledImage[]): Prepared[] {
+  return items.map((it) => ({ input: toModelInput(it.image), mask: maskToModelSize(it.mask).data }));
+}
+
+function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
+  switch (cfg.optimizer) {
+    case 'sgd':
+      return tf.train.sgd(cfg.learningRate);
+    case 'momentum':
+      return tf.train.momentum(cfg.learningRate, 0.9);
+    case 'adam':
+      return tf.train.adam(cfg.learningRate);
+  }
+}
+
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  // SGD exposes setLearningRate; Momentum and Adam read `learningRate` at every step.
+  const o = opt as unknown as { setLearningRate?: (v: number) => void; learningRate: number };
+  if (o.setLearningRate) o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+/** Crop origin for one sample: near a random LV pixel with probability p, else uniform. */
+function cropOrigin(mask: Uint8Array, n: number, crop: number, p: number, rng: SeededRandom): [number, number] {
+  const max = n - crop;
+  if (rng.next() < p) {
+    const lv: number[] = [];
+    for (let i = 0; i < mask.length; i++) if (mask[i]) lv.push(i);
+    if (lv.length) {
+      const at = lv[rng.int(lv.length)];
+      const jitter = crop / 4;
+      const r = Math.round(Math.floor(at / n) - crop / 2 + rng.uniform(-jitter, jitter));
+      const c = Math.round((at % n) - crop / 2 + rng.uniform(-jitter, jitter));
+      return [Math.max(0, Math.min(max, r)), Math.max(0, Math.min(max, c))];
+    }
+  }
+  return [rng.int(max + 1), rng.int(max + 1)];
+}
+
+/** Evaluate a model on labelled images with the serving path (preprocess → model → mask at image size). */
+export function evaluateSplit(model: tf.LayersModel, items: LabelledImage[], mask: MaskOptions = {}): SplitMetrics {
+  if (items.length === 0) return { dice: NaN, pixelAccuracy: NaN, images: 0 };
+  const results = segmentImages(model, items.map((i) => i.image), mask);
+  let d = 0;
+  let a = 0;
+  results.forEach((r, k) => {
+    d += dice(r.mask, items[k].mask);
+    a += pixelAccuracy(r.mask, items[k].mask);
+  });
+  return { dice: d / items.length, pixelAccuracy: a / items.length, images: items.length };
+}
+
+/**
+ * Train an architecture on `train`, selecting the epoch with the best val Dice. Deterministic for a seed on a
+ * given backend. The val split is used for model selection only: no gradient ever comes from it.
+ */
+export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const started = Date.now();
+  const rng = new SeededRandom(cfg.seed);
+  const n = MODEL_INPUT_SIZE;
+  const side = cfg.crop > 0 ? cfg.crop : n;
+  const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n });
+  const samples = prepare(train);
+  const optimizer = makeOptimizer(cfg);
+  const stepsPerEpoch = Math.ceil(samples.length / cfg.batchSize);
+  const history: EpochMetrics[] = [];
+  let best: { dice: number; epoch: number; weights: tf.Tensor[] } | undefined;
+  let step = 0;
+
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    const epochStart = Date.now();
+    hooks.onEpochStart?.(epoch, stepsPerEpoch);
+    const order = rng.shuffle(samples.map((_, i) => i));
+    let lossSum = 0;
+    let tp = 0, fp = 0, fn = 0, correct = 0, total = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = order.slice(s * cfg.batchSize, (s + 1) * cfg.batchSize);
+      const xs = new Float32Array(idx.length * side * side);
+      const ys = new Float32Array(idx.length * side * side * 2);
+      const truth = new Uint8Array(idx.length * side * side);
+      idx.forEach((i, k) => {
+        const aug = augmentPair(samples[i].input, samples[i].mask, n, cfg.augment, rng);
+        const [r0, c0] = cfg.crop > 0 ? cropOrigin(aug.mask, n, side, cfg.lvCropProbability, rng) : [0, 0];
+        for (let r = 0; r < side; r++) {
+          for (let c = 0; c < side; c++) {
+            const src = (r + r0) * n + (c + c0);
+            const dst = k * side * side + r * side + c;
+            xs[dst] = aug.image[src];
+            const m = aug.mask[src];
+            truth[dst] = m;
+            ys[dst * 2 + m] = 1;
+          }
+        }
+      });
+      const lr = staircaseLearningRate(step, cfg.learningRate, cfg.decayRate, cfg.decaySteps);
+      setLearningRate(optimizer, lr);
+      const { loss, predicted } = tf.tidy(() => {
+        const x = tf.tensor4d(xs, [idx.length, side, side, 1]);
+        const y = tf.tensor4d(ys, [idx.length, side, side, 2]);
+        let logitsKept: tf.Tensor | undefined;
+        const lossValue = optimizer.minimize(() => {
+          const logits = model.apply(x, { training: true }) as tf.Tensor4D;
+          logitsKept = tf.keep(logits.argMax(-1));
+          return segmentationLoss(logits, y, cfg.loss);
+        }, true) as tf.Scalar;
+        return { loss: lossValue, predicted: logitsKept as tf.Tensor };
+      });
+      const lossNum = (await loss.data())[0];
+      const pred = (await predicted.data()) as Int32Array;
+      loss.dispose();
+      predicted.dispose();
+      for (let i = 0; i < pred.length; i++) {
+        const p = pred[i] === 1 ? 1 : 0;
+        const t = truth[i];
+        if (p === t) correct++;
+        if (p && t) tp++;
+        else if (p) fp++;
+        else if (t) fn++;
+      }
+      total += pred.length;
+      lossSum += lossNum * idx.length;
+      step++;
+      hooks.onStep?.({ epoch, step: s + 1, steps: stepsPerEpoch, loss: lossNum, learningRate: lr });
+    }
+    const metrics: EpochMetrics = {
+      epoch,
+      learningRate: staircaseLearningRate(step - 1, cfg.learningRate, cfg.decayRate, cfg.decaySteps),
+      trainLoss: lossSum / samples.length,
+      trainPixelAccuracy: correct / total,
+      trainDice: tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn),
+      ms: 0,
+    };
+    if (val.length && (epoch % cfg.valEvery === 0 || epoch === cfg.epochs)) {
+      metrics.val = evaluateSplit(model, val, cfg.mask);
+      if (!best || metrics.val.dice > best.dice) {
+        best?.weights.forEach((w) => w.dispose());
+        best = { dice: metrics.val.dice, epoch, weights: model.getWeights().map((w) => w.clone()) };
+      }
+    }
+    metrics.ms = Date.now() - epochStart;
+    history.push(metrics);
+    await hooks.onEpochEnd?.(metrics, model);
+  }
+  optimizer.dispose();
+  let bestEpoch = cfg.epochs;
+  if (best) {
+    model.setWeights(best.weights);
+    best.weights.forEach((w) => w.dispose());
+    bestEpoch = best.epoch;
+  }
+  return { model, history, bestEpoch, steps: step, trainMs: Date.now() - started };
+}

@@ -1,0 +1,71 @@
+import { basename } from 'node:path';
+import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
+import { BackendInfo, SplitMetrics, TrainConfig, TrainHooks, TrainResult, evaluateSplit, modelToFiles, trainConfigFor, trainModel } from '@lvseg/model';
+import { ModelCard, ModelStore } from '@lvseg/model-store';
+import { gitCommit, requireDataDir } from '../store';
+
+export interface TrainCommandOptions {
+  arch: string;
+  data: string;
+  overrides: Partial<TrainConfig>;
+  /**
+   * `by-patient` (default): fit on split=train, select on split=val. `paper`: the paper's protocol, a seeded
+   * per-image 90/10 split of split=train only (234/26 on sunnybrook-png); the val split is never loaded.
+   */
+  protocol?: 'by-patient' | 'paper';
+  notes?: string;
+}
+
+export interface TrainedModel {
+  cfg: TrainConfig;
+  result: TrainResult;
+  manifest: Manifest;
+  dataDir: string;
+  protocol: 'by-patient' | 'paper';
+  train: SplitMetrics;
+  val: SplitMetrics;
+}
+
+/** Load the data for a protocol: images to fit on and images to select on. */
+export function protocolSplits(dir: string, protocol: 'by-patient' | 'paper', seed = 1234): { manifest: Manifest; fit: LabelledImage[]; select: LabelledImage[] } {
+  if (protocol === 'paper') {
+    const { manifest, items } = loadDataset(dir, { splits: ['train'] });
+    const { fit, holdout } = perImageSplit(items, 0.1, seed);
+    return { manifest, fit, select: holdout };
+  }
+  const { manifest, items } = loadDataset(dir, { splits: ['train', 'val'] });
+  return { manifest, fit: items.filter((i) => i.split === 'train'), select: items.filter((i) => i.split === 'val') };
+}
+
+/** Train one model and measure it on both of its splits with the serving path. */
+export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHooks): Promise<TrainedModel> {
+  const dir = requireDataDir(opts.data);
+  const protocol = opts.protocol ?? 'by-patient';
+  const { manifest, fit, select } = protocolSplits(dir, protocol);
+  const cfg = trainConfigFor(opts.arch, opts.overrides);
+  const result = await trainModel(fit, select, cfg, hooks);
+  return { cfg, result, manifest, dataDir: dir, protocol, train: evaluateSplit(result.model, fit, cfg.mask), val: evaluateSplit(result.model, select, cfg.mask) };
+}
+
+/** Publish a trained model as an immutable version with its model card. */
+export async function publishTrained(store: ModelStore, backend: BackendInfo, t: TrainedModel, notes?: string): Promise<ModelCard> {
+  const files = await modelToFiles(t.result.model);
+  files.set('history.json', Buffer.from(JSON.stringify(t.result.history, null, 2)));
+  const m = (s: SplitMetrics) => ({ dice: s.dice, pixelAccuracy: s.pixelAccuracy, images: s.images });
+  return store.publish({
+    architecture: t.cfg.arch,
+    parameterCount: t.result.model.countParams(),
+    inputShape: [256, 256, 1],
+    classes: ['background', 'lv'],
+    preprocessing: { normalize: 'per-image percentiles 0.5..99.5 -> [0,1], clipped', resample: 'bilinear to 256x256', postprocess: t.cfg.mask },
+    hyperParameters: { ...t.cfg, protocol: t.protocol, bestEpoch: t.result.bestEpoch, steps: t.result.steps },
+    data: { manifestSha256: t.manifest.sha256, source: basename(t.dataDir), trainImages: t.train.images, valImages: t.val.images },
+    // Under the paper protocol "val" is the per-image holdout of the train split, and the card says so.
+    metrics: { train: m(t.train), ...(t.val.images ? { val: m(t.val) } : {}) },
+    backend: backend.name,
+    trainingTimeMs: t.result.trainMs,
+    gitCommit: gitCommit(),
+    notes: notes ?? (t.protocol === 'paper' ? 'paper protocol: val = seeded per-image 10% holdout of split=train' : undefined),
+    files,
+  });
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { isLvsegError } from '@lvseg/common';
+import { ARCHITECTURES, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
+import { promote } from '@lvseg/model-store';
+import { loadConfig } from './config';
+import { openConfiguredStore } from './store';
+import { progressHooks } from './progress';
+import { publishTrained, trainAndEvaluate } from './commands/train';
+import { evaluateModel, formatEval } from './commands/eval';
+import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
+
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${v}"`);
+  return n;
+};
+
+function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
+  return {
+    learningRate: o.learningRate as number | undefined,
+    decayRate: o.decayRate as number | undefined,
+    decaySteps: o.decaySteps as number | undefined,
+    epochs: o.epochs as number | undefined,
+    batchSize: o.batchSize as number | undefined,
+    seed: o.seed as number | undefined,
+    optimizer: o.optimizer as TrainConfig['optimizer'] | undefined,
+    loss: o.loss as TrainConfig['loss'] | undefined,
+    crop: o.crop as number | undefined,
+    valEvery: o.valEvery as number | undefined,
+  };
+}
+
+function addTrainOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--arch <name>', 'architecture').choices(Object.keys(ARCHITECTURES)).default('unet-small'))
+    .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
+    .option('--batch-size <n>', 'images per step', num('batch-size'))
+    .option('--seed <n>', 'random seed (weights, shuffling, augmentation)', num('seed'))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'momentum', 'adam']))
+    .addOption(new Option('--loss <name>', 'loss').choices(['ce', 'ce+dice']))
+    .option('--crop <n>', 'train on random crops of this side (0 = whole images)', num('crop'))
+    .option('--val-every <n>', 'evaluate on val every N epochs', num('val-every'))
+    .addOption(new Option('--protocol <name>', 'by-patient: fit on split=train, select on split=val; paper: per-image 90/10 split of split=train').choices(['by-patient', 'paper']).default('by-patient'));
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command('lvseg').description('Left-ventricle segmentation: train, evaluate and manage versioned models.').showHelpAfterError();
+  let exitCode = 0;
+  const config = () => loadConfig();
+  const backend = async () => {
+    const info = await initBackend();
+    process.stderr.write(`tfjs backend: ${info.name} (${info.reason})\n`);
+    return info;
+  };
+
+  addTrainOptions(program.command('train').description('train an architecture and publish a new model version'))
+    .option('--learning-rate <x>', 'initial learning rate', num('learning-rate'))
+    .option('--decay-rate <x>', 'learning-rate decay factor', num('decay-rate'))
+    .option('--decay-steps <n>', 'steps between decays (staircase)', num('decay-steps'))
+    .option('--epochs <n>', 'epochs', num('epochs'))
+    .option('--promote <alias>', 'also point this alias at the new version (subject to the Dice bar)')
+    .option('--notes <text>', 'free text recorded on the model card')
+    .action(async (o) => {
+      const cfg = config();
+      const store = openConfiguredStore(cfg);
+      const info = await backend();
+      const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
+      const overrides = trainOverrides(o);
+      const trained = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+      const card = await publishTrained(store, info, trained, o.notes);
+      process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
+      if (o.promote) {
+        const r = await promote(store, { alias: o.promote, version: card.version, minDice: cfg.minPromoteDice, force: false, reason: 'lvseg train --promote' });
+        process.stdout.write(`${o.promote}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
+      }
+    });
+
+  addTrainOptions(program.command('search').description('parameter search over learning rate, decay rate, decay steps and epochs; prints a leaderboard'))
+    .option('--learning-rate <list>', 'comma list', '0.01,0.03')
+    .option('--decay-rate <list>', 'comma list', '0.75')
+    .option('--decay-steps <list>', 'comma list', '10000')
+    .option('--epochs <list>', 'comma list', '10')
+    .option('--publish', 'publish every trained model as a version', false)
+    .action(async (o) => {
+      const cfg = config();
+      const store = openConfiguredStore(cfg);
+      const info = await backend();
+      const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
+      const grid = searchGrid({
+        learningRate: parseNumberList('learning-rate', o.learningRate),
+        decayRate: parseNumberList('decay-rate', o.decayRate),
+        decaySteps: parseNumberList('decay-steps', o.decaySteps),
+        epochs: parseNumberList('epochs', o.epochs),
+      });
+      const rows: LeaderboardRow[] = [];
+      for (const [k, params] of grid.entries()) {
+        process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
+        const overrides = { ...trainOverrides(o), ...params };
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+        const version = o.publish ? (await publishTrained(store, info, t)).version : undefined;
+        rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
+        t.result.model.dispose();
+      }
+      rows.sort((a, b) => b.valDice - a.valDice).forEach((r, i) => (r.rank = i + 1));
+      process.stdout.write(formatLeaderboard(rows) + '\n');
+    });
+
+  program
+    .command('eval')
+    .description('evaluate a model (version, alias or folder) on a data split; exits 1 below --min-dice')
+    .requiredOption('--model <ref>', 'version id, alias (e.g. production) or a folder with model.json')
+    .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
+    .option('--split <name>', 'split to evaluate', 'val')
+    .option('--min-dice <x>', 'exit 1 when mean Dice is below this', num('min-dice'))
+    .option('--json', 'print one JSON object on stdout', false)
+    .action(async (o) => {
+      const cfg = config();
+      const store = openConfiguredStore(cfg);
+      await backend();
+      const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split);
+      if (o.json) process.stdout.write(JSON.stringify({ ...r, ...r.report, minDice: o.minDice ?? null, passed: o.minDice === undefined || r.report.meanDice >= o.minDice }) + '\n');
+      else process.stdout.write(formatEval(r) + '\n');
+      if (o.minDice !== undefined && !(r.report.meanDice >= o.minDice)) {
+        process.stderr.write(`Dice gate failed: mean Dice ${r.report.meanDice.toFixed(4)} < ${o.minDice}\n`);
+        exitCode = 1;
+      } else if (o.minDice !== undefined) process.stderr.write(`Dice gate passed: mean Dice ${r.report.meanDice.toFixed(4)} >= ${o.minDice}\n`);
+    });
+
+  const models = program.command('models').description('list, show, promote and roll back model versions');
+  models
+    .command('list')
+    .option('--json', 'JSON output', false)
+    .action(async (o) => {
+      const store = openConfiguredStore(config());
+      const [cards, aliases] = await Promise.all([store.list(), store.aliases()]);
+      if (o.json) return void process.stdout.write(JSON.stringify({ aliases, versions: cards }) + '\n');
+      const byVersion = new Map<string, string[]>();
+      for (const [a, v] of Object.entries(aliases)) byVersion.set(v, [...(byVersion.get(v) ?? []), a]);
+      process.stdout.write(`store ${store.uri}\n`);
+      for (const c of cards) {
+        const val = (c.metrics as Record<string, { dice?: number }>).val?.dice;
+        process.stdout.write(`${c.version.padEnd(44)} ${c.architecture.padEnd(11)} val Dice ${val === undefined ? '-' : val.toFixed(4)}  ${c.createdAt}  ${(byVersion.get(c.version) ?? []).join(',')}\n`);
+      }
+    });
+  models
+    .command('show <ref>')
+    .description('print the model card of a version or alias')
+    .action(async (ref) => {
+      const store = openConfiguredStore(config());
+      process.stdout.write(JSON.stringify(await store.getCard(ref), null, 2) + '\n');
+    });
+  models
+    .command('promote <version>')
+    .description('point an alias (default production) at a version; refuses one below the Dice bar unless --force')
+    .option('--alias <name>', 'alias', 'production')
+    .option('--force', 'promote even below the Dice bar', false)
+    .option('--min-dice <x>', 'Dice bar (default LVSEG_MIN_PROMOTE_DICE or 0.85)', num('min-dice'))
+    .option('--reason <text>', 'recorded in the alias history')
+    .action(async (version, o) => {
+      const cfg = config();
+      const store = openConfiguredStore(cfg);
+      const r = await promote(store, { alias: o.alias, version, minDice: o.minDice ?? cfg.minPromoteDice, force: o.force, reason: o.reason ?? 'lvseg models promote' });
+      process.stdout.write(`${o.alias}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
+    });
+  models
+    .command('rollback')
+    .description('move an alias back to its previous version')
+    .option('--alias <name>', 'alias', 'production')
+    .action(async (o) => {
+      const store = openConfiguredStore(config());
+      const v = await store.rollback(o.alias);
+      process.stdout.write(`${o.alias} -> ${v}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (isLvsegError(e)) {
+      process.stderr.write(`lvseg: ${e.message} [${e.code}]\n`);
+      return 2;
+    }
+    process.stderr.write(`lvseg: ${(e as Error).message}\n`);
+    return 2;
+  }
+  return exitCode;
+}
+
+main(process.argv).then((code) => process.exit(code));
