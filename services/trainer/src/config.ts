@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { LvsegError, dataRoot, repoRoot } from '@lvseg/common';
+import { S3ConnectionOptions, s3ConnectionFromEnv } from '@lvseg/model-store';
 
 /** Configuration read from the environment once at start, validated with clear messages. */
 export interface LvsegConfig {
@@ -7,29 +8,13 @@ export interface LvsegConfig {
   modelStore: string;
   /** Read-only store shipped in the repository, copied into an empty file store on first use. */
   shippedModels: string;
-  s3?: { endPoint: string; port: number; useSSL: boolean; accessKey: string; secretKey: string; region: string };
+  s3?: S3ConnectionOptions;
   /** Root of the data sets (`../shared/data` by default). */
   dataDir: string;
   /** A model whose recorded val Dice is below this is not promoted without --force. */
   minPromoteDice: number;
 }
 
-
-function parseS3(env: NodeJS.ProcessEnv): LvsegConfig['s3'] {
-  const endpoint = env.S3_ENDPOINT;
-  if (!endpoint) return undefined;
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new LvsegError('config', 'CONFIG_S3_ENDPOINT', `S3_ENDPOINT must be a URL like http://minio:9000, got "${endpoint}"`);
-  }
-  const accessKey = env.S3_ACCESS_KEY;
-  const secretKey = env.S3_SECRET_KEY;
-  if (!accessKey || !secretKey) throw new LvsegError('config', 'CONFIG_S3_CREDENTIALS', 'S3_ENDPOINT is set but S3_ACCESS_KEY or S3_SECRET_KEY is missing');
-  const useSSL = url.protocol === 'https:';
-  return { endPoint: url.hostname, port: url.port ? Number(url.port) : useSSL ? 443 : 80, useSSL, accessKey, secretKey, region: env.S3_REGION ?? 'us-east-1' };
-}
 
 /** Read and validate lvseg's environment variables. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): LvsegConfig {
@@ -41,7 +26,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LvsegConfig {
   if (!(minPromoteDice >= 0 && minPromoteDice <= 1)) {
     throw new LvsegError('config', 'CONFIG_MIN_DICE', `LVSEG_MIN_PROMOTE_DICE must be a number in [0, 1], got "${env.LVSEG_MIN_PROMOTE_DICE}"`);
   }
-  const s3 = parseS3(env);
+  const s3 = s3ConnectionFromEnv(env);
   if (modelStore.startsWith('s3://') && !s3) {
     throw new LvsegError('config', 'CONFIG_S3_MISSING', 'LVSEG_MODEL_STORE is s3://… but S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY are not set');
   }

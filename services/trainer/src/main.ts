@@ -169,8 +169,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--alias <name>', 'alias', 'production')
     .action(async (o) => {
       const store = openConfiguredStore(config());
-      const v = await store.rollback(o.alias);
-      process.stdout.write(`${o.alias} -> ${v}\n`);
+      const r = await store.rollback(o.alias, { reason: 'lvseg models rollback' });
+      process.stdout.write(`${o.alias}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
     });
 
   try {

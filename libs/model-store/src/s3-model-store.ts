@@ -1,0 +1,260 @@
+import type { Readable } from 'node:stream';
+import { Client } from 'minio';
+import { LvsegError } from '@lvseg/common';
+import { CARD_FILE_NAME, type ModelCard } from './model-card';
+import { FileModelStore } from './file-model-store';
+import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
+
+/** How to reach an S3-compatible server; the caller fills it from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. */
+export interface S3ConnectionOptions {
+  /** Base URL, e.g. `http://127.0.0.1:9000`; https turns TLS on. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  /** Omit to let the client discover the bucket's region. */
+  region?: string;
+}
+
+export interface S3ModelStoreOptions extends ModelStoreCommonOptions, S3ConnectionOptions {
+  bucket: string;
+  /** Key prefix all objects live under, e.g. `lvseg/models`; empty for the bucket root. */
+  prefix?: string;
+  /** A file store directory whose versions and aliases are uploaded while this store has no aliases.json. */
+  seedFrom?: string;
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound']);
+const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
+
+/**
+ * Model store in an S3 bucket (MinIO, AWS, or anything S3-compatible), same layout as the file store under a prefix:
+ * `<prefix>/versions/<version>/{card.json, <files>}` and `<prefix>/aliases.json`.
+ *
+ * S3 has no multi-object transaction, so a version becomes visible through its card: files are uploaded first and
+ * the card last; a version without a card is treated as absent (a crashed upload leaves only invisible objects).
+ * The card and the alias document are written with `If-None-Match` / `If-Match`, which MinIO and AWS S3 enforce;
+ * servers that ignore those headers (s3rver, older MinIO) make concurrent alias moves from different processes
+ * last-writer-wins. Moves from one process are always serialized.
+ */
+export class S3ModelStore extends StoreCore {
+  readonly uri: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  private readonly client: Client;
+  private readonly endpoint: string;
+  private readonly region?: string;
+
+  constructor(options: S3ModelStoreOptions) {
+    super(options, options.seedFrom !== undefined ? new FileModelStore({ root: options.seedFrom, requireExisting: true }) : undefined);
+    if (!BUCKET_NAME.test(options.bucket) || options.bucket.includes('..')) {
+      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 bucket name ${JSON.stringify(options.bucket)}`);
+    }
+    this.bucket = options.bucket;
+    this.prefix = normalizePrefix(options.prefix ?? '');
+    this.uri = `s3://${this.bucket}/${this.prefix}`;
+    this.region = options.region || undefined;
+    const endpoint = parseEndpoint(options.endpoint);
+    this.endpoint = endpoint.href;
+    if (!options.accessKey || !options.secretKey) {
+      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', 'S3 model store needs an access key and a secret key (S3_ACCESS_KEY, S3_SECRET_KEY)');
+    }
+    this.client = new Client({
+      endPoint: endpoint.host,
+      port: endpoint.port,
+      useSSL: endpoint.useSSL,
+      accessKey: options.accessKey,
+      secretKey: options.secretKey,
+      ...(this.region ? { region: this.region } : {}),
+      // MinIO and most self-hosted servers are addressed by path, not by bucket subdomain.
+      pathStyle: true,
+    });
+  }
+
+  protected async initialize(): Promise<void> {
+    if (await this.call('check bucket', () => this.client.bucketExists(this.bucket))) return;
+    try {
+      await this.client.makeBucket(this.bucket, this.region);
+    } catch (e) {
+      // Another process may have created it between our check and our create.
+      const code = s3Code(e);
+      if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw this.mapError(e, 'create bucket');
+      if (!(await this.call('check bucket', () => this.client.bucketExists(this.bucket)))) throw this.mapError(e, 'create bucket');
+    }
+  }
+
+  protected async readCardBytes(version: string): Promise<Buffer | undefined> {
+    return (await this.getIfExists(this.versionKey(version, CARD_FILE_NAME)))?.bytes;
+  }
+
+  protected async listCardVersions(): Promise<string[]> {
+    const base = `${this.prefix}versions/`;
+    const names = await this.call('list versions', () =>
+      new Promise<string[]>((resolve, reject) => {
+        const found: string[] = [];
+        const stream = this.client.listObjectsV2(this.bucket, base, true);
+        stream.on('data', (item) => {
+          if (item.name) found.push(item.name);
+        });
+        stream.on('error', reject);
+        stream.on('end', () => resolve(found));
+      }),
+    );
+    // Only `<base><version>/card.json` counts: a version is visible once its card exists.
+    return names
+      .filter((key) => key.endsWith(`/${CARD_FILE_NAME}`))
+      .map((key) => key.slice(base.length, -(CARD_FILE_NAME.length + 1)))
+      .filter((version) => version !== '' && !version.includes('/'));
+  }
+
+  protected async readModelFile(version: string, name: string): Promise<Buffer | undefined> {
+    return (await this.getIfExists(this.versionKey(version, name)))?.bytes;
+  }
+
+  protected async writeVersion(card: ModelCard, cardBytes: Buffer, files: Map<string, Buffer>): Promise<void> {
+    for (const [name, bytes] of files) {
+      await this.call(`upload ${name}`, () =>
+        this.client.putObject(this.bucket, this.versionKey(card.version, name), bytes, bytes.length, { 'Content-Type': contentTypeOf(name) }),
+      );
+    }
+    // The card goes last and only if absent: it is what makes the version exist.
+    const written = await this.putConditionally(this.versionKey(card.version, CARD_FILE_NAME), cardBytes, { 'If-None-Match': '*' });
+    if (!written) throw versionExistsError(card.version);
+  }
+
+  protected async readAliasDocument(): Promise<StoredAliasDocument | undefined> {
+    const found = await this.getIfExists(this.aliasesKey());
+    return found && { bytes: found.bytes, token: found.etag };
+  }
+
+  protected async writeAliasDocument(bytes: Buffer, expectedToken: string | undefined): Promise<boolean> {
+    const key = this.aliasesKey();
+    // Checked here as well as by the conditional header, for servers that ignore the header.
+    const current = await this.statEtag(key);
+    if (current !== expectedToken) return false;
+    const condition: Record<string, string> = expectedToken === undefined ? { 'If-None-Match': '*' } : { 'If-Match': expectedToken };
+    return this.putConditionally(key, bytes, condition);
+  }
+
+  private versionKey(version: string, name: string): string {
+    return `${this.prefix}versions/${version}/${name}`;
+  }
+
+  private aliasesKey(): string {
+    return `${this.prefix}${ALIASES_FILE_NAME}`;
+  }
+
+  /** PUT guarded by a precondition header; false when the server reports the precondition failed. */
+  private async putConditionally(key: string, bytes: Buffer, condition: Record<string, string>): Promise<boolean> {
+    const meta = { 'Content-Type': 'application/json', ...condition };
+    try {
+      await this.client.putObject(this.bucket, key, bytes, bytes.length, meta);
+      return true;
+    } catch (e) {
+      const code = s3Code(e);
+      if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict') return false;
+      // A server that rejects conditional PUTs outright: fall back to the unconditional write (checked just before).
+      if (code === 'NotImplemented') {
+        await this.call(`write ${key}`, () => this.client.putObject(this.bucket, key, bytes, bytes.length, { 'Content-Type': 'application/json' }));
+        return true;
+      }
+      throw this.mapError(e, `write ${key}`);
+    }
+  }
+
+  private async statEtag(key: string): Promise<string | undefined> {
+    try {
+      return normalizeEtag((await this.client.statObject(this.bucket, key)).etag);
+    } catch (e) {
+      if (NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
+      throw this.mapError(e, `stat ${key}`);
+    }
+  }
+
+  private async getIfExists(key: string): Promise<{ bytes: Buffer; etag: string } | undefined> {
+    let stream: Readable;
+    try {
+      stream = await this.client.getObject(this.bucket, key);
+    } catch (e) {
+      if (NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
+      throw this.mapError(e, `read ${key}`);
+    }
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+    } catch (e) {
+      throw this.mapError(e, `read ${key}`);
+    }
+    // getObject resolves to the HTTP response, whose headers carry the etag used for conditional alias writes.
+    const headers = (stream as Readable & { headers?: Record<string, string | string[] | undefined> }).headers;
+    const etag = headers?.etag;
+    return { bytes: Buffer.concat(chunks), etag: normalizeEtag(typeof etag === 'string' ? etag : '') };
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw this.mapError(e, what);
+    }
+  }
+
+  /** S3 and network failures as LvsegErrors; never includes credentials. */
+  private mapError(e: unknown, what: string): LvsegError {
+    if (e instanceof LvsegError) return e;
+    const code = s3Code(e) ?? 'unknown';
+    const where = `${this.uri} at ${this.endpoint}`;
+    if (AUTH_CODES.has(code)) {
+      return new LvsegError('config', 'MODEL_STORE_S3_AUTH', `S3 refused the credentials for ${where} (${code}) while trying to ${what}`, { s3Code: code });
+    }
+    if (NETWORK_CODES.has(code)) {
+      return new LvsegError('unavailable', 'MODEL_STORE_UNAVAILABLE', `S3 endpoint ${this.endpoint} is unreachable (${code}) while trying to ${what}`, { s3Code: code });
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    return new LvsegError('unavailable', 'MODEL_STORE_S3_ERROR', `S3 error on ${where} while trying to ${what}: ${code}: ${message}`, { s3Code: code });
+  }
+}
+
+function s3Code(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function normalizeEtag(etag: string): string {
+  return etag.replace(/^"|"$/g, '');
+}
+
+function contentTypeOf(name: string): string {
+  return name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+}
+
+function normalizePrefix(prefix: string): string {
+  const segments = prefix.split('/').filter((s) => s !== '');
+  for (const s of segments) {
+    if (!PREFIX_SEGMENT.test(s) || s.includes('..')) {
+      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 key prefix ${JSON.stringify(prefix)}: segment ${JSON.stringify(s)} is not a plain name`);
+    }
+  }
+  return segments.length === 0 ? '' : `${segments.join('/')}/`;
+}
+
+function parseEndpoint(endpoint: string): { host: string; port: number; useSSL: boolean; href: string } {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3 endpoint ${JSON.stringify(endpoint)} is not a URL (expected e.g. http://127.0.0.1:9000)`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
+    throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3 endpoint ${JSON.stringify(endpoint)} must be http(s)://host[:port] without a path`);
+  }
+  const useSSL = url.protocol === 'https:';
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+    useSSL,
+    href: `${url.protocol}//${url.host}`,
+  };
+}
