@@ -3,3 +3,4 @@ export * from './backend';
 export * from './metrics';
 export * from './segmentation';
 export * from './training';
+export * from './model-loading';

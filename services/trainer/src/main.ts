@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { isLvsegError } from '@lvseg/common';
 import { ARCHITECTURES, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
-import { loadConfig } from './config';
+import { loadConfig } from '@lvseg/config';
 import { openConfiguredStore } from './store';
 import { progressHooks } from './progress';
 import { publishTrained, trainAndEvaluate } from './commands/train';

@@ -1,7 +1,7 @@
 import { loadDataset } from '@lvseg/imaging';
-import { EvaluationReport, evaluateCases, segmentImages, DEFAULT_MASK_OPTIONS, MaskOptions } from '@lvseg/model';
+import { EvaluationReport, evaluateCases, loadModelByRef, segmentImages, DEFAULT_MASK_OPTIONS, MaskOptions } from '@lvseg/model';
 import { ModelStore } from '@lvseg/model-store';
-import { loadModelByRef, requireDataDir } from '../store';
+import { requireDataDir } from '../store';
 
 export interface EvalResult {
   model: { source: string; version?: string; architecture?: string };

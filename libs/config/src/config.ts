@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { LvsegError, dataRoot, repoRoot } from '@lvseg/common';
 import { S3ConnectionOptions, s3ConnectionFromEnv } from '@lvseg/model-store';
 
-/** Configuration read from the environment once at start, validated with clear messages. */
+/** Configuration read from the environment once at start, validated with clear messages (documented in README). */
 export interface LvsegConfig {
   /** `file://<path>` (default `file://./var/models`) or `s3://bucket/prefix`. */
   modelStore: string;
