@@ -1,0 +1,142 @@
+import { isLvsegError } from '@lvseg/common';
+import type { BinaryMask } from '@lvseg/imaging';
+import { evaluateCases, type EvaluationItem } from './evaluation';
+import { maskWith, rectMask } from './test-support/masks';
+import { readAllLabels, sunnybrookDataDir } from './test-support/sunnybrook-png-labels';
+
+describe('evaluateCases', () => {
+  const square = rectMask(20, 20, 5, 5, 14, 14);
+  const shifted = rectMask(20, 20, 5, 7, 14, 16);
+  const corner = rectMask(20, 20, 0, 0, 3, 3);
+  const farCorner = rectMask(20, 20, 12, 12, 15, 15);
+  // farCorner's 12 boundary points are all nearest to corner's pixel (3, 3): offsets 9..12 in rows and columns.
+  const farOffsets: Array<[number, number]> = [
+    [9, 9], [9, 10], [9, 11], [9, 12], [12, 9], [12, 10], [12, 11], [12, 12], [10, 9], [11, 9], [10, 12], [11, 12],
+  ];
+  const farApd = farOffsets.reduce((s, [a, b]) => s + Math.hypot(a, b), 0) / farOffsets.length;
+
+  const items: EvaluationItem[] = [
+    { id: 'a1', case: 'A', pred: square, truth: square, pixelSpacingMm: [1.5, 1.5] },
+    // 10 x 10 square shifted 2 px: tp 80, fp 20, fn 20 → Dice 0.8, Jaccard 2/3, accuracy 360/400; APD 1 px (see contour.spec).
+    { id: 'a2', case: 'A', pred: shifted, truth: square, pixelSpacingMm: [1.5, 1.5] },
+    // Empty prediction: Dice 0, accuracy 300/400, APD undefined.
+    { id: 'b1', case: 'B', pred: maskWith(20, 20), truth: square, pixelSpacingMm: [1.5, 1.5] },
+    // Disjoint 4 x 4 squares, no spacing: Dice 0, accuracy 368/400, APD in pixels.
+    { id: 'b2', case: 'B', pred: farCorner, truth: corner },
+  ];
+
+  it('scores a hand-worked set of four images in two cases', () => {
+    const report = evaluateCases(items);
+    expect(report.perImage).toEqual([
+      { id: 'a1', case: 'A', dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true, apdInPixels: false },
+      {
+        id: 'a2',
+        case: 'A',
+        dice: expect.closeTo(0.8, 12),
+        jaccard: expect.closeTo(2 / 3, 12),
+        pixelAccuracy: expect.closeTo(0.9, 12),
+        apdMm: expect.closeTo(1.5, 12),
+        good: true,
+        apdInPixels: false,
+      },
+      { id: 'b1', case: 'B', dice: 0, jaccard: 0, pixelAccuracy: 0.75, apdMm: null, good: false, apdInPixels: false },
+      {
+        id: 'b2',
+        case: 'B',
+        dice: 0,
+        jaccard: 0,
+        pixelAccuracy: expect.closeTo(0.92, 12),
+        apdMm: expect.closeTo(farApd, 12),
+        good: false,
+        apdInPixels: true,
+      },
+    ]);
+    expect(farApd).toBeGreaterThan(5);
+
+    expect(report.images).toBe(4);
+    expect(report.goodApdMm).toBe(5);
+    expect(report.apdInPixels).toBe(true);
+    expect(report.meanDice).toBeCloseTo((1 + 0.8 + 0 + 0) / 4, 12);
+    expect(report.meanJaccard).toBeCloseTo((1 + 2 / 3) / 4, 12);
+    expect(report.pixelAccuracy).toBeCloseTo((1 + 0.9 + 0.75 + 0.92) / 4, 12);
+    expect(report.goodContourRate).toBe(0.5);
+    expect(report.meanDiceGood).toBeCloseTo(0.9, 12);
+    expect(report.meanApdMmGood).toBeCloseTo(0.75, 12);
+    expect(report.meanApdMm).toBeCloseTo((0 + 1.5 + farApd) / 3, 12);
+
+    expect(report.perCase.map((c) => c.case)).toEqual(['A', 'B']);
+    const [a, b] = report.perCase;
+    expect(a.images).toBe(2);
+    expect(a.meanDice).toBeCloseTo(0.9, 12);
+    expect(a.pixelAccuracy).toBeCloseTo(0.95, 12);
+    expect(a.goodContourRate).toBe(1);
+    expect(a.meanApdMm).toBeCloseTo(0.75, 12);
+    expect(b.images).toBe(2);
+    expect(b.meanDice).toBe(0);
+    expect(b.pixelAccuracy).toBeCloseTo((0.75 + 0.92) / 2, 12);
+    expect(b.goodContourRate).toBe(0);
+    expect(b.meanApdMm).toBeCloseTo(farApd, 12);
+    expect(b.meanApdMmGood).toBeNull();
+    expect(b.meanDiceGood).toBeNull();
+    // The report is plain JSON (no Infinity/NaN hiding in it).
+    expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('calls a contour good only when APD is strictly below the threshold', () => {
+    const report = evaluateCases(items, { goodApdMm: 1.5 });
+    expect(report.perImage.map((e) => e.good)).toEqual([true, false, false, false]);
+    expect(report.goodContourRate).toBe(0.25);
+    expect(report.apdInPixels).toBe(true);
+    expect(evaluateCases(items.slice(0, 3)).apdInPixels).toBe(false);
+  });
+
+  it('treats an empty prediction of an empty truth as a perfect answer', () => {
+    const empty = maskWith(4, 4);
+    const [image] = evaluateCases([{ id: 'x', case: 'C', pred: empty, truth: empty }]).perImage;
+    expect(image).toMatchObject({ dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true });
+  });
+
+  it('rejects no images, a bad threshold and a size mismatch with invalid-input', () => {
+    const cases: Array<() => unknown> = [
+      () => evaluateCases([]),
+      () => evaluateCases(items, { goodApdMm: 0 }),
+      () => evaluateCases([{ id: 'x', case: 'C', pred: maskWith(4, 4), truth: maskWith(4, 5) }]),
+      () => evaluateCases([{ id: 'x', case: 'C', pred: square, truth: square, pixelSpacingMm: [1, 0] }]),
+    ];
+    for (const f of cases) {
+      try {
+        f();
+        throw new Error('expected a throw');
+      } catch (e) {
+        expect(isLvsegError(e, 'invalid-input')).toBe(true);
+      }
+    }
+  });
+});
+
+describe('evaluateCases on the real Sunnybrook labels', () => {
+  const dataDir = sunnybrookDataDir();
+  const maybe = dataDir ? it : it.skip;
+
+  maybe('scores the labels as their own prediction perfectly, and an all-background answer as README says', () => {
+    const labels = readAllLabels(dataDir as string);
+    const caseOf = (name: string) => name.slice(0, name.indexOf('-IM-'));
+    const asItems = (pred: (truth: BinaryMask) => BinaryMask): EvaluationItem[] =>
+      labels.map(({ name, mask }) => ({ id: name, case: caseOf(name), pred: pred(mask), truth: mask }));
+
+    const perfect = evaluateCases(asItems((truth) => truth));
+    expect(perfect.images).toBe(526);
+    expect(perfect.perCase).toHaveLength(30);
+    expect(perfect.meanDice).toBe(1);
+    expect(perfect.goodContourRate).toBe(1);
+    expect(perfect.meanApdMmGood).toBe(0);
+    expect(perfect.apdInPixels).toBe(true); // the PNGs carry no pixel spacing
+
+    // README: "LV pixels are on average 1.6 % of an image ... 'background' everywhere scores 98.4 % pixel accuracy and Dice 0."
+    const background = evaluateCases(asItems((truth) => maskWith(truth.rows, truth.columns)));
+    expect(background.meanDice).toBe(0);
+    expect(background.goodContourRate).toBe(0);
+    expect(background.meanDiceGood).toBeNull();
+    expect(Math.abs(background.pixelAccuracy - 0.984)).toBeLessThan(0.0006);
+  });
+});
