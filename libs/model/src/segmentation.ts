@@ -1,15 +1,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
-import { largestComponent } from './metrics';
+import { fillHoles, largestComponent } from './metrics';
 
 export interface MaskOptions {
   /** LV probability at or above which a pixel is LV. */
   threshold?: number;
   /** Keep only the largest connected LV component (removes stray bright blood pools such as the RV). */
   keepLargestComponent?: boolean;
+  /** Fill holes inside the LV: the expert contour encloses the papillary muscles, which are dark like myocardium. */
+  fillHoles?: boolean;
 }
 
-export const DEFAULT_MASK_OPTIONS: Required<MaskOptions> = { threshold: 0.5, keepLargestComponent: true };
+export const DEFAULT_MASK_OPTIONS: Required<MaskOptions> = { threshold: 0.5, keepLargestComponent: true, fillHoles: true };
 
 /** LV probability maps (softmax of the 2-class logits, channel 1) for model inputs of size×size, batched. */
 export function predictLvProbabilities(model: tf.LayersModel, inputs: Float32Array[], size = MODEL_INPUT_SIZE, batchSize = 4): Float32Array[] {
@@ -35,8 +37,10 @@ export function probabilityToMask(prob: Float32Array, rows: number, columns: num
   const o = { ...DEFAULT_MASK_OPTIONS, ...opts };
   const data = new Uint8Array(rows * columns);
   for (let i = 0; i < data.length; i++) data[i] = prob[i] >= o.threshold ? 1 : 0;
-  const mask = { rows, columns, data };
-  return o.keepLargestComponent ? largestComponent(mask) : mask;
+  let mask: BinaryMask = { rows, columns, data };
+  if (o.keepLargestComponent) mask = largestComponent(mask);
+  if (o.fillHoles) mask = fillHoles(mask);
+  return mask;
 }
 
 /** Segment images of any size: the shared preprocessing, the model, the probability back at each image's own size, a mask. */

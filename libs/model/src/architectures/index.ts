@@ -23,7 +23,7 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     heatmapLayers: ['conv1', 'pool1', 'conv2', 'pool2', 'conv3', 'conv4', 'score', 'upscore'],
   },
   'unet-small': {
-    description: 'A light 4-level U-Net with batch norm and skip connections.',
+    description: 'A light 4-level U-Net (16-256 filters) with skip connections and transposed-conv upsampling.',
     build: (o) => buildUnetSmall(o.seed ?? 1, o.size === undefined ? 256 : o.size),
     heatmapLayers: ['enc1', 'enc2', 'enc3', 'enc4', 'bottleneck', 'dec4', 'dec3', 'dec2', 'dec1', 'score'],
   },
