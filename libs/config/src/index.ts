@@ -1,1 +1,3 @@
 export * from './config';
+export * from './inference-config';
+export * from './model-store';

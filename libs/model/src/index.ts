@@ -4,3 +4,4 @@ export * from './metrics';
 export * from './segmentation';
 export * from './training';
 export * from './model-loading';
+export * from './explain';

@@ -2,13 +2,6 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { LvsegError, repoRoot } from '@lvseg/common';
-import { LvsegConfig } from '@lvseg/config';
-import { ModelStore, openModelStore } from '@lvseg/model-store';
-
-/** The configured model store (file:// seeded from the shipped models, or s3://). */
-export function openConfiguredStore(config: LvsegConfig): ModelStore {
-  return openModelStore(config.modelStore, { s3: config.s3, seedFrom: existsSync(config.shippedModels) ? config.shippedModels : undefined });
-}
 
 /** The git commit the code runs from (`LVSEG_GIT_COMMIT` in images), with `-dirty` when the tree has changes. */
 export function gitCommit(): string {

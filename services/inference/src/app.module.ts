@@ -1,0 +1,47 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import { memoryStorage } from 'multer';
+import type { Logger } from 'pino';
+import type { InferenceConfig } from '@lvseg/config';
+import type { ModelStore } from '@lvseg/model-store';
+import type { EngineFactory } from './engine/segmentation-engine';
+import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsService } from './metrics/metrics.service';
+import { ModelRegistry } from './models/model-registry.service';
+import { ModelsController } from './models/models.controller';
+import { SegmentController } from './segment/segment.controller';
+import { SegmentService } from './segment/segment.service';
+import { APP_LOGGER, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
+
+/** The outside things the app is built with (each behind an interface, so tests pass real ones of their choosing). */
+export interface InferenceDependencies {
+  config: InferenceConfig;
+  store: ModelStore;
+  engineFactory: EngineFactory;
+  logger: Logger;
+}
+
+@Module({})
+export class InferenceModule {
+  static register(deps: InferenceDependencies): DynamicModule {
+    const { maxBodyBytes } = deps.config.inference;
+    return {
+      module: InferenceModule,
+      imports: [
+        // Uploads stay in memory (a DICOM slice is small, and the limit bounds it); at most a file and a label.
+        MulterModule.register({ storage: memoryStorage(), limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 2, fields: 4, parts: 6 } }),
+      ],
+      controllers: [SegmentController, ModelsController, HealthController, MetricsController],
+      providers: [
+        { provide: INFERENCE_CONFIG, useValue: deps.config },
+        { provide: MODEL_STORE, useValue: deps.store },
+        { provide: ENGINE_FACTORY, useValue: deps.engineFactory },
+        { provide: APP_LOGGER, useValue: deps.logger },
+        MetricsService,
+        ModelRegistry,
+        SegmentService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import pino, { Logger } from 'pino';
+import { repoRoot } from '@lvseg/common';
+import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
+import type { ModelStore } from '@lvseg/model-store';
+import { InferenceModule } from './app.module';
+import type { EngineFactory } from './engine/segmentation-engine';
+import { TfjsEngineFactory } from './engine/tfjs-engine';
+import { HttpErrorFilter } from './http/http-error.filter';
+import { PinoNestLogger } from './http/pino-nest-logger';
+import { receivedAtMiddleware, requestLogging } from './http/request-logging';
+import { MetricsService } from './metrics/metrics.service';
+import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { RAW_DICOM_TYPES } from './segment/segment.controller';
+
+export interface InferenceAppOptions {
+  config: InferenceConfig;
+  /** Defaults to the configured store (file:// seeded from the shipped models, or s3://). */
+  store?: ModelStore;
+  /** Defaults to tfjs on the backend already chosen by `initBackend()`. */
+  engineFactory?: EngineFactory;
+  /** Defaults to pino on stdout at `config.inference.logLevel`. */
+  logger?: Logger;
+}
+
+/**
+ * Builds the initialised app (middleware, error filter, OpenAPI at /docs and /docs-json) with the served model
+ * loaded when the store has one; `listen` is left to the caller.
+ */
+export async function createInferenceApp(opts: InferenceAppOptions): Promise<NestExpressApplication> {
+  const { config } = opts;
+  const logger = opts.logger ?? pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
+  const app = await NestFactory.create<NestExpressApplication>(
+    InferenceModule.register({ config, store: opts.store ?? openConfiguredStore(config), engineFactory: opts.engineFactory ?? new TfjsEngineFactory(), logger }),
+    // No JSON/urlencoded parsers: /segment takes bytes, and a parser error would be one more path to guard.
+    { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
+  );
+  app.disable('x-powered-by');
+  app.use(receivedAtMiddleware);
+  app.use(requestLogging(logger));
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
+  app.useBodyParser('raw', { type: RAW_DICOM_TYPES, limit: config.inference.maxBodyBytes });
+  app.useGlobalFilters(new HttpErrorFilter(logger));
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('lvseg inference')
+      .setDescription('Left-ventricle segmentation of cardiac MR (DICOM in, mask, LV area, label metrics, heatmaps and Grad-CAM out). Errors are { error: { code, message } }.')
+      .setVersion(packageVersion())
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  await app.init();
+  return app;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

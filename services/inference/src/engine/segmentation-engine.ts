@@ -1,0 +1,33 @@
+import type { BinaryMask, GrayImage } from '@lvseg/imaging';
+import type { GradCamMap, LayerMap } from '@lvseg/model';
+import type { ModelCard } from '@lvseg/model-store';
+
+/** The mask and LV probability of one image, both at the image's own size. */
+export interface ImageSegmentation {
+  probability: Float32Array;
+  mask: BinaryMask;
+}
+
+/**
+ * A loaded model that segments and explains. The tfjs implementation does both; a faster runtime (onnxruntime, a GPU
+ * build) can implement `segment` and hand explanations to tfjs, without the service knowing.
+ */
+export interface SegmentationEngine {
+  readonly version: string;
+  readonly architecture: string;
+  /** Layer names `heatmaps` and `gradcam` accept, in network order. */
+  readonly heatmapLayers: string[];
+  /** Segments a batch of images in one forward pass (any sizes: the shared preprocessing resamples them). */
+  segment(images: GrayImage[]): Promise<ImageSegmentation[]>;
+  /** Channel-mean activation of each named layer for one image, at the layer's resolution. */
+  activationMaps(image: GrayImage, layers: string[]): Promise<LayerMap[]>;
+  /** Grad-CAM of the LV class over `mask` (the predicted region; image size) at `layer`. */
+  gradCam(image: GrayImage, layer: string, mask: BinaryMask): Promise<GradCamMap>;
+  /** Frees the model's memory; the engine is unusable afterwards. */
+  dispose(): void;
+}
+
+/** Builds an engine from a verified model version (card + file bytes); throws when the files are not a usable model. */
+export interface EngineFactory {
+  create(card: ModelCard, files: Map<string, Buffer>): Promise<SegmentationEngine>;
+}

@@ -1,0 +1,28 @@
+/**
+ * lvseg inference service: `PORT=3000 node dist/services/inference/src/main.js` (see README for the environment).
+ * Picks the tfjs backend, loads the served model from the configured store, and listens.
+ */
+import 'reflect-metadata';
+import pino from 'pino';
+import { isLvsegError } from '@lvseg/common';
+import { loadInferenceConfig } from '@lvseg/config';
+import { initBackend } from '@lvseg/model';
+import { createInferenceApp } from './create-app';
+
+async function main(): Promise<void> {
+  const config = loadInferenceConfig();
+  const logger = pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
+  const backend = await initBackend();
+  logger.info({ event: 'backend.ready', backend: backend.kind, simd: backend.simd, threads: backend.threads }, `tfjs backend: ${backend.reason}`);
+  const app = await createInferenceApp({ config, logger });
+  app.enableShutdownHooks();
+  await app.listen(config.inference.port);
+  logger.info({ event: 'listening', port: config.inference.port, modelStore: config.modelStore }, `listening on :${config.inference.port}`);
+}
+
+main().catch((e: unknown) => {
+  // Configuration errors are the operator's to fix: the message says what; no stack needed.
+  if (isLvsegError(e)) console.error(`lvseg-inference: ${e.code}: ${e.message}`);
+  else console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,5 @@
+/** Injection tokens for the outside things the inference service talks to (each behind an interface). */
+export const INFERENCE_CONFIG = Symbol('INFERENCE_CONFIG');
+export const MODEL_STORE = Symbol('MODEL_STORE');
+export const ENGINE_FACTORY = Symbol('ENGINE_FACTORY');
+export const APP_LOGGER = Symbol('APP_LOGGER');

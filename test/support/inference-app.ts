@@ -1,0 +1,46 @@
+/** Starts the real inference app (real Nest app, real store, real tfjs engine) on a free port, with its log captured. */
+import { Writable } from 'node:stream';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import pino from 'pino';
+import { loadInferenceConfig, InferenceConfig } from '@lvseg/config';
+import type { ModelStore } from '@lvseg/model-store';
+import { createInferenceApp } from '../../services/inference/src/create-app';
+
+export interface RunningInferenceApp {
+  app: NestExpressApplication;
+  url: string;
+  config: InferenceConfig;
+  /** Every JSON log line written so far. */
+  logLines(): Array<Record<string, unknown>>;
+  /** The raw log text (for "never contains" checks). */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+export async function startInferenceApp(store: ModelStore, env: Record<string, string> = {}): Promise<RunningInferenceApp> {
+  const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '0.2', LOG_LEVEL: 'info', ...env });
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  const logger = pino({ level: config.inference.logLevel }, sink);
+  const app = await createInferenceApp({ config, store, logger });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  return {
+    app,
+    url: `http://127.0.0.1:${address.port}`,
+    config,
+    logText: () => chunks.join(''),
+    logLines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,1 @@
+export { publishSeededModel } from '../../services/inference/src/testing/seeded-model';
