@@ -181,3 +181,11 @@ function dilate(mask: BinaryMask): BinaryMask {
   }
   return { rows, columns, data };
 }
+
+describe('rasterizeContour bounds', () => {
+  it('refuses a point far outside the image quickly instead of walking a huge line', () => {
+    const t0 = Date.now();
+    expect(() => rasterizeContour([[10, 10], [1e12, 10], [10, 20]], 64, 64)).toThrow(expect.objectContaining({ code: 'CONTOUR_INVALID_POINT' }));
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

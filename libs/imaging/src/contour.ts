@@ -67,6 +67,12 @@ export function rasterizeContour(points: ReadonlyArray<readonly [number, number]
     if (!Number.isFinite(x) || !Number.isFinite(y)) {
       throw new LvsegError('invalid-input', ContourErrorCode.InvalidPoint, `contour point ${i + 1} is not finite`, { index: i });
     }
+    // Lines are walked pixel by pixel, so a point far outside would cost time without changing the mask much.
+    const mx = Math.max(columns, 1024);
+    const my = Math.max(rows, 1024);
+    if (x < -mx || x > columns + mx || y < -my || y > rows + my) {
+      throw new LvsegError('invalid-input', ContourErrorCode.InvalidPoint, `contour point ${i + 1} (${x}, ${y}) lies far outside the ${columns}×${rows} image`, { index: i });
+    }
     return [Math.floor(x), Math.floor(y)];
   });
 

@@ -126,9 +126,11 @@ const TRANSFER_SYNTAX_NAMES: Readonly<Record<string, string>> = {
 };
 
 // DICOM allows up to 65535; anything near that is not a cardiac MR slice and would cost gigabytes to decode.
-const MAX_SIDE = 16384;
+// Rows/Columns above this are refused before any pixel buffer is allocated (8192² floats = 256 MiB).
+const MAX_SIDE = 8192;
 // A deflated data set larger than this once inflated is refused (a zip bomb, not an MR slice).
-const DEFAULT_MAX_INFLATED_BYTES = 256 * 1024 * 1024;
+// 64 MiB holds a 4096×4096 16-bit frame; more from a small deflated upload is a decompression bomb.
+const DEFAULT_MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 const TAG = {
   transferSyntaxUid: 'x00020010',
@@ -386,6 +388,17 @@ function readSamples(bytes: Uint8Array, offset: number, count: number, layout: S
   const range = 2 ** bitsStored;
   const signBit = 2 ** (bitsStored - 1);
   const available = bytes.length - offset;
+  if (bitsAllocated <= 16 && !layout.swapBytePairs) {
+    // The common case (8/16-bit samples) with 32-bit integer operations: the same values, about 10× faster.
+    const mask = range - 1;
+    for (let i = 0; i < count; i++) {
+      const raw = bitsAllocated === 8 ? bytes[offset + i] : view.getUint16(i * 2, le);
+      let v = (raw >>> shift) & mask;
+      if (signed && v >= signBit) v -= range;
+      out[i] = v;
+    }
+    return out;
+  }
   for (let i = 0; i < count; i++) {
     let raw: number;
     if (bitsAllocated === 8) {

@@ -1,6 +1,10 @@
-import { normalize, percentile } from './normalize';
+import * as fs from 'fs';
+import * as path from 'path';
+import { dataRoot } from '@lvseg/common';
+import { NORMALIZE_PERCENTILES, normalize, percentile, selectedPercentiles } from './normalize';
 import { toModelInput } from './model-input';
 import { GrayImage } from './image';
+import { decodeDicom } from './dicom';
 
 function image(values: number[], rows: number, columns: number): GrayImage {
   return { rows, columns, data: Float32Array.from(values) };
@@ -46,5 +50,85 @@ describe('normalize', () => {
     expect(x.length).toBe(256 * 256);
     // a horizontal ramp stays a ramp: left column darker than right column
     expect(x[128 * 256 + 0]).toBeLessThan(x[128 * 256 + 255]);
+  });
+});
+
+/** The normalisation as first written (a full sort, then `percentile`): the reference the selection must reproduce. */
+function normalizeBySort(image: GrayImage): Float32Array {
+  const sorted = Float32Array.from(image.data).sort();
+  const lo = percentile(sorted, NORMALIZE_PERCENTILES.low);
+  const hi = percentile(sorted, NORMALIZE_PERCENTILES.high);
+  const out = new Float32Array(image.data.length);
+  const range = hi - lo;
+  if (!(range > 0)) return out;
+  for (let i = 0; i < out.length; i++) {
+    const v = (image.data[i] - lo) / range;
+    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return out;
+}
+
+/** Index of the first element whose bit pattern differs (+0/-0 and NaN payloads count), or -1. */
+function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+/** A small seeded generator (mulberry32), so a failure reproduces. */
+function seeded(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('normalize by selection equals normalize by sort', () => {
+  const expectSame = (data: Float32Array) => {
+    const image = { rows: 1, columns: data.length, data };
+    const ps = [0, NORMALIZE_PERCENTILES.low, 13.7, 50, NORMALIZE_PERCENTILES.high, 100];
+    const sorted = Float32Array.from(data).sort();
+    const got = selectedPercentiles(data, ps);
+    ps.forEach((p, i) => expect(Object.is(got[i], percentile(sorted, p)) || (Number.isNaN(got[i]) && Number.isNaN(percentile(sorted, p)))).toBe(true));
+    expect(firstBitDifference(normalize(image), normalizeBySort(image))).toBe(-1);
+  };
+
+  it('on random data of many sizes and kinds (ties, signs, ±0, ±Infinity, NaN, subnormals)', () => {
+    const rand = seeded(42);
+    const kinds: Array<(n: number) => Float32Array> = [
+      (n) => Float32Array.from({ length: n }, () => Math.round(rand() * 4095)), // 12-bit MR
+      (n) => Float32Array.from({ length: n }, () => (rand() - 0.5) * 1e6), // signed, wide
+      (n) => Float32Array.from({ length: n }, () => Math.round(rand() * 3) - 1), // few distinct values
+      (n) => Float32Array.from({ length: n }, () => [0, -0, 1e-45, -1e-45, 1, -1][Math.floor(rand() * 6)]), // ±0 and subnormals
+      (n) => Float32Array.from({ length: n }, () => [Infinity, -Infinity, NaN, rand()][Math.floor(rand() * 4)]),
+      (n) => Float32Array.from({ length: n }, () => (rand() < 0.99 ? 7 : rand() * 1e4)), // nearly constant
+    ];
+    for (const n of [1, 2, 3, 5, 100, 201, 4096, 65536, 70001]) for (const kind of kinds) expectSame(kind(n));
+    expectSame(new Float32Array(0));
+  });
+
+  it('on every real Sunnybrook DICOM (the 2 fixture DICOMs when the data folder is missing)', () => {
+    const dir = path.join(dataRoot(), 'sunnybrook-dicom');
+    const manifest = path.join(dir, 'manifest.csv');
+    const imagesOf = (csv: string) => {
+      const [header, ...lines] = csv.trim().split(/\r?\n/);
+      const col = header.split(',').indexOf('image');
+      return lines.map((l) => path.join(dir, l.split(',')[col]));
+    };
+    const files = fs.existsSync(manifest)
+      ? imagesOf(fs.readFileSync(manifest, 'utf8'))
+      : [path.join(__dirname, '..', 'test-fixtures', 'sunnybrook', 'SCD0000401', '100.dcm'), path.join(__dirname, '..', 'test-fixtures', 'sunnybrook', 'SCD0000101', '48.dcm')];
+    // eslint-disable-next-line no-console
+    if (!fs.existsSync(manifest)) console.warn(`only the 2 fixture DICOMs: no ${manifest} (set LVSEG_DATA_DIR)`);
+    for (const f of files) {
+      const { image } = decodeDicom(new Uint8Array(fs.readFileSync(f)));
+      expect(firstBitDifference(normalize(image), normalizeBySort(image))).toBe(-1);
+    }
+    expect(files.length).toBeGreaterThanOrEqual(2);
   });
 });

@@ -25,18 +25,22 @@ export function decodePngMask(bytes: Uint8Array): BinaryMask {
   return { rows: img.rows, columns: img.columns, data };
 }
 
-/** Encode 8-bit gray values (0..255, row-major) as a grayscale PNG. */
-export function encodeGrayPng(rows: number, columns: number, values: Uint8Array | Uint8ClampedArray): Buffer {
+/**
+ * Encode 8-bit gray values (0..255, row-major) as a grayscale PNG. `filterType` -1 (default) lets pngjs try every
+ * row filter; 0 (none) is the fast choice for two-level images.
+ */
+export function encodeGrayPng(rows: number, columns: number, values: Uint8Array | Uint8ClampedArray, filterType = -1): Buffer {
   const png = new PNG({ width: columns, height: rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
   png.data = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false, filterType });
 }
 
 /** Encode a binary mask as an 8-bit grayscale PNG with 0 = background and 255 = LV. */
 export function encodeMaskPng(mask: BinaryMask): Buffer {
   const v = new Uint8Array(mask.data.length);
   for (let i = 0; i < v.length; i++) v[i] = mask.data[i] ? 255 : 0;
-  return encodeGrayPng(mask.rows, mask.columns, v);
+  // No row filter: on a 0/255 mask it is ~4× faster than the adaptive choice and deflates smaller (measured on 256×256).
+  return encodeGrayPng(mask.rows, mask.columns, v, 0);
 }
 
 /** Encode RGBA pixels (row-major, 4 bytes a pixel) as a PNG. */
