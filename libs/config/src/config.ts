@@ -22,7 +22,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LvsegConfig {
   if (!/^(file|s3):\/\//.test(modelStore)) {
     throw new LvsegError('config', 'CONFIG_MODEL_STORE', `LVSEG_MODEL_STORE must start with file:// or s3://, got "${modelStore}"`);
   }
-  const minPromoteDice = env.LVSEG_MIN_PROMOTE_DICE === undefined ? 0.85 : Number(env.LVSEG_MIN_PROMOTE_DICE);
+  const minPromoteDice = env.LVSEG_MIN_PROMOTE_DICE === undefined ? 0.8 : Number(env.LVSEG_MIN_PROMOTE_DICE);
   if (!(minPromoteDice >= 0 && minPromoteDice <= 1)) {
     throw new LvsegError('config', 'CONFIG_MIN_DICE', `LVSEG_MIN_PROMOTE_DICE must be a number in [0, 1], got "${env.LVSEG_MIN_PROMOTE_DICE}"`);
   }

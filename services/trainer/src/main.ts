@@ -154,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
     .description('point an alias (default production) at a version; refuses one below the Dice bar unless --force')
     .option('--alias <name>', 'alias', 'production')
     .option('--force', 'promote even below the Dice bar', false)
-    .option('--min-dice <x>', 'Dice bar (default LVSEG_MIN_PROMOTE_DICE or 0.85)', num('min-dice'))
+    .option('--min-dice <x>', 'Dice bar (default LVSEG_MIN_PROMOTE_DICE or 0.8)', num('min-dice'))
     .option('--reason <text>', 'recorded in the alias history')
     .action(async (version, o) => {
       const cfg = config();
@@ -185,4 +185,8 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-main(process.argv).then((code) => process.exit(code));
+// Exit only once stdout is flushed: a large --json report written to a pipe would otherwise be cut short.
+main(process.argv).then((code) => {
+  process.exitCode = code;
+  process.stdout.write('', () => process.exit(code));
+});
