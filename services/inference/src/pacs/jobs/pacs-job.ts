@@ -1,0 +1,52 @@
+import type { SeriesRef } from '../client/pacs-client';
+import type { PacsTriggerSource } from '../state/pacs-state-store';
+
+export type PacsJobState = 'waiting-for-series' | 'queued' | 'running' | 'retrying' | 'done' | 'skipped' | 'failed';
+
+export interface PacsJobTrigger {
+  source: PacsTriggerSource;
+  /** The webhook event id, when a webhook triggered it. */
+  eventId?: string;
+  at: string;
+}
+
+/** LV area of one source image (as POST /segment reports it). */
+export interface PacsImageResult {
+  sopInstanceUid: string;
+  instanceNumber?: number;
+  lvArea: { pixels: number; mm2: number | null; reason?: string };
+}
+
+export interface PacsJobResult {
+  outcome: 'segmented' | 'skipped';
+  /** Why nothing was written (outcome 'skipped'). */
+  reason?: { code: string; message: string };
+  modelVersion?: string;
+  seg?: {
+    studyInstanceUid: string;
+    seriesInstanceUid: string;
+    sopInstanceUid: string;
+    frames: number;
+    frameOfReferenceUid?: string;
+  };
+  images?: PacsImageResult[];
+  /** Images of the series that could not be segmented (and are not in the SEG). */
+  skippedImages?: Array<{ sopInstanceUid?: string; code: string; message: string }>;
+  warnings?: string[];
+  /** Milliseconds per stage. */
+  timings?: Record<string, number>;
+}
+
+/** What GET /jobs/:id answers. */
+export interface PacsJobView {
+  id: string;
+  state: PacsJobState;
+  series: SeriesRef;
+  triggers: PacsJobTrigger[];
+  createdAt: string;
+  updatedAt: string;
+  /** Runs of the pipeline so far (transient errors are retried with backoff). */
+  attempts: number;
+  error?: { code: string; message: string; retryable: boolean; nextAttemptAt?: string };
+  result?: PacsJobResult;
+}

@@ -1,0 +1,240 @@
+/**
+ * Every environment variable, port and path that k8s/, docker-compose.yml, Dockerfile.gpu and retrain.sh hand to
+ * lvseg is one the code really uses: variables are found in the sources (support/code-env.ts) and their values go
+ * through lvseg's own config validation; HTTP paths are asked of the real inference app; ports and file paths are
+ * compared across the files.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DockerfileParser } from 'dockerfile-ast';
+import { loadConfig, loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import pino from 'pino';
+import { openModelStore } from '@lvseg/model-store';
+import { createInferenceApp } from '../../services/inference/src/create-app';
+import { startInferenceApp, RunningInferenceApp } from '../support/inference-app';
+import { envVarsReadByCode } from './support/code-env';
+import { loadCompose, parseEnvFile, serviceEnvironment } from './support/compose';
+import { envNotReadByCode, LvsegContainer, lvsegContainers, SECRET_PLACEHOLDER, shellVariables } from './support/cross-check';
+import { K8sObject, kubectlVersion, renderKustomization } from './support/kustomize';
+import { podTemplates } from './support/manifest-rules';
+import { K8S_DIR, OVERLAYS, readRepoFile } from './support/repo-files';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Json = any;
+
+const kubectl = kubectlVersion();
+const readByCode = envVarsReadByCode();
+const dockerfile = DockerfileParser.parse(readRepoFile('Dockerfile.gpu'));
+const finalStage = dockerfile.getFROMs().at(-1)!;
+const finalInstructions = () => dockerfile.getInstructions().filter((i) => i.getRange().start.line >= finalStage.getRange().start.line);
+const composeEnv = parseEnvFile(readRepoFile('.env.example'));
+const compose = loadCompose([readRepoFile('docker-compose.yml')], composeEnv);
+const composeLvseg = Object.entries<Json>(compose.services).filter(([, s]) => s.build?.dockerfile === 'Dockerfile.gpu');
+
+let rendered: Record<string, K8sObject[]> = {};
+beforeAll(() => {
+  if (!kubectl.ok) throw new Error(kubectl.reason);
+  rendered = Object.fromEntries(OVERLAYS.map((o) => [o, renderKustomization(join(K8S_DIR, 'overlays', o))]));
+});
+/** Status of one request, on a fresh connection (no keep-alive socket outlives the test). */
+function httpStatus(url: string, method = 'GET', body?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const containers = (overlay: string): LvsegContainer[] => lvsegContainers(rendered[overlay]);
+const byName = (overlay: string, name: string) => containers(overlay).filter((c) => c.container.name === name);
+
+describe('deployment files vs the code', () => {
+  it('finds the variables the code reads (the scanner sees the config modules)', () => {
+    for (const name of ['PORT', 'LVSEG_MODEL_STORE', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'LVSEG_DATA_DIR', 'LVSEG_MIN_PROMOTE_DICE', 'LVSEG_BACKEND', 'LVSEG_GIT_COMMIT']) {
+      expect([name, readByCode.has(name)]).toEqual([name, true]);
+    }
+    expect(readByCode.get('PORT')).toContain('libs/config/src/inference-config.ts');
+  });
+
+  describe.each(OVERLAYS)('k8s overlay %s', (overlay) => {
+    it('sets only variables the code reads', () => {
+      const sets = containers(overlay).map((c) => ({ id: c.id, names: Object.keys(c.env) }));
+      expect(sets.map((x) => x.id).sort()).toEqual([
+        'CronJob/lvseg-retrain container trainer',
+        'Deployment/lvseg-inference container inference',
+        'Job/lvseg-train container trainer',
+        'StatefulSet/lvseg-pacs container pacs-bridge',
+      ]);
+      expect(envNotReadByCode(sets, readByCode)).toEqual([]);
+    });
+
+    it('gives the inference service a configuration its own validation accepts, on the port the probes use', () => {
+      for (const c of byName(overlay, 'inference')) {
+        const config = loadInferenceConfig(c.env);
+        expect(config.modelStore).toMatch(/^s3:\/\//);
+        expect(config.s3).toEqual({ endpoint: c.env.S3_ENDPOINT, accessKey: SECRET_PLACEHOLDER, secretKey: SECRET_PLACEHOLDER });
+        expect(c.container.ports.map((p: Json) => p.containerPort)).toEqual([config.inference.port]);
+        const annotations = rendered[overlay].find((o) => o.kind === 'Deployment')!;
+        expect((annotations as Json).spec.template.metadata.annotations['prometheus.io/port']).toBe(String(config.inference.port));
+      }
+    });
+
+    it('gives the PACS bridge a PACS configuration its validation accepts, and the inference pods none', () => {
+      expect(loadPacsConfig(byName(overlay, 'inference')[0].env)).toBeUndefined();
+      const [bridge] = byName(overlay, 'pacs-bridge');
+      loadInferenceConfig(bridge.env);
+      const pacs = loadPacsConfig(bridge.env)!;
+      expect(pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
+      expect(pacs.dicomWebUrl).toBe(`${pacs.url}/dicom-web`);
+      expect(bridge.container.volumeMounts).toContainEqual({ name: 'pacs-state', mountPath: pacs.stateDir });
+      // The PACS the bridge calls lives where the NetworkPolicy lets the webhook come from.
+      const namespace = /^http:\/\/[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local:\d+$/.exec(pacs.url)![1];
+      const policy = rendered[overlay].find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'lvseg-pacs-ingress') as Json;
+      expect(policy.spec.ingress[0].from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe(namespace);
+    });
+
+    it('gives the trainer a configuration its validation accepts, with the data volume where LVSEG_DATA_DIR says', () => {
+      const trainers = byName(overlay, 'trainer');
+      expect(trainers).toHaveLength(2); // Job and CronJob
+      for (const c of trainers) {
+        const config = loadConfig(c.env);
+        expect(config.dataDir).toBe('/data');
+        const data = c.container.volumeMounts.find((m: Json) => m.mountPath === c.env.LVSEG_DATA_DIR);
+        expect(c.podSpec.volumes.find((v: Json) => v.name === data.name).persistentVolumeClaim.claimName).toBe('lvseg-data');
+        expect(config.minPromoteDice).toBe(0.85);
+      }
+    });
+
+    it('runs as the user the image creates, with the GPU cache in its home', () => {
+      const user = finalInstructions().filter((i) => i.getKeyword() === 'USER').at(-1)!.getArgumentsContent()!;
+      const home = /--home-dir (\S+)/.exec(readRepoFile('Dockerfile.gpu'))![1];
+      for (const t of podTemplates(rendered[overlay])) {
+        expect(`${t.spec.securityContext.runAsUser}:${t.spec.securityContext.runAsGroup}`).toBe(user);
+        for (const m of t.spec.containers[0].volumeMounts) if (m.name === 'cuda-cache') expect(m.mountPath.startsWith(`${home}/`)).toBe(true);
+      }
+    });
+  });
+
+  it('reports a variable the code does not read (checked on a changed copy of the rendered Deployment)', () => {
+    const objects = structuredClone(rendered.cpu);
+    const deployment = objects.find((o) => o.kind === 'Deployment') as Json;
+    deployment.spec.template.spec.containers[0].env.push({ name: 'LVSEG_MODEL_BUCKET', value: 'models' });
+    const sets = lvsegContainers(objects).map((c) => ({ id: c.id, names: Object.keys(c.env) }));
+    expect(envNotReadByCode(sets, readByCode)).toEqual(['Deployment/lvseg-inference container inference: LVSEG_MODEL_BUCKET']);
+  });
+
+  it('docker-compose.yml sets only variables the code reads, with values its validation accepts', () => {
+    expect(composeLvseg.map(([name]) => name).sort()).toEqual(['inference', 'trainer']);
+    const sets = composeLvseg.map(([name, s]) => ({ id: `compose ${name}`, names: Object.keys(serviceEnvironment(s)) }));
+    expect(envNotReadByCode(sets, readByCode)).toEqual([]);
+    const inference = loadInferenceConfig(serviceEnvironment(compose.services.inference));
+    expect(compose.services.inference.ports).toEqual([`${composeEnv.LVSEG_HTTP_PORT}:${inference.inference.port}`]);
+    const pacs = loadPacsConfig(serviceEnvironment(compose.services.inference))!;
+    expect(pacs.url).toBe('http://orthanc:8042');
+    expect(compose.services.inference.volumes).toEqual([`lvseg-pacs:${pacs.stateDir}`]);
+    const trainer = loadConfig(serviceEnvironment(compose.services.trainer));
+    expect(compose.services.trainer.volumes).toContain(`${composeEnv.LVSEG_DATA_HOST_DIR}:${trainer.dataDir}:ro`);
+  });
+
+  it('Dockerfile.gpu sets only variables the code reads, and exposes the port the service listens on by default', () => {
+    const envNames = finalInstructions()
+      .filter((i) => i.getKeyword() === 'ENV')
+      .map((i) => i.getArgumentsContent()!.split('=')[0]);
+    expect(envNames).toEqual(['LVSEG_GIT_COMMIT']);
+    expect(envNotReadByCode([{ id: 'Dockerfile.gpu', names: envNames }], readByCode)).toEqual([]);
+    const exposed = finalInstructions().filter((i) => i.getKeyword() === 'EXPOSE').map((i) => Number(i.getArgumentsContent()));
+    expect(exposed).toEqual([loadInferenceConfig({}).inference.port]);
+  });
+
+  it('retrain.sh reads only variables the code reads too', () => {
+    const names = shellVariables(readRepoFile('k8s/base/retrain.sh'));
+    expect(names).toEqual(['LVSEG_MIN_PROMOTE_DICE']);
+    expect(envNotReadByCode([{ id: 'retrain.sh', names }], readByCode)).toEqual([]);
+  });
+
+  it('runs the entry points package.json names', () => {
+    const pkg = JSON.parse(readRepoFile('package.json'));
+    const cmd = finalInstructions().find((i) => i.getKeyword() === 'CMD')!.getArgumentsContent()!;
+    expect(JSON.parse(cmd)).toEqual(pkg.scripts.start.split(' '));
+    expect(readRepoFile('Dockerfile.gpu')).toContain(`ln -s /app/${pkg.bin.lvseg} /usr/local/bin/lvseg`);
+  });
+
+  describe('HTTP paths, asked of the real inference app', () => {
+    let app: RunningInferenceApp;
+    let pacsApp: NestExpressApplication;
+    let pacsUrl: string;
+    let dir: string;
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'lvseg-deploy-paths-'));
+      // An empty store: the app runs, serves its routes, and is (correctly) not ready.
+      app = await startInferenceApp(openModelStore(`file://${join(dir, 'store')}`), { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', LVSEG_ENGINE: 'tfjs' });
+      // The same app with the PACS integration on, as main.ts builds it when PACS_URL is set (no PACS answers there).
+      const env = { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a'.repeat(32), PACS_POLL_SECONDS: '3600', LVSEG_PACS_STATE_DIR: join(dir, 'pacs') };
+      pacsApp = await createInferenceApp({
+        config: loadInferenceConfig(env),
+        store: openModelStore(`file://${join(dir, 'store')}`),
+        logger: pino({ level: 'silent' }),
+        env: { ...env, LVSEG_ENGINE: 'tfjs' },
+        pacs: { config: loadPacsConfig(env)! },
+      });
+      await pacsApp.listen(0, '127.0.0.1');
+      pacsUrl = `http://127.0.0.1:${(pacsApp.getHttpServer().address() as { port: number }).port}`;
+    });
+    afterAll(async () => {
+      await app?.close();
+      await pacsApp?.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const usedPaths = (): Map<string, string[]> => {
+      const paths = new Map<string, string[]>();
+      const add = (path: string, where: string) => paths.set(path, [...(paths.get(path) ?? []), where]);
+      for (const overlay of OVERLAYS) {
+        for (const c of containers(overlay)) {
+          for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+            if (c.container[probe]?.httpGet) add(c.container[probe].httpGet.path, `${overlay} ${c.id} ${probe}`);
+          }
+        }
+        const d = rendered[overlay].find((o) => o.kind === 'Deployment') as Json;
+        add(d.spec.template.metadata.annotations['prometheus.io/path'], `${overlay} prometheus.io/path`);
+      }
+      const healthcheck = dockerfile.getHEALTHCHECKs()[0].getArgumentsContent()!;
+      add(/path: '([^']+)'/.exec(healthcheck)![1], 'Dockerfile.gpu HEALTHCHECK');
+      return paths;
+    };
+
+    it('answers every path the probes, the scrape annotation and the HEALTHCHECK use', async () => {
+      const paths = usedPaths();
+      expect([...paths.keys()].sort()).toEqual(['/health/live', '/health/ready', '/metrics']);
+      const status: Record<string, number> = {};
+      for (const path of paths.keys()) status[path] = await httpStatus(app.url + path);
+      // No model in the store: ready is 503 (as a readiness probe should see it), the others 200.
+      expect(status).toEqual({ '/health/live': 200, '/health/ready': 503, '/metrics': 200 });
+    });
+
+    it('would catch a path the app does not serve', async () => {
+      expect(await httpStatus(app.url + '/healthz')).toBe(404);
+    });
+
+    it('serves the webhook URL Orthanc is given (compose, docs) only with PACS_URL set, on the port the bridge exposes', async () => {
+      const orthancJson = JSON.parse(serviceEnvironment(compose.services.orthanc).ORTHANC_JSON);
+      const composeHook = new URL(orthancJson.Lvseg.WebhookUrl);
+      expect(composeHook.host).toBe(`inference:${loadInferenceConfig(serviceEnvironment(compose.services.inference)).inference.port}`);
+      const docsHook = new URL(/http:\/\/lvseg-pacs\.lvseg\.svc\.cluster\.local:\d+\/\S+?(?=[`\s)])/.exec(readRepoFile('docs/DEPLOY.md'))![0]);
+      const service = rendered.cpu.find((o) => o.kind === 'Service' && o.metadata.name === 'lvseg-pacs') as Json;
+      expect(Number(docsHook.port)).toBe(service.spec.ports[0].port);
+      expect(Number(docsHook.port)).toBe(loadInferenceConfig(byName('cpu', 'pacs-bridge')[0].env).inference.port);
+      expect(docsHook.pathname).toBe(composeHook.pathname);
+      // Unsigned: refused by the webhook (401), which exists only where the PACS integration is on.
+      const post = (base: string) => httpStatus(base + composeHook.pathname, 'POST', '{}');
+      expect(await post(pacsUrl)).toBe(401);
+      expect(await post(app.url)).toBe(404);
+    });
+  });
+});
