@@ -7,7 +7,7 @@ export interface MaskOptions {
   threshold?: number;
   /**
    * Keep one connected LV component (removes stray bright blood pools such as the RV): the one with the largest
-   * summed probability (`most-probable`, default: +0.007 mean Dice over `largest` on the train split), the largest
+   * summed probability (`most-probable`, default: +0.007 mean Dice over `largest` on the train split, measured with scripts/postprocess-analysis.ts), the largest
    * by area, or all components (`all`).
    */
   keepOneComponent?: 'most-probable' | 'largest' | 'all';
