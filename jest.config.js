@@ -1,6 +1,7 @@
 /** Unit specs sit beside the code; end-to-end tests live in test/. */
 module.exports = {
-  testEnvironment: 'node',
+  // jest's node environment with the main realm's typed arrays, which onnxruntime-node's outputs need (see the file).
+  testEnvironment: '<rootDir>/libs/model/src/onnx/testing/jest-node-environment.js',
   roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   transform: {

@@ -50,7 +50,10 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     v1 = await publishSeededModel(store, { seed: 1 });
     v2 = await publishSeededModel(store, { seed: 2 });
     await store.setAlias('production', v1.version);
-    app = await startInferenceApp(store);
+    // These checks compare with the tfjs libraries bit for bit, so the service runs tfjs here. The onnxruntime engine
+    // is checked against tfjs in inference-engines.e2e-spec.ts (identical on trained or decisive models; an untrained
+    // one's probabilities sit within 1e-7 of the 0.5 threshold, where float rounding decides).
+    app = await startInferenceApp(store, { LVSEG_ENGINE: 'tfjs' });
     reference = (await loadModelByRef(store, v1.version)).model;
   });
 
@@ -269,7 +272,7 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
   });
 
   it('batches concurrent requests into shared forward passes, with the same masks as one library call', async () => {
-    const batchApp = await startInferenceApp(store, { LVSEG_BATCH_WINDOW_MS: '300', LVSEG_MAX_BATCH: '8' });
+    const batchApp = await startInferenceApp(store, { LVSEG_ENGINE: 'tfjs', LVSEG_BATCH_WINDOW_MS: '300', LVSEG_MAX_BATCH: '8' });
     try {
       const cases = sunnybrookCases().filter((c) => c.split === 'val').slice(0, 4);
       const dicoms = cases.map(readDicom);

@@ -27,7 +27,8 @@ export async function startInferenceApp(store: ModelStore, env: Record<string, s
     },
   });
   const logger = pino({ level: config.inference.logLevel }, sink);
-  const app = await createInferenceApp({ config, store, logger });
+  // LVSEG_ENGINE / LVSEG_ORT_THREADS in `env` pick the engine as they would in production.
+  const app = await createInferenceApp({ config, store, logger, env: { ...process.env, ...env } });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {

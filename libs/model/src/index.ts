@@ -5,3 +5,4 @@ export * from './segmentation';
 export * from './training';
 export * from './model-loading';
 export * from './explain';
+export * from './onnx';

@@ -1,42 +1,80 @@
 /**
- * Load generator for a running inference service (no dependencies beyond Node): POSTs real Sunnybrook DICOMs
- * (round-robin over `<data>/sunnybrook-dicom/manifest.csv`) to /segment at a fixed concurrency and prints latency
- * percentiles, throughput and status counts.
+ * Load test of the inference service with autocannon: POSTs real Sunnybrook DICOMs (round-robin over
+ * `<data>/sunnybrook-dicom/manifest.csv`) to /segment and prints p50/p90/p99 latency, req/s and status counts for each
+ * concurrency, with and without heatmaps, plus the service's CPU time per request and the load average.
  *
- *   node dist/services/inference/bench/serve.bench.js [--url http://localhost:3000] [--concurrency 8]
- *        [--requests 200 | --duration 20] [--query '?heatmaps=all'] [--warmup 5] [--json]
+ * Without --url it starts the built service itself (`dist/services/inference/src/main.js`, same environment: the
+ * configured store, LVSEG_ENGINE, LVSEG_ORT_THREADS…) on a free port and stops it at the end; with --seeded <arch> that
+ * service serves an untrained seeded model from a temporary file store instead of the configured store's alias.
+ *
+ *   npm run build && npm run bench:serve -- [--url http://host:port] [--seeded fcn-paper] [--concurrency 1,8]
+ *        [--duration 20] [--queries ',?heatmaps=all'] [--node-arg --cpu-prof] [--json]
  */
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataRoot } from '@lvseg/common';
+import * as tf from '@tensorflow/tfjs';
+import { dataRoot, sha256Hex } from '@lvseg/common';
+import { buildModel, modelToFiles } from '@lvseg/model';
+import { openModelStore } from '@lvseg/model-store';
+
+// autocannon ships no types; the part used here.
+interface Histogram {
+  average: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+interface AutocannonResult {
+  latency: Histogram;
+  requests: Histogram & { total: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  '2xx': number;
+}
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration?: number;
+  amount?: number;
+  timeout?: number;
+  requests: Array<{ method: 'POST'; path: string; headers: Record<string, string>; body: Buffer }>;
+}) => Promise<AutocannonResult>;
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const autocannon = require('autocannon') as Autocannon;
 
 interface Options {
-  url: string;
-  concurrency: number;
-  requests?: number;
-  durationS?: number;
-  query: string;
-  warmup: number;
+  url?: string;
+  seeded?: string;
+  concurrency: number[];
+  durationS: number;
+  queries: string[];
   json: boolean;
   data: string;
+  /** Extra arguments for the node process of a started service (e.g. --cpu-prof). */
+  nodeArgs: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { url: 'http://localhost:3000', concurrency: 1, query: '', warmup: 5, json: false, data: join(dataRoot(), 'sunnybrook-dicom') };
+  const o: Options = { concurrency: [1, 8], durationS: 20, queries: ['', '?heatmaps=all'], json: false, data: join(dataRoot(), 'sunnybrook-dicom'), nodeArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--url') (o.url = v), i++;
-    else if (k === '--concurrency') (o.concurrency = Number(v)), i++;
-    else if (k === '--requests') (o.requests = Number(v)), i++;
+    else if (k === '--seeded') (o.seeded = v), i++;
+    else if (k === '--concurrency') (o.concurrency = v.split(',').map(Number)), i++;
     else if (k === '--duration') (o.durationS = Number(v)), i++;
-    else if (k === '--query') (o.query = v), i++;
-    else if (k === '--warmup') (o.warmup = Number(v)), i++;
+    else if (k === '--queries') (o.queries = v.split(',')), i++;
     else if (k === '--data') (o.data = v), i++;
+    else if (k === '--node-arg') o.nodeArgs.push(v), i++;
     else if (k === '--json') o.json = true;
     else throw new Error(`unknown option ${k}`);
   }
-  if (o.requests === undefined && o.durationS === undefined) o.requests = 100;
+  if (o.concurrency.some((c) => !(Number.isInteger(c) && c > 0)) || !(o.durationS > 0)) throw new Error('--concurrency takes positive integers, --duration a positive number');
   return o;
 }
 
@@ -46,67 +84,209 @@ function loadDicoms(dir: string): Buffer[] {
   return lines.map((l) => readFileSync(join(dir, l.split(',')[col])));
 }
 
-function post(agent: Agent, url: URL, body: Buffer): Promise<{ status: number; ms: number }> {
-  const started = performance.now();
+/** A started service: its URL, process (for CPU time) and how to stop it. */
+interface Service {
+  url: string;
+  pid?: number;
+  describe: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/dicom', 'Content-Length': body.length } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
-      res.on('error', reject);
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
     });
-    req.on('error', reject);
-    req.end(body);
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+/** Publishes an untrained seeded model as `production` in a fresh temporary file store; returns the store URI. */
+async function seededStore(architecture: string): Promise<{ uri: string; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'lvseg-bench-store-'));
+  const uri = `file://${dir}`;
+  const store = openModelStore(uri);
+  const model = buildModel(architecture, { seed: 1 });
+  try {
+    const card = await store.publish({
+      architecture,
+      parameterCount: model.countParams(),
+      inputShape: [256, 256, 1],
+      classes: ['background', 'lv'],
+      preprocessing: { normalize: { lowPercentile: 0.5, highPercentile: 99.5 }, resize: 'bilinear 256x256' },
+      hyperParameters: { seed: 1 },
+      data: { manifestSha256: sha256Hex('untrained seed 1'), trainImages: 0, valImages: 0 },
+      metrics: { val: { dice: 0, pixelAccuracy: 0 } },
+      backend: tf.getBackend(),
+      trainingTimeMs: 0,
+      gitCommit: 'bench',
+      notes: `untrained ${architecture}, seed 1: benchmark fixture`,
+      files: await modelToFiles(model),
+    });
+    await store.setAlias('production', card.version);
+  } finally {
+    model.dispose();
+  }
+  return { uri, dir };
 }
+
+async function startService(o: Options): Promise<Service> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
+  let storeDir: string | undefined;
+  if (o.seeded) {
+    const s = await seededStore(o.seeded);
+    env.LVSEG_MODEL_STORE = s.uri;
+    storeDir = s.dir;
+  }
+  const logPath = join(tmpdir(), `lvseg-bench-service-${port}.log`);
+  const log = openSync(logPath, 'w');
+  const main = join(__dirname, '..', 'src', 'main.js');
+  const child: ChildProcess = spawn(process.execPath, [...o.nodeArgs, main], { env, stdio: ['ignore', log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before it was ready; see ${logPath}`);
+    try {
+      const r = await fetch(`${url}/health/ready`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`the service was not ready within 180 s (no production model in ${env.LVSEG_MODEL_STORE ?? 'the configured store'}? try --seeded fcn-paper); see ${logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    pid: child.pid,
+    describe: `started ${main} (pid ${child.pid}, log ${logPath})${o.seeded ? `, untrained seeded ${o.seeded} in ${env.LVSEG_MODEL_STORE}` : ''}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU seconds of a process so far (Linux /proc), or undefined elsewhere. */
+function cpuSeconds(pid?: number): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ScenarioResult {
+  query: string;
+  concurrency: number;
+  requests: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  reqPerS: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  cpuMsPerRequest?: number;
+  loadAvg1m: number;
+}
+
+async function scenario(service: Service, dicoms: Buffer[], query: string, concurrency: number, durationS: number): Promise<ScenarioResult> {
+  const path = `/segment${query}`;
+  const requests = dicoms.map((body) => ({ method: 'POST' as const, path, headers: { 'content-type': 'application/dicom' }, body }));
+  // Warm-up: every connection once or twice (kernel caches, JIT, the batching path), not recorded.
+  await autocannon({ url: service.url, connections: concurrency, amount: Math.max(4, concurrency * 2), requests, timeout: 120 });
+  const cpu0 = cpuSeconds(service.pid);
+  const r = await autocannon({ url: service.url, connections: concurrency, duration: durationS, requests, timeout: 120 });
+  const cpu1 = cpuSeconds(service.pid);
+  const total = r['2xx'] + r.non2xx;
+  return {
+    query: query || '(none)',
+    concurrency,
+    requests: total,
+    ok: r['2xx'],
+    non2xx: r.non2xx,
+    errors: r.errors,
+    reqPerS: round(r['2xx'] / r.duration, 1),
+    p50Ms: r.latency.p50,
+    p90Ms: r.latency.p90,
+    p99Ms: r.latency.p99,
+    cpuMsPerRequest: cpu0 !== undefined && cpu1 !== undefined && total > 0 ? round(((cpu1 - cpu0) * 1000) / total, 1) : undefined,
+    loadAvg1m: round(loadavg()[0], 2),
+  };
+}
+
+/** Mean per-stage timings the service reports (`timings`), over sequential requests. */
+async function stageTimings(service: Service, dicoms: Buffer[], n = 24): Promise<Record<string, number>> {
+  const sums: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const r = await fetch(`${service.url}/segment`, { method: 'POST', headers: { 'content-type': 'application/dicom' }, body: dicoms[i % dicoms.length] });
+    const body = (await r.json()) as { timings?: Record<string, number> };
+    for (const [k, v] of Object.entries(body.timings ?? {})) sums[k] = (sums[k] ?? 0) + v;
+  }
+  return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, round(v / n, 2)]));
+}
+
+const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const dicoms = loadDicoms(o.data);
-  const url = new URL(`/segment${o.query}`, o.url);
-  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency });
-  let next = 0;
-  for (let i = 0; i < o.warmup; i++) await post(agent, url, dicoms[next++ % dicoms.length]);
-
-  const latencies: number[] = [];
-  const statuses: Record<number, number> = {};
-  const started = performance.now();
-  const deadline = o.durationS !== undefined ? started + o.durationS * 1000 : Infinity;
-  let issued = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < deadline && (o.requests === undefined || issued < o.requests)) {
-      issued++;
-      const { status, ms } = await post(agent, url, dicoms[next++ % dicoms.length]);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status === 200) latencies.push(ms);
+  const service: Service = o.url ? { url: o.url, describe: `running service at ${o.url}`, stop: async () => undefined } : await startService(o);
+  try {
+    const ready = (await (await fetch(`${service.url}/health/ready`)).json()) as { version?: string; architecture?: string; engine?: Record<string, unknown> };
+    const header = {
+      service: service.describe,
+      model: `${ready.version} (${ready.architecture})`,
+      engine: ready.engine,
+      cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+      loadAvgAtStart: loadavg().map((v) => round(v, 2)),
+      dicoms: `${dicoms.length} from ${o.data}`,
+      durationS: o.durationS,
+    };
+    if (!o.json) console.log(JSON.stringify(header, null, 2));
+    const results: ScenarioResult[] = [];
+    for (const query of o.queries) {
+      for (const c of o.concurrency) {
+        const r = await scenario(service, dicoms, query, c, o.durationS);
+        results.push(r);
+        if (!o.json) {
+          console.log(
+            `/segment${query} concurrency ${c}: ${r.reqPerS} req/s, p50 ${r.p50Ms} ms, p90 ${r.p90Ms} ms, p99 ${r.p99Ms} ms, ` +
+              `${r.ok} ok / ${r.non2xx} non-2xx / ${r.errors} errors, service CPU ${r.cpuMsPerRequest ?? '?'} ms/request, load ${r.loadAvg1m}`,
+          );
+        }
+      }
     }
-  };
-  await Promise.all(Array.from({ length: o.concurrency }, worker));
-  const elapsedS = (performance.now() - started) / 1000;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const summary = {
-    url: url.href,
-    concurrency: o.concurrency,
-    requests: issued,
-    statuses,
-    elapsedS: Number(elapsedS.toFixed(2)),
-    reqPerS: Number((issued / elapsedS).toFixed(1)),
-    p50Ms: Number(percentile(latencies, 50).toFixed(1)),
-    p90Ms: Number(percentile(latencies, 90).toFixed(1)),
-    p99Ms: Number(percentile(latencies, 99).toFixed(1)),
-    meanMs: Number((latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length)).toFixed(1)),
-  };
-  if (o.json) console.log(JSON.stringify(summary));
-  else
-    console.log(
-      `${summary.url}  concurrency ${summary.concurrency}  ${summary.requests} requests in ${summary.elapsedS} s  ` +
-        `${summary.reqPerS} req/s  p50 ${summary.p50Ms} ms  p90 ${summary.p90Ms} ms  p99 ${summary.p99Ms} ms  statuses ${JSON.stringify(statuses)}`,
-    );
+    const stages = await stageTimings(service, dicoms);
+    if (o.json) console.log(JSON.stringify({ ...header, results, stageTimingsMs: stages }));
+    else {
+      console.log('\n| query | concurrency | req/s | p50 ms | p90 ms | p99 ms | ok | non-2xx | service CPU ms/req | load avg (1 min) |');
+      console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      for (const r of results) console.log(`| ${r.query} | ${r.concurrency} | ${r.reqPerS} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${r.ok} | ${r.non2xx} | ${r.cpuMsPerRequest ?? '?'} | ${r.loadAvg1m} |`);
+      console.log(`\nmean stage timings of 24 sequential requests (ms): ${JSON.stringify(stages)}`);
+    }
+  } finally {
+    await service.stop();
+  }
 }
 
 main().catch((e: unknown) => {

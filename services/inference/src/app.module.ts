@@ -4,22 +4,28 @@ import { memoryStorage } from 'multer';
 import type { Logger } from 'pino';
 import type { InferenceConfig } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
+import type { EngineChoice } from './engine/engine-selection';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
+import { PacsModule, PacsOptions } from './pacs/pacs.module';
 import { SegmentController } from './segment/segment.controller';
 import { SegmentService } from './segment/segment.service';
-import { APP_LOGGER, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
+import { APP_LOGGER, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
 
 /** The outside things the app is built with (each behind an interface, so tests pass real ones of their choosing). */
 export interface InferenceDependencies {
   config: InferenceConfig;
   store: ModelStore;
   engineFactory: EngineFactory;
+  /** Which engine `engineFactory` is and why (shown by GET /health/ready). */
+  engineChoice: EngineChoice;
   logger: Logger;
+  /** The PACS integration (webhook, jobs, change feed), only when PACS_URL is set. */
+  pacs?: PacsOptions;
 }
 
 @Module({})
@@ -31,12 +37,17 @@ export class InferenceModule {
       imports: [
         // Uploads stay in memory (a DICOM slice is small, and the limit bounds it); at most a file and a label.
         MulterModule.register({ storage: memoryStorage(), limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 2, fields: 4, parts: 6 } }),
+        ...(deps.pacs ? [PacsModule.register(deps.pacs)] : []),
       ],
+      // Global, with these exports, so the PACS module reuses the registry and the inference queue (one engine lane).
+      global: true,
+      exports: [INFERENCE_CONFIG, APP_LOGGER, MetricsService, ModelRegistry, SegmentService],
       controllers: [SegmentController, ModelsController, HealthController, MetricsController],
       providers: [
         { provide: INFERENCE_CONFIG, useValue: deps.config },
         { provide: MODEL_STORE, useValue: deps.store },
         { provide: ENGINE_FACTORY, useValue: deps.engineFactory },
+        { provide: ENGINE_CHOICE, useValue: deps.engineChoice },
         { provide: APP_LOGGER, useValue: deps.logger },
         MetricsService,
         ModelRegistry,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -8,6 +9,9 @@ import { repoRoot } from '@lvseg/common';
 import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
 import { InferenceModule } from './app.module';
+import type { PacsOptions } from './pacs/pacs.module';
+import { EngineChoice, chooseEngine, readEngineSettings } from './engine/engine-selection';
+import { OnnxEngineFactory } from './engine/onnx-engine';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { TfjsEngineFactory } from './engine/tfjs-engine';
 import { HttpErrorFilter } from './http/http-error.filter';
@@ -21,10 +25,14 @@ export interface InferenceAppOptions {
   config: InferenceConfig;
   /** Defaults to the configured store (file:// seeded from the shipped models, or s3://). */
   store?: ModelStore;
-  /** Defaults to tfjs on the backend already chosen by `initBackend()`. */
+  /** Defaults to the engine LVSEG_ENGINE picks (auto: onnxruntime unless tfjs runs on native TensorFlow); see engine-selection. */
   engineFactory?: EngineFactory;
+  /** Where LVSEG_ENGINE and LVSEG_ORT_THREADS are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
   /** Defaults to pino on stdout at `config.inference.logLevel`. */
   logger?: Logger;
+  /** Adds the PACS integration (POST /webhooks/pacs, GET /jobs/:id, change feed); main.ts passes it when PACS_URL is set. */
+  pacs?: PacsOptions;
 }
 
 /**
@@ -34,8 +42,12 @@ export interface InferenceAppOptions {
 export async function createInferenceApp(opts: InferenceAppOptions): Promise<NestExpressApplication> {
   const { config } = opts;
   const logger = opts.logger ?? pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
+  const { factory: engineFactory, choice: engineChoice } = opts.engineFactory
+    ? { factory: opts.engineFactory, choice: givenEngine(opts.engineFactory) }
+    : chooseEngine(readEngineSettings(opts.env ?? process.env), { logger });
+  logger.info({ event: 'engine.chosen', ...engineChoice }, `mask path on ${engineChoice.engine}: ${engineChoice.reason}`);
   const app = await NestFactory.create<NestExpressApplication>(
-    InferenceModule.register({ config, store: opts.store ?? openConfiguredStore(config), engineFactory: opts.engineFactory ?? new TfjsEngineFactory(), logger }),
+    InferenceModule.register({ config, store: opts.store ?? openConfiguredStore(config), engineFactory, engineChoice, logger, pacs: opts.pacs }),
     // No JSON/urlencoded parsers: /segment takes bytes, and a parser error would be one more path to guard.
     { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
   );
@@ -57,6 +69,11 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   await app.init();
   return app;
+}
+
+function givenEngine(factory: EngineFactory): EngineChoice {
+  const engine = factory instanceof OnnxEngineFactory ? 'onnx' : factory instanceof TfjsEngineFactory ? 'tfjs' : 'custom';
+  return { engine, reason: 'engine factory passed to createInferenceApp', tfjsBackend: tf.getBackend() };
 }
 
 function packageVersion(): string {

@@ -5,16 +5,17 @@
 import 'reflect-metadata';
 import pino from 'pino';
 import { isLvsegError } from '@lvseg/common';
-import { loadInferenceConfig } from '@lvseg/config';
+import { loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { createInferenceApp } from './create-app';
 
 async function main(): Promise<void> {
   const config = loadInferenceConfig();
+  const pacs = loadPacsConfig();
   const logger = pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
   const backend = await initBackend();
   logger.info({ event: 'backend.ready', backend: backend.kind, simd: backend.simd, threads: backend.threads }, `tfjs backend: ${backend.reason}`);
-  const app = await createInferenceApp({ config, logger });
+  const app = await createInferenceApp({ config, logger, ...(pacs ? { pacs: { config: pacs } } : {}) });
   app.enableShutdownHooks();
   await app.listen(config.inference.port);
   logger.info({ event: 'listening', port: config.inference.port, modelStore: config.modelStore }, `listening on :${config.inference.port}`);

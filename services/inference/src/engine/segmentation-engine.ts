@@ -15,6 +15,13 @@ export interface ImageSegmentation {
 export interface SegmentationEngine {
   readonly version: string;
   readonly architecture: string;
+  /** What runs the forward pass, e.g. `tfjs (wasm)` or `onnxruntime-node 1.30.0 (cpu, 1 intra-op thread)…`. */
+  readonly runtime: string;
+  /**
+   * Engine calls that may usefully run at once (default 1). More than 1 only for engines whose forward pass runs off
+   * the event loop, so one call's preprocessing and post-processing overlap another's forward pass.
+   */
+  readonly maxConcurrentCalls?: number;
   /** Layer names `heatmaps` and `gradcam` accept, in network order. */
   readonly heatmapLayers: string[];
   /** Segments a batch of images in one forward pass (any sizes: the shared preprocessing resamples them). */

@@ -19,9 +19,12 @@ export class TfjsSegmentationEngine implements SegmentationEngine {
   private readonly maskOptions: MaskOptions;
   private readonly classIndex: number;
   private disposed = false;
+  /** Set when another runtime was meant to serve this model and could not (said in `runtime`). */
+  fallbackReason?: string;
 
   constructor(
-    private readonly model: tf.LayersModel,
+    /** The loaded model (other runtimes export it; this engine owns and disposes it). */
+    readonly model: tf.LayersModel,
     card: ModelCard,
   ) {
     this.version = card.version;
@@ -32,6 +35,10 @@ export class TfjsSegmentationEngine implements SegmentationEngine {
     this.maskOptions = maskOptionsOf(card);
     const lv = card.classes.indexOf('lv');
     this.classIndex = lv >= 0 ? lv : 1;
+  }
+
+  get runtime(): string {
+    return `tfjs (${tf.getBackend()})${this.fallbackReason ? `; onnxruntime not used: ${this.fallbackReason}` : ''}`;
   }
 
   async segment(images: GrayImage[]): Promise<ImageSegmentation[]> {

@@ -1,12 +1,31 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { LvsegError } from '@lvseg/common';
+import type { EngineChoice } from '../engine/engine-selection';
 import { ModelRegistry } from '../models/model-registry.service';
+import { ENGINE_CHOICE } from '../tokens';
 import { ErrorResponseDto } from '../segment/dto/segment-response.dto';
 
 export class LiveDto {
   @ApiProperty({ example: 'live' })
   status!: 'live';
+}
+
+export class EngineDto {
+  @ApiProperty({ enum: ['onnx', 'tfjs', 'custom'], description: 'Runtime of the mask path chosen at start (LVSEG_ENGINE)' })
+  engine!: 'onnx' | 'tfjs' | 'custom';
+
+  @ApiProperty({ example: "auto: the tfjs backend is 'wasm' and onnxruntime-node loads" })
+  reason!: string;
+
+  @ApiPropertyOptional({ description: 'onnx: intra-op threads per session (LVSEG_ORT_THREADS)' })
+  ortThreads?: number;
+
+  @ApiProperty({ example: 'wasm', description: 'tfjs backend (heatmaps and Grad-CAM always run on tfjs)' })
+  tfjsBackend!: string;
+
+  @ApiPropertyOptional({ description: 'What runs the served model, e.g. tfjs when its ONNX export was refused', example: 'onnxruntime-node 1.30.0 (cpu, 1 intra-op thread); explanations on tfjs (wasm)' })
+  served?: string;
 }
 
 export class ReadyDto {
@@ -27,12 +46,18 @@ export class ReadyDto {
 
   @ApiPropertyOptional({ description: 'Last time the alias was read from the store' })
   lastPollAt?: string;
+
+  @ApiProperty({ type: EngineDto })
+  engine!: EngineDto;
 }
 
 @ApiTags('operations')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly registry: ModelRegistry) {}
+  constructor(
+    private readonly registry: ModelRegistry,
+    @Inject(ENGINE_CHOICE) private readonly engine: EngineChoice,
+  ) {}
 
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process answers' })
@@ -50,6 +75,14 @@ export class HealthController {
     if (!s.ready || !s.version || !s.architecture || !s.loadedAt) {
       throw new LvsegError('unavailable', 'MODEL_NOT_READY', `no model loaded yet for "${s.defaultRef}"${s.lastPollError ? ` (${s.lastPollError})` : ''}`, { retryAfterSeconds: 5 });
     }
-    return { status: 'ready', defaultRef: s.defaultRef, version: s.version, architecture: s.architecture, loadedAt: s.loadedAt, ...(s.lastPollAt ? { lastPollAt: s.lastPollAt } : {}) };
+    return {
+      status: 'ready',
+      defaultRef: s.defaultRef,
+      version: s.version,
+      architecture: s.architecture,
+      loadedAt: s.loadedAt,
+      ...(s.lastPollAt ? { lastPollAt: s.lastPollAt } : {}),
+      engine: { ...this.engine, ...(s.runtime ? { served: s.runtime } : {}) },
+    };
   }
 }

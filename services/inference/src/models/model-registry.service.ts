@@ -23,6 +23,8 @@ export interface ServingStatus {
   defaultRef: string;
   version?: string;
   architecture?: string;
+  /** What runs the served model's forward pass (SegmentationEngine.runtime). */
+  runtime?: string;
   loadedAt?: string;
   lastPollAt?: string;
   lastPollError?: string;
@@ -85,6 +87,7 @@ export class ModelRegistry implements OnApplicationBootstrap, OnApplicationShutd
       defaultRef: this.config.inference.defaultModelRef,
       version: this.current?.version,
       architecture: this.current?.architecture,
+      runtime: this.current?.engine.runtime,
       loadedAt: this.current?.loadedAt.toISOString(),
       lastPollAt: this.lastPollAt?.toISOString(),
       lastPollError: this.lastPollError,

@@ -2,6 +2,8 @@ import { isLvsegError, SeededRandom } from '@lvseg/common';
 import type { GrayImage } from '@lvseg/imaging';
 import { buildModel, initBackend, modelToFiles } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
+import * as ort from 'onnxruntime-node';
+import { OnnxEngineFactory } from '../engine/onnx-engine';
 import { TfjsEngineFactory } from '../engine/tfjs-engine';
 import { ModelHandle } from '../models/model-handle';
 import { InferenceQueue } from './inference-queue';
@@ -11,12 +13,22 @@ function noiseImage(rows: number, columns: number, seed: number): GrayImage {
   return { rows, columns, data: Float32Array.from({ length: rows * columns }, () => rng.uniform(0, 1000)) };
 }
 
-async function realHandle(seed: number): Promise<ModelHandle> {
+async function realHandle(seed: number, engine: 'tfjs' | 'onnx' = 'tfjs'): Promise<ModelHandle> {
   const model = buildModel('fcn-paper', { seed });
   const files = await modelToFiles(model);
   model.dispose();
   const card = { version: `fcn-paper-seed-${seed}`, architecture: 'fcn-paper', classes: ['background', 'lv'], preprocessing: {} } as unknown as ModelCard;
-  return new ModelHandle(card, await new TfjsEngineFactory().create(card, files));
+  const factory = engine === 'tfjs' ? new TfjsEngineFactory() : new OnnxEngineFactory(ort, { threads: 1 });
+  return new ModelHandle(card, await factory.create(card, files));
+}
+
+/** Most intervals [start, end) overlapping at one instant. */
+function maxOverlap(intervals: Array<[number, number]>): number {
+  const events = intervals.flatMap(([s, e]) => [[s, 1] as const, [e, -1] as const]).sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let now = 0;
+  let max = 0;
+  for (const [, d] of events) max = Math.max(max, (now += d));
+  return max;
 }
 
 describe('InferenceQueue (real tfjs engines)', () => {
@@ -99,5 +111,26 @@ describe('InferenceQueue (real tfjs engines)', () => {
     const q = new InferenceQueue({ capacity: 10, batchWindowMs: 0, maxBatchSize: 8 });
     q.close();
     await expect(q.segment(a, noiseImage(8, 8, 1))).rejects.toMatchObject({ kind: 'unavailable', code: 'SHUTTING_DOWN' });
+  });
+
+  it('runs one engine call at a time on tfjs, and two at once on an engine that computes off the event loop', async () => {
+    const onnx = await realHandle(4, 'onnx');
+    try {
+      expect(a.engine.maxConcurrentCalls ?? 1).toBe(1);
+      expect(onnx.engine.maxConcurrentCalls).toBe(2);
+      const im = noiseImage(256, 256, 8);
+      const overlapOn = async (handle: ModelHandle) => {
+        const q = new InferenceQueue({ capacity: 16, batchWindowMs: 0, maxBatchSize: 1 });
+        // All enqueued in the same tick, so queueMs is each call's start and queueMs + inferenceMs its end.
+        const outcomes = await Promise.all(Array.from({ length: 6 }, () => q.segment(handle, im)));
+        const direct = (await handle.engine.segment([im]))[0].mask;
+        for (const o of outcomes) expect(o.result.mask).toEqual(direct);
+        return maxOverlap(outcomes.map((o) => [o.queueMs, o.queueMs + o.inferenceMs] as [number, number]));
+      };
+      expect(await overlapOn(a)).toBe(1);
+      expect(await overlapOn(onnx)).toBe(2);
+    } finally {
+      onnx.retire();
+    }
   });
 });

@@ -55,15 +55,17 @@ interface TaskJob {
 type Job = SegmentJob | TaskJob;
 
 /**
- * The single lane to the engine. Bounded (backpressure instead of unbounded latency) and batching: segmentations
+ * The lane to the engines. Bounded (backpressure instead of unbounded latency) and batching: segmentations
  * for the same model that arrive within `batchWindowMs` of the oldest waiting one share one forward pass. Other
- * work (heatmaps, Grad-CAM) runs alone, in arrival order. One engine call at a time: on a CPU backend a second
- * concurrent call would only split the same cores.
+ * work (heatmaps, Grad-CAM) runs alone, in arrival order. One engine call at a time, unless every engine involved
+ * says more help (`maxConcurrentCalls`: an engine computing off the event loop, e.g. onnxruntime in a worker, gains
+ * from preparing the next batch while it runs this one); on the event loop a second call would only split the cores.
  */
 export class InferenceQueue {
   private readonly waiting: Job[] = [];
   private runningJobs = 0;
-  private busy = false;
+  /** Concurrency limit of each engine call in flight. */
+  private readonly running = new Set<{ limit: number }>();
   private scheduled = false;
   private closed = false;
 
@@ -111,8 +113,17 @@ export class InferenceQueue {
     this.schedule();
   }
 
+  /** Whether the head job may start now, given the calls in flight. */
+  private canStart(): boolean {
+    if (this.waiting.length === 0) return false;
+    if (this.running.size === 0) return true;
+    let limit = limitOf(this.waiting[0]);
+    for (const r of this.running) limit = Math.min(limit, r.limit);
+    return this.running.size < limit;
+  }
+
   private schedule(): void {
-    if (this.busy || this.scheduled || this.waiting.length === 0) return;
+    if (this.scheduled || !this.canStart()) return;
     const head = this.waiting[0];
     let delay = 0;
     if (head.kind === 'segment' && this.sameModelWaiting(head.handle) < this.options.maxBatchSize) {
@@ -135,15 +146,15 @@ export class InferenceQueue {
   }
 
   private async runNext(): Promise<void> {
-    if (this.busy || this.waiting.length === 0) return;
-    this.busy = true;
+    if (!this.canStart()) return;
     const head = this.waiting[0];
+    const call = { limit: limitOf(head) };
+    this.running.add(call);
     try {
       if (head.kind === 'segment') await this.runSegmentBatch(head.handle);
       else await this.runTask(head);
     } finally {
-      this.runningJobs = 0;
-      this.busy = false;
+      this.running.delete(call);
       this.observer.depth?.(this.depth);
       this.schedule();
     }
@@ -158,7 +169,9 @@ export class InferenceQueue {
         this.waiting.splice(i, 1);
       } else i++;
     }
-    this.runningJobs = batch.length;
+    this.runningJobs += batch.length;
+    // Another lane may take what is still waiting while this batch runs.
+    this.schedule();
     const started = performance.now();
     try {
       const results = await handle.engine.segment(batch.map((j) => j.image));
@@ -167,12 +180,15 @@ export class InferenceQueue {
       batch.forEach((j, k) => j.resolve({ result: results[k], queueMs: started - j.enqueuedAt, inferenceMs: ms, batchSize: batch.length }));
     } catch (e) {
       for (const j of batch) j.reject(e);
+    } finally {
+      this.runningJobs -= batch.length;
     }
   }
 
   private async runTask(job: TaskJob): Promise<void> {
     this.waiting.shift();
-    this.runningJobs = 1;
+    this.runningJobs += 1;
+    this.schedule();
     const started = performance.now();
     try {
       const value = await job.run();
@@ -181,6 +197,12 @@ export class InferenceQueue {
       job.resolve({ value, queueMs: started - job.enqueuedAt, runMs: ms });
     } catch (e) {
       job.reject(e);
+    } finally {
+      this.runningJobs -= 1;
     }
   }
+}
+
+function limitOf(job: Job): number {
+  return Math.max(1, job.handle.engine.maxConcurrentCalls ?? 1);
 }

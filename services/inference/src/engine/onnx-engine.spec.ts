@@ -1,0 +1,185 @@
+/**
+ * The onnxruntime engine against the tfjs engine, both built by their real factories from the same store files
+ * (a seeded model published into a real file store), on real Sunnybrook DICOMs.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { dataRoot } from '@lvseg/common';
+import { GrayImage, decodeDicom, toModelInput } from '@lvseg/imaging';
+import { dice, initBackend, modelToFiles } from '@lvseg/model';
+import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
+import { publishSeededModel } from '../testing/seeded-model';
+import { chooseEngine, loadOnnxRuntime, readEngineSettings } from './engine-selection';
+import { OnnxEngineFactory, OnnxSegmentationEngine } from './onnx-engine';
+import { SegmentationEngine } from './segmentation-engine';
+import { TfjsEngineFactory, TfjsSegmentationEngine } from './tfjs-engine';
+
+const DATA = join(dataRoot(), 'sunnybrook-dicom');
+
+/** Every 6th DICOM of the manifest (16 frames over the 4 patients), or the reason they cannot be read. */
+function realImages(): GrayImage[] | string {
+  try {
+    const [header, ...lines] = readFileSync(join(DATA, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
+    const col = header.split(',').indexOf('image');
+    return lines.filter((_, i) => i % 6 === 0).map((l) => decodeDicom(readFileSync(join(DATA, l.split(',')[col]))).image);
+  } catch (e) {
+    return `no readable ${join(DATA, 'manifest.csv')} (${(e as Error).message}); set LVSEG_DATA_DIR`;
+  }
+}
+
+describe('readEngineSettings', () => {
+  it('defaults to auto with min(2, cores) onnxruntime threads and reads both variables', () => {
+    expect(readEngineSettings({})).toEqual({ engine: 'auto', ortThreads: Math.min(2, availableParallelism()) });
+    expect(readEngineSettings({ LVSEG_ENGINE: 'onnx', LVSEG_ORT_THREADS: '2' })).toEqual({ engine: 'onnx', ortThreads: 2 });
+  });
+
+  it.each([
+    [{ LVSEG_ENGINE: 'gpu' }, /LVSEG_ENGINE must be auto, onnx or tfjs, got "gpu"/],
+    [{ LVSEG_ORT_THREADS: '0' }, /LVSEG_ORT_THREADS must be an integer in \[1, 64\], got "0"/],
+    [{ LVSEG_ORT_THREADS: 'two' }, /LVSEG_ORT_THREADS must be an integer/],
+  ])('refuses %j with a config error', (env, message) => {
+    expect(() => readEngineSettings(env)).toThrow(expect.objectContaining({ kind: 'config', message: expect.stringMatching(message) }));
+  });
+});
+
+describe('chooseEngine', () => {
+  it('auto: onnx on wasm/cpu when onnxruntime-node loads, tfjs when the backend is native TensorFlow', () => {
+    expect(typeof loadOnnxRuntime()).not.toBe('string'); // installed here: the real module loads
+    const wasm = chooseEngine({ engine: 'auto', ortThreads: 1 }, { tfjsBackend: 'wasm' });
+    expect(wasm.choice).toEqual({ engine: 'onnx', reason: "auto: the tfjs backend is 'wasm' and onnxruntime-node loads", ortThreads: 1, tfjsBackend: 'wasm' });
+    expect(wasm.factory).toBeInstanceOf(OnnxEngineFactory);
+    const native = chooseEngine({ engine: 'auto', ortThreads: 1 }, { tfjsBackend: 'tensorflow' });
+    expect(native.choice.engine).toBe('tfjs');
+    expect(native.factory).toBeInstanceOf(TfjsEngineFactory);
+    expect(chooseEngine({ engine: 'tfjs', ortThreads: 1 }, { tfjsBackend: 'wasm' }).choice).toMatchObject({ engine: 'tfjs', reason: 'LVSEG_ENGINE=tfjs' });
+    expect(chooseEngine({ engine: 'onnx', ortThreads: 2 }, { tfjsBackend: 'tensorflow' }).choice).toMatchObject({ engine: 'onnx', ortThreads: 2 });
+  });
+
+  it('without onnxruntime: auto falls back to tfjs saying why; a forced onnx is a config error', () => {
+    // The module missing cannot be produced with it installed: the loader reports what loadOnnxRuntime would.
+    const missing = () => 'onnxruntime-node does not load (Cannot find module)';
+    expect(chooseEngine({ engine: 'auto', ortThreads: 1 }, { tfjsBackend: 'wasm', loadOrt: missing }).choice).toMatchObject({
+      engine: 'tfjs',
+      reason: 'auto: onnxruntime-node does not load (Cannot find module)',
+    });
+    expect(() => chooseEngine({ engine: 'onnx', ortThreads: 1 }, { tfjsBackend: 'wasm', loadOrt: missing })).toThrow(
+      expect.objectContaining({ kind: 'config', code: 'ENGINE_UNAVAILABLE' }),
+    );
+  });
+});
+
+describe('OnnxEngineFactory (real file store, real onnxruntime, real DICOMs)', () => {
+  let dir: string;
+  let store: ModelStore;
+  beforeAll(async () => {
+    await initBackend();
+    dir = mkdtempSync(join(tmpdir(), 'lvseg-onnx-engine-'));
+    store = openModelStore(`file://${dir}`);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const engines = async (card: ModelCard, threads = 1) => {
+    const { files } = await store.load(card.version);
+    const onnx = await new OnnxEngineFactory(ort, { threads }).create(card, files);
+    const tfjs = await new TfjsEngineFactory().create(card, files);
+    return { onnx, tfjs };
+  };
+
+  describe.each(['fcn-paper', 'unet-small'])('%s', (architecture) => {
+    let card: ModelCard;
+    let onnx: SegmentationEngine;
+    let tfjs: SegmentationEngine;
+    beforeAll(async () => {
+      const images = realImages();
+      const probe = typeof images === 'string' ? undefined : toModelInput(images[images.length - 1]);
+      card = await publishSeededModel(store, { architecture, seed: 4, decisive: true, probe });
+      ({ onnx, tfjs } = await engines(card));
+    });
+    afterAll(() => {
+      onnx?.dispose();
+      tfjs?.dispose();
+    });
+
+    it('serves the mask path on onnxruntime and explanations on tfjs', () => {
+      expect(onnx).toBeInstanceOf(OnnxSegmentationEngine);
+      expect(onnx.runtime).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(cpu, worker thread, 1 intra-op thread\); explanations on tfjs \(\w+\)$/);
+      expect(onnx.heatmapLayers).toEqual(tfjs.heatmapLayers);
+    });
+
+    it('gives the tfjs probabilities (within 1e-4) and the same masks on real DICOMs, batched', async () => {
+      const images = realImages();
+      if (typeof images === 'string') {
+        // eslint-disable-next-line no-console
+        console.warn(`skipping: ${images}`);
+        return;
+      }
+      const a = [...(await onnx.segment(images.slice(0, 8))), ...(await onnx.segment(images.slice(8)))];
+      const b = await tfjs.segment(images);
+      let maxDiff = 0;
+      let minDice = 1;
+      let lvPixels = 0;
+      a.forEach((x, k) => {
+        for (let i = 0; i < x.probability.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x.probability[i] - b[k].probability[i]));
+        lvPixels += b[k].mask.data.reduce((n, v) => n + v, 0);
+        minDice = Math.min(minDice, dice(x.mask, b[k].mask));
+        expect(x.mask).toEqual(b[k].mask);
+      });
+      // eslint-disable-next-line no-console
+      const lvFraction = lvPixels / images.reduce((n, im) => n + im.data.length, 0);
+      console.log(`${architecture}: ${images.length} DICOMs, max |p_onnx - p_tfjs| = ${maxDiff.toExponential(2)}, min Dice ${minDice}, LV ${(100 * lvFraction).toFixed(1)} % of the pixels`);
+      expect(lvPixels).toBeGreaterThan(0); // the masks are not trivially empty
+      expect(maxDiff).toBeLessThanOrEqual(1e-4);
+    });
+
+    it('delegates heatmaps to tfjs (identical maps)', async () => {
+      const image = { rows: 256, columns: 256, data: Float32Array.from({ length: 65536 }, (_, i) => (i % 256) + Math.floor(i / 256)) };
+      const layers = onnx.heatmapLayers.slice(0, 2);
+      expect(await onnx.activationMaps(image, layers)).toEqual(await tfjs.activationMaps(image, layers));
+    });
+  });
+
+  it('exports a version once: a second load comes from the in-memory cache, bounded by cacheSize', async () => {
+    const cards = [await publishSeededModel(store, { seed: 21 }), await publishSeededModel(store, { seed: 22 }), await publishSeededModel(store, { seed: 23 })];
+    const factory = new OnnxEngineFactory(ort, { threads: 1, cacheSize: 2 });
+    const load = async (c: ModelCard) => (await factory.create(c, (await store.load(c.version)).files)).dispose();
+    await load(cards[0]);
+    await load(cards[1]);
+    expect(factory.cachedVersions).toEqual([cards[0].version, cards[1].version]);
+    await load(cards[0]); // a hit: moves to the newest end
+    expect(factory.cachedVersions).toEqual([cards[1].version, cards[0].version]);
+    await load(cards[2]);
+    expect(factory.cachedVersions).toEqual([cards[0].version, cards[2].version]);
+  });
+
+  it('serves a model the exporter cannot map on tfjs, saying why, instead of refusing it', async () => {
+    // Same input and output shapes as the lvseg nets, but with an UpSampling2D the exporter does not map.
+    const input = tf.input({ shape: [256, 256, 1] });
+    let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(input) as tf.SymbolicTensor;
+    x = tf.layers.upSampling2d({ size: [2, 2] }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.conv2d({ filters: 2, kernelSize: 1 }).apply(x) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: x });
+    const files = await modelToFiles(model);
+    model.dispose();
+    const card = { version: 'custom-upsampling', architecture: 'custom', classes: ['background', 'lv'] } as unknown as ModelCard;
+    const engine = await new OnnxEngineFactory(ort, { threads: 1 }).create(card, files);
+    try {
+      expect(engine).toBeInstanceOf(TfjsSegmentationEngine);
+      expect(engine.runtime).toMatch(/^tfjs \(\w+\); onnxruntime not used: ONNX_UNSUPPORTED_LAYER: layer "[^"]+" is a UpSampling2D/);
+      const [seg] = await engine.segment([{ rows: 64, columns: 64, data: new Float32Array(4096).fill(1) }]);
+      expect(seg.mask.rows).toBe(64);
+    } finally {
+      engine.dispose();
+    }
+  });
+
+  it('refuses use after dispose', async () => {
+    const card = await publishSeededModel(store, { seed: 30 });
+    const { onnx, tfjs } = await engines(card);
+    tfjs.dispose();
+    onnx.dispose();
+    await expect(onnx.segment([{ rows: 8, columns: 8, data: new Float32Array(64) }])).rejects.toThrow(/used after dispose/);
+  });
+});
