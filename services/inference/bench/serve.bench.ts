@@ -263,6 +263,8 @@ async function main(): Promise<void> {
       durationS: o.durationS,
     };
     if (!o.json) console.log(JSON.stringify(header, null, 2));
+    // Before the load: afterwards, requests autocannon gave up on may still be queued (heatmaps take seconds).
+    const stages = await stageTimings(service, dicoms);
     const results: ScenarioResult[] = [];
     for (const query of o.queries) {
       for (const c of o.concurrency) {
@@ -276,13 +278,12 @@ async function main(): Promise<void> {
         }
       }
     }
-    const stages = await stageTimings(service, dicoms);
     if (o.json) console.log(JSON.stringify({ ...header, results, stageTimingsMs: stages }));
     else {
       console.log('\n| query | concurrency | req/s | p50 ms | p90 ms | p99 ms | ok | non-2xx | service CPU ms/req | load avg (1 min) |');
       console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const r of results) console.log(`| ${r.query} | ${r.concurrency} | ${r.reqPerS} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${r.ok} | ${r.non2xx} | ${r.cpuMsPerRequest ?? '?'} | ${r.loadAvg1m} |`);
-      console.log(`\nmean stage timings of 24 sequential requests (ms): ${JSON.stringify(stages)}`);
+      console.log(`\nmean stage timings of 24 sequential requests before the load (ms): ${JSON.stringify(stages)}`);
     }
   } finally {
     await service.stop();
