@@ -225,3 +225,22 @@ describe('explain', () => {
     });
   });
 });
+
+describe('gradCam on a size-agnostic model (trained on crops, declared input null×null)', () => {
+  beforeAll(async () => {
+    await initBackend();
+  });
+
+  it('takes the predicted region at the input size instead of refusing it', () => {
+    const model = buildModel('unet-small', { seed: 3, size: null });
+    const size = 64;
+    const input = Float32Array.from({ length: size * size }, (_, i) => ((i * 37) % 101) / 100);
+    const region = new Uint8Array(size * size);
+    for (let r = 20; r < 40; r++) for (let c = 20; c < 40; c++) region[r * size + c] = 1;
+    const cam = gradCam(model, input, 'dec1', region, { size });
+    expect([cam.rows, cam.columns]).toEqual([size, size]);
+    expect(cam.regionPixels).toBe(400);
+    expect(cam.data.some((v) => v > 0)).toBe(true);
+    model.dispose();
+  });
+});

@@ -41,8 +41,11 @@ export function gradCam(model: tf.LayersModel, input: Float32Array, layer: strin
     const a = prefix.get(aId) as tf.Tensor;
     if (a.rank !== 4) throw new LvsegError('unsupported', 'EXPLAIN_LAYER_RANK', `layer ${layer} has a rank-${a.rank} output; Grad-CAM needs a spatial (rank-4) one`);
     channels = a.shape[3] as number;
-    const [, outRows, outColumns, outChannels] = (model.outputs[0].shape as number[]);
-    if (classIndex >= outChannels) throw new LvsegError('unsupported', 'EXPLAIN_CLASS_INDEX', `the model has ${outChannels} output channels, no class ${classIndex}`);
+    // A size-agnostic model (trained on crops) declares null spatial dims; its logits come out at the input size.
+    const [, declaredRows, declaredColumns, outChannels] = model.outputs[0].shape as Array<number | null>;
+    const outRows = declaredRows ?? size;
+    const outColumns = declaredColumns ?? size;
+    if (classIndex >= (outChannels as number)) throw new LvsegError('unsupported', 'EXPLAIN_CLASS_INDEX', `the model has ${outChannels} output channels, no class ${classIndex}`);
     let weights: tf.Tensor;
     if (usePredicted) {
       if (region!.length !== outRows * outColumns) {
