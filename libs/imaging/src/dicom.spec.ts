@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, SeededRandom } from '@lvseg/common';
 import { decodeDicom, DicomErrorCode, DicomImage } from './dicom';
 import { DicomWriteOptions, writeDicom } from './testing/dicom-writer';
 
@@ -33,16 +33,10 @@ function decodeOrError(bytes: Uint8Array): DicomImage | LvsegError {
   }
 }
 
-/** Deterministic PRNG (mulberry32) so fuzz cases are reproducible. */
+/** Deterministic PRNG (mulberry32, the project's SeededRandom) so fuzz cases are reproducible. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 function readPgm(bytes: Buffer): { width: number; height: number; pixels: Uint8Array } {

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { dataRoot } from '@lvseg/common';
+import { dataRoot, SeededRandom } from '@lvseg/common';
 import { NORMALIZE_PERCENTILES, normalize, percentile, selectedPercentiles } from './normalize';
 import { toModelInput } from './model-input';
 import { GrayImage } from './image';
@@ -77,15 +77,10 @@ function firstBitDifference(a: Float32Array, b: Float32Array): number {
   return -1;
 }
 
-/** A small seeded generator (mulberry32), so a failure reproduces. */
+/** A small seeded generator (mulberry32, the project's SeededRandom), so a failure reproduces. */
 function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 describe('normalize by selection equals normalize by sort', () => {

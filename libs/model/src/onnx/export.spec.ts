@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
-import { LvsegError, dataRoot } from '@lvseg/common';
+import { LvsegError, dataRoot, SeededRandom } from '@lvseg/common';
 import { decodeDicom, toModelInput } from '@lvseg/imaging';
 import { buildModel } from '../architectures';
 import { initBackend } from '../backend';
@@ -16,15 +16,10 @@ import { exportToOnnx } from './export';
 const TOLERANCE = 1e-4;
 const DICOMS = ['SCD0000101/48.dcm', 'SCD0000201/80.dcm', 'SCD0000401/100.dcm'].map((f) => join(dataRoot(), 'sunnybrook-dicom', f));
 
-/** mulberry32: seeded inputs, so a failure reproduces. */
+/** SeededRandom (mulberry32): seeded inputs, so a failure reproduces. */
 function seeded(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 function tfjsPredict(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {

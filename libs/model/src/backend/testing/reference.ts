@@ -3,17 +3,12 @@
  * loops, TF padding rules), deliberately not from the decompositions the project kernels use, so a spec compares two
  * independent derivations.
  */
+import { SeededRandom } from '@lvseg/common';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
+/** Deterministic PRNG (mulberry32, the project's SeededRandom) so failures reproduce. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /** `n` values uniform in [lo, hi), rounded to float32 so tfjs and the reference see identical inputs. */

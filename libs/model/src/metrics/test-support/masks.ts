@@ -1,5 +1,6 @@
 /** Small mask builders for metrics specs. */
 import type { BinaryMask } from '@lvseg/imaging';
+import { SeededRandom } from '@lvseg/common';
 
 /** A rows x columns mask with the given pixels set ([row, column] pairs). */
 export function maskWith(rows: number, columns: number, pixels: Array<[number, number]> = []): BinaryMask {
@@ -35,16 +36,10 @@ export function maskFromPicture(picture: string[]): BinaryMask {
   return { rows, columns, data };
 }
 
-/** Deterministic pseudo-random generator (mulberry32) so random-mask specs are repeatable. */
+/** Deterministic pseudo-random generator (mulberry32, the project's SeededRandom) so random-mask specs are repeatable. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /** A random mask where each pixel is LV with probability `density`. */
