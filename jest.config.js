@@ -3,7 +3,7 @@ module.exports = {
   // jest's node environment with the main realm's typed arrays, which onnxruntime-node's outputs need (see the file).
   testEnvironment: '<rootDir>/libs/model/src/onnx/testing/jest-node-environment.js',
   roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
-  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.browser-spec.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
   },

@@ -1,10 +1,9 @@
 /** Starts the real inference app (real Nest app, real store, real tfjs engine) on a free port, with its log captured. */
-import { Writable } from 'node:stream';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import pino from 'pino';
 import { loadInferenceConfig, InferenceConfig } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
 import { createInferenceApp } from '../../services/inference/src/create-app';
+import { captureLogs } from './log-capture';
 
 export interface RunningInferenceApp {
   app: NestExpressApplication;
@@ -19,14 +18,7 @@ export interface RunningInferenceApp {
 
 export async function startInferenceApp(store: ModelStore, env: Record<string, string> = {}): Promise<RunningInferenceApp> {
   const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '0.2', LOG_LEVEL: 'info', ...env });
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: config.inference.logLevel }, sink);
+  const { logger, logLines, logText } = captureLogs(config.inference.logLevel);
   // LVSEG_ENGINE / LVSEG_ORT_THREADS in `env` pick the engine as they would in production.
   const app = await createInferenceApp({ config, store, logger, env: { ...process.env, ...env } });
   await app.listen(0, '127.0.0.1');
@@ -35,13 +27,8 @@ export async function startInferenceApp(store: ModelStore, env: Record<string, s
     app,
     url: `http://127.0.0.1:${address.port}`,
     config,
-    logText: () => chunks.join(''),
-    logLines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logText,
+    logLines,
     close: () => app.close(),
   };
 }

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './sha256';
 export * from './random';
 export * from './paths';
+export * from './numeric';

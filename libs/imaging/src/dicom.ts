@@ -6,7 +6,7 @@
 import * as zlib from 'zlib';
 import * as dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
-import { LvsegError } from '@lvseg/common';
+import { finiteRange, LvsegError } from '@lvseg/common';
 import { GrayImage } from './image';
 
 /** Non-identifying DICOM attributes of a decoded image (no patient name, id, birth date or accession number). */
@@ -419,17 +419,6 @@ function readSamples(bytes: Uint8Array, offset: number, count: number, layout: S
 
 function storedRange(bitsStored: number, signed: boolean): [number, number] {
   return signed ? [-(2 ** (bitsStored - 1)), 2 ** (bitsStored - 1) - 1] : [0, 2 ** bitsStored - 1];
-}
-
-function finiteRange(values: Float64Array): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (!Number.isFinite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  return lo <= hi ? [lo, hi] : [0, 0];
 }
 
 function isColourPhotometric(p: string): boolean {

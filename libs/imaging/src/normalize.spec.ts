@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { dataRoot, SeededRandom } from '@lvseg/common';
-import { NORMALIZE_PERCENTILES, normalize, percentile, selectedPercentiles } from './normalize';
+import { NORMALIZE_PERCENTILES, normalize, percentile, rescaleClipped, selectedPercentiles } from './normalize';
 import { toModelInput } from './model-input';
 import { GrayImage } from './image';
 import { decodeDicom } from './dicom';
@@ -58,14 +58,7 @@ function normalizeBySort(image: GrayImage): Float32Array {
   const sorted = Float32Array.from(image.data).sort();
   const lo = percentile(sorted, NORMALIZE_PERCENTILES.low);
   const hi = percentile(sorted, NORMALIZE_PERCENTILES.high);
-  const out = new Float32Array(image.data.length);
-  const range = hi - lo;
-  if (!(range > 0)) return out;
-  for (let i = 0; i < out.length; i++) {
-    const v = (image.data[i] - lo) / range;
-    out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
-  }
-  return out;
+  return rescaleClipped(image.data, lo, hi);
 }
 
 /** Index of the first element whose bit pattern differs (+0/-0 and NaN payloads count), or -1. */

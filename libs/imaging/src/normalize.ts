@@ -22,11 +22,16 @@ export function percentile(sorted: Float32Array, p: number): number {
  */
 export function normalize(image: GrayImage): Float32Array {
   const [lo, hi] = selectedPercentiles(image.data, [NORMALIZE_PERCENTILES.low, NORMALIZE_PERCENTILES.high]);
-  const out = new Float32Array(image.data.length);
+  return rescaleClipped(image.data, lo, hi);
+}
+
+/** Maps `lo` → 0 and `hi` → 1 linearly, clipped to [0, 1]; all zeros when `hi` ≤ `lo`. */
+export function rescaleClipped(data: ArrayLike<number>, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(data.length);
   const range = hi - lo;
   if (!(range > 0)) return out;
   for (let i = 0; i < out.length; i++) {
-    const v = (image.data[i] - lo) / range;
+    const v = (data[i] - lo) / range;
     out[i] = v < 0 ? 0 : v > 1 ? 1 : v;
   }
   return out;

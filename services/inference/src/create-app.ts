@@ -20,6 +20,7 @@ import { receivedAtMiddleware, requestLogging } from './http/request-logging';
 import { MetricsService } from './metrics/metrics.service';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { RAW_DICOM_TYPES } from './segment/segment.controller';
+import { serveWebAssets } from './web/web-assets';
 
 export interface InferenceAppOptions {
   config: InferenceConfig;
@@ -57,6 +58,8 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.useBodyParser('raw', { type: RAW_DICOM_TYPES, limit: config.inference.maxBodyBytes });
   app.useGlobalFilters(new HttpErrorFilter(logger));
+  // The viewer (/), the training monitor (/monitor/) and the browser libraries they load (/vendor/...).
+  serveWebAssets(app, opts.env ?? process.env);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -3,14 +3,13 @@
  * stopped and started again where Orthanc's webhook points. The tfjs engine is passed explicitly: the test compares
  * the SEG masks with `segmentImages` (tfjs) on the same model.
  */
-import { Writable } from 'node:stream';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import pino from 'pino';
 import { PacsConfig, loadInferenceConfig } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
 import { createInferenceApp } from '../../../services/inference/src/create-app';
 import { TfjsEngineFactory } from '../../../services/inference/src/engine/tfjs-engine';
 import type { PacsTiming } from '../../../services/inference/src/pacs/jobs/pacs-jobs.service';
+import { captureLogs } from '../log-capture';
 
 export interface RunningPacsApp {
   app: NestExpressApplication;
@@ -22,26 +21,14 @@ export interface RunningPacsApp {
 
 export async function startPacsApp(opts: { store: ModelStore; port: number; pacs: PacsConfig; timing?: Partial<PacsTiming>; env?: Record<string, string> }): Promise<RunningPacsApp> {
   const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '5', LOG_LEVEL: 'info', ...(opts.env ?? {}) });
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(chunk.toString());
-      done();
-    },
-  });
-  const logger = pino({ level: config.inference.logLevel }, sink);
+  const { logger, logLines, logText } = captureLogs(config.inference.logLevel);
   const app = await createInferenceApp({ config, store: opts.store, logger, engineFactory: new TfjsEngineFactory(), pacs: { config: opts.pacs, timing: opts.timing } });
   await app.listen(opts.port, '127.0.0.1');
   return {
     app,
     url: `http://127.0.0.1:${opts.port}`,
-    logText: () => chunks.join(''),
-    logLines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logText,
+    logLines,
     close: () => app.close(),
   };
 }

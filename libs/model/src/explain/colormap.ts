@@ -2,18 +2,13 @@
  * Turning a scalar map into pictures: scale to [0, 1], the classic "jet" colour map (blue → cyan → yellow → red), and
  * an overlay of the colours on the greyscale image with opacity growing with the value. Pure arrays, no tfjs.
  */
+import { finiteRange } from '@lvseg/common';
 
 /** Min-max scales `values` to [0, 1] (`zeroBased`: divide by the maximum, so 0 stays 0); a constant map → zeros. */
 export function scaleToUnit(values: Float32Array, opts: { zeroBased?: boolean } = {}): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    if (!Number.isFinite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (opts.zeroBased) lo = Math.min(0, lo);
   const out = new Float32Array(values.length);
+  let [lo, hi] = finiteRange(values);
+  if (opts.zeroBased) lo = Math.min(0, lo);
   const range = hi - lo;
   if (!(range > 0)) return out;
   for (let i = 0; i < out.length; i++) {
