@@ -8,7 +8,7 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
   },
   moduleNameMapper: {
-    '^@lvseg/(imaging|model|model-store|common|config)$': '<rootDir>/libs/$1/src',
+    '^@lvseg/(imaging|model|model-store|common|config|report)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 120000,
 };

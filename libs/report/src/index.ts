@@ -1,0 +1,7 @@
+export * from './stats';
+export * from './collect';
+export * from './data-report';
+export * from './overlay';
+export * from './charts';
+export * from './html';
+export * from './report';

@@ -1,0 +1,124 @@
+import {
+  accumulateHistogram,
+  accumulateSplitHistogram,
+  assignCardiacPhases,
+  binStarts,
+  cinePosition,
+  classImbalance,
+  countLvPixels,
+  distinctCounts,
+  frameFromPaths,
+  lvAreaMm2,
+  mode,
+  summarize,
+} from './stats';
+
+const mask = (rows: number, columns: number, lv: number[]) => {
+  const data = new Uint8Array(rows * columns);
+  for (const i of lv) data[i] = 1;
+  return { rows, columns, data };
+};
+
+describe('report statistics on synthetic inputs', () => {
+  it('counts LV pixels and converts to mm² only when the spacing is known', () => {
+    expect(countLvPixels(mask(4, 4, [0, 5, 15]))).toBe(3);
+    expect(countLvPixels(mask(2, 3, []))).toBe(0);
+    expect(lvAreaMm2(10, [0.5, 2])).toBe(10);
+    expect(lvAreaMm2(100, [1.25, 1.25])).toBeCloseTo(156.25, 10);
+    expect(lvAreaMm2(10, null)).toBeNull();
+    expect(lvAreaMm2(10, undefined)).toBeNull();
+  });
+
+  it('bins values: last bin closed, out-of-range and NaN ignored, accumulating into one array', () => {
+    const spec = { bins: 4, min: 0, max: 1 };
+    const counts = accumulateHistogram([0, 0.1, 0.25, 0.5, 0.99, 1, 1.2, -0.1, NaN], spec);
+    expect(Array.from(counts)).toEqual([2, 1, 1, 2]);
+    accumulateHistogram([0.3], spec, counts);
+    expect(Array.from(counts)).toEqual([2, 2, 1, 2]);
+    expect(binStarts(spec)).toEqual([0, 0.25, 0.5, 0.75]);
+  });
+
+  it('splits a histogram by a mask', () => {
+    const inside = new Float64Array(2);
+    const outside = new Float64Array(2);
+    accumulateSplitHistogram([0.1, 0.9, 0.2, 0.8, 1], [1, 1, 0, 0, 0], { bins: 2, min: 0, max: 1 }, inside, outside);
+    expect(Array.from(inside)).toEqual([1, 1]);
+    expect(Array.from(outside)).toEqual([1, 2]);
+  });
+
+  it('summarises: mean, median (even and odd n), min, max', () => {
+    expect(summarize([3, 1, 2, 10])).toEqual({ n: 4, mean: 4, median: 2.5, min: 1, max: 10 });
+    expect(summarize([5, 1, 3])).toEqual({ n: 3, mean: 3, median: 3, min: 1, max: 5 });
+    expect(summarize([]).n).toBe(0);
+    expect(summarize([]).mean).toBeNaN();
+  });
+
+  it('computes the class imbalance and the all-background baseline (mean over images vs pooled)', () => {
+    // 10×10 image with 10 LV pixels (10 %) and a 10×30 image with none: mean 5 %, pooled 10 / 400 = 2.5 %.
+    const im = classImbalance([
+      { lvPixels: 10, totalPixels: 100 },
+      { lvPixels: 0, totalPixels: 300 },
+    ]);
+    expect(im.images).toBe(2);
+    expect(im.imagesWithLv).toBe(1);
+    expect(im.meanLvFraction).toBeCloseTo(0.05, 12);
+    expect(im.medianLvFraction).toBeCloseTo(0.05, 12);
+    expect(im.maxLvFraction).toBeCloseTo(0.1, 12);
+    expect(im.pooledLvFraction).toBeCloseTo(0.025, 12);
+    // Per-image accuracies 0.9 and 1.0, as lvseg eval averages them.
+    expect(im.allBackgroundPixelAccuracy).toBeCloseTo(0.95, 12);
+    // Dice of an empty prediction: 0 where there is LV, 1 where there is none (libs/model's convention).
+    expect(im.allBackgroundMeanDice).toBeCloseTo(0.5, 12);
+
+    const typical = classImbalance(Array.from({ length: 5 }, () => ({ lvPixels: 1049, totalPixels: 65536 })));
+    expect(typical.allBackgroundPixelAccuracy).toBeCloseTo(1 - 1049 / 65536, 12);
+    expect(typical.allBackgroundMeanDice).toBe(0);
+  });
+
+  it('reads the cine frame number from Sunnybrook file names', () => {
+    expect(frameFromPaths('images/SC-HF-I-01-IM-0001-0048.png', 'labels/SC-HF-I-01-IM-0001-0048.png')).toBe(48);
+    expect(frameFromPaths('SCD0000401/100.dcm', undefined, 'SCD0000401/IM-0001-0100-icontour-manual.txt')).toBe(100);
+    expect(frameFromPaths('a/b.png', 'a/c.png')).toBeNull();
+  });
+
+  it('maps a frame to its slice and cine phase (20 phases per slice)', () => {
+    expect(cinePosition(1, 20)).toEqual({ slice: 0, phase: 1 });
+    expect(cinePosition(20, 20)).toEqual({ slice: 0, phase: 20 });
+    expect(cinePosition(21, 20)).toEqual({ slice: 1, phase: 1 });
+    expect(cinePosition(48, 20)).toEqual({ slice: 2, phase: 8 });
+    expect(cinePosition(59, 20)).toEqual({ slice: 2, phase: 19 });
+  });
+
+  it('calls the larger LV of a slice pair ED and the smaller ES, and leaves the rest unknown', () => {
+    const got = assignCardiacPhases(
+      [
+        { case: 'A', frame: 48, lvPixels: 60 }, // slice 2, phase 8: smaller → ES
+        { case: 'A', frame: 59, lvPixels: 100 }, // slice 2, phase 19: larger → ED
+        { case: 'A', frame: 80, lvPixels: 50 }, // slice 3 alone → unknown
+        { case: 'B', frame: 48, lvPixels: 70 }, // case B slice 2 is a different slice from A's
+        { case: 'B', frame: 59, lvPixels: 70 }, // equal areas → unknown
+        { case: 'B', frame: 61, lvPixels: 10 }, // slice 3 with three frames → unknown
+        { case: 'B', frame: 68, lvPixels: 20 },
+        { case: 'B', frame: 79, lvPixels: 30 },
+        { case: 'C', frame: null, lvPixels: 40 },
+        { case: 'C', frame: 7, lvPixels: 90 }, // slice 0: the larger frame is ED even at an early phase
+        { case: 'C', frame: 20, lvPixels: 30 },
+      ],
+      20,
+    );
+    expect(got.map((g) => g.phase)).toEqual(['ES', 'ED', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'ED', 'ES']);
+    expect(got.map((g) => g.reason)).toEqual([undefined, undefined, 'not-a-pair', 'equal-areas', 'equal-areas', 'not-a-pair', 'not-a-pair', 'not-a-pair', 'no-frame-number', undefined, undefined]);
+    expect(got[1]).toEqual({ phase: 'ED', slice: 2, cinePhase: 19 });
+    expect(got[8]).toEqual({ phase: 'unknown', slice: null, cinePhase: null, reason: 'no-frame-number' });
+  });
+
+  it('counts distinct values (most frequent first) and finds the mode', () => {
+    expect(distinctCounts(['256 × 256', '128 × 128', '256 × 256'])).toEqual([
+      { value: '256 × 256', count: 2 },
+      { value: '128 × 128', count: 1 },
+    ]);
+    expect(mode([20, 7, 20, 19])).toBe(20);
+    expect(mode([9, 19])).toBe(9);
+    expect(mode([])).toBeNull();
+  });
+});

@@ -1,0 +1,204 @@
+/**
+ * The statistics of the pre-modelling data report, as pure functions over masks, numbers and per-image records, so each
+ * can be checked on small synthetic inputs whose answers are known.
+ */
+import type { BinaryMask } from '@lvseg/imaging';
+
+/** Number of LV (non-zero) pixels in a mask. */
+export function countLvPixels(mask: BinaryMask): number {
+  let n = 0;
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) n++;
+  return n;
+}
+
+/** Area in mm² of `pixels` pixels of [row, column] spacing `spacingMm`; null when the spacing is unknown. */
+export function lvAreaMm2(pixels: number, spacingMm: readonly [number, number] | null | undefined): number | null {
+  return spacingMm ? pixels * spacingMm[0] * spacingMm[1] : null;
+}
+
+/** Equal-width bins over [min, max]; the last bin includes `max`, values outside the range are not counted. */
+export interface BinSpec {
+  bins: number;
+  min: number;
+  max: number;
+}
+
+/** Adds the values into `counts` (length `spec.bins`, created when omitted) and returns it. */
+export function accumulateHistogram(values: ArrayLike<number>, spec: BinSpec, counts = new Float64Array(spec.bins)): Float64Array {
+  const width = (spec.max - spec.min) / spec.bins;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= spec.min && v <= spec.max)) continue;
+    const b = v === spec.max ? spec.bins - 1 : Math.floor((v - spec.min) / width);
+    counts[Math.min(spec.bins - 1, b)]++;
+  }
+  return counts;
+}
+
+/** Histograms of `values` where `selector` is non-zero (into `selected`) and where it is zero (into `rest`). */
+export function accumulateSplitHistogram(values: ArrayLike<number>, selector: ArrayLike<number>, spec: BinSpec, selected: Float64Array, rest: Float64Array): void {
+  const width = (spec.max - spec.min) / spec.bins;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!(v >= spec.min && v <= spec.max)) continue;
+    const b = v === spec.max ? spec.bins - 1 : Math.min(spec.bins - 1, Math.floor((v - spec.min) / width));
+    (selector[i] ? selected : rest)[b]++;
+  }
+}
+
+/** Lower edge of every bin of `spec`. */
+export function binStarts(spec: BinSpec): number[] {
+  const width = (spec.max - spec.min) / spec.bins;
+  return Array.from({ length: spec.bins }, (_, i) => spec.min + i * width);
+}
+
+export interface Summary {
+  n: number;
+  mean: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** n, mean, median (mean of the middle two for even n), min and max; all NaN for no values. */
+export function summarize(values: readonly number[]): Summary {
+  const n = values.length;
+  if (n === 0) return { n: 0, mean: NaN, median: NaN, min: NaN, max: NaN };
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(n / 2);
+  return {
+    n,
+    mean: values.reduce((s, v) => s + v, 0) / n,
+    median: n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+    min: sorted[0],
+    max: sorted[n - 1],
+  };
+}
+
+/** What a per-image record must carry for the imbalance figures. */
+export interface PixelCounts {
+  lvPixels: number;
+  totalPixels: number;
+}
+
+export interface ClassImbalance {
+  images: number;
+  imagesWithLv: number;
+  /** Mean over images of LV pixels / image pixels. */
+  meanLvFraction: number;
+  medianLvFraction: number;
+  maxLvFraction: number;
+  /** All LV pixels / all pixels, every image pooled. */
+  pooledLvFraction: number;
+  /**
+   * Pixel accuracy of the constant "all background" answer, as `lvseg eval` reports it (mean of per-image accuracies),
+   * i.e. 1 − mean LV fraction.
+   */
+  allBackgroundPixelAccuracy: number;
+  /** Its mean Dice, with the conventions of libs/model's `dice`: 0 on an image with LV, 1 on an image without. */
+  allBackgroundMeanDice: number;
+}
+
+/** The class-imbalance figures: how much of an image is LV, and what "predict background everywhere" would score. */
+export function classImbalance(images: readonly PixelCounts[]): ClassImbalance {
+  const fractions = images.map((r) => (r.totalPixels > 0 ? r.lvPixels / r.totalPixels : 0));
+  const s = summarize(fractions);
+  const lv = images.reduce((a, r) => a + r.lvPixels, 0);
+  const total = images.reduce((a, r) => a + r.totalPixels, 0);
+  const accuracies = images.map((r) => (r.totalPixels > 0 ? (r.totalPixels - r.lvPixels) / r.totalPixels : 1));
+  const dices = images.map((r) => (r.lvPixels > 0 ? 0 : 1));
+  return {
+    images: images.length,
+    imagesWithLv: images.filter((r) => r.lvPixels > 0).length,
+    meanLvFraction: s.mean,
+    medianLvFraction: s.median,
+    maxLvFraction: s.max,
+    pooledLvFraction: total > 0 ? lv / total : NaN,
+    allBackgroundPixelAccuracy: summarize(accuracies).mean,
+    allBackgroundMeanDice: summarize(dices).mean,
+  };
+}
+
+/** Distinct values with how often each occurs, most frequent first (ties by value). */
+export function distinctCounts(values: readonly string[]): Array<{ value: string; count: number }> {
+  const m = new Map<string, number>();
+  for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
+  return [...m.entries()].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+}
+
+/**
+ * The cine frame number of a Sunnybrook file, from the `IM-0001-<NNNN>` in its name (the original DICOM file name;
+ * for the DICOM set it equals the InstanceNumber, see the data READMEs); null when no path carries one.
+ */
+export function frameFromPaths(...paths: Array<string | undefined>): number | null {
+  for (const p of paths) {
+    const m = p ? /IM-\d+-(\d+)/.exec(p) : null;
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+/** Slice index and phase (1-based) of cine frame `frame` when each slice has `phasesPerSlice` phases. */
+export function cinePosition(frame: number, phasesPerSlice: number): { slice: number; phase: number } {
+  return { slice: Math.floor((frame - 1) / phasesPerSlice), phase: ((frame - 1) % phasesPerSlice) + 1 };
+}
+
+export type CardiacPhase = 'ED' | 'ES' | 'unknown';
+
+/** Why a frame's phase is unknown. */
+export type UnknownPhaseReason = 'no-frame-number' | 'not-a-pair' | 'equal-areas';
+
+export interface PhaseInput {
+  case: string;
+  frame: number | null;
+  lvPixels: number;
+}
+
+export interface PhaseAssignment {
+  phase: CardiacPhase;
+  slice: number | null;
+  cinePhase: number | null;
+  reason?: UnknownPhaseReason;
+}
+
+/**
+ * End-diastole / end-systole by the rule the page states: frames of one case at one slice position (same
+ * `(frame − 1) div phasesPerSlice`) are paired when there are exactly two; the larger LV is end-diastole, the smaller
+ * end-systole (the ventricle is fullest at ED by definition). Anything else stays unknown rather than guessed.
+ */
+export function assignCardiacPhases(items: readonly PhaseInput[], phasesPerSlice: number): PhaseAssignment[] {
+  const out: PhaseAssignment[] = items.map((it) => {
+    if (it.frame === null) return { phase: 'unknown', slice: null, cinePhase: null, reason: 'no-frame-number' };
+    const { slice, phase } = cinePosition(it.frame, phasesPerSlice);
+    return { phase: 'unknown', slice, cinePhase: phase };
+  });
+  const groups = new Map<string, number[]>();
+  items.forEach((it, i) => {
+    if (out[i].slice === null) return;
+    const key = `${it.case}\u0000${out[i].slice}`;
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  for (const idx of groups.values()) {
+    if (idx.length !== 2) {
+      for (const i of idx) out[i].reason = 'not-a-pair';
+      continue;
+    }
+    const [a, b] = idx;
+    if (items[a].lvPixels === items[b].lvPixels) {
+      out[a].reason = out[b].reason = 'equal-areas';
+      continue;
+    }
+    const [ed, es] = items[a].lvPixels > items[b].lvPixels ? [a, b] : [b, a];
+    out[ed].phase = 'ED';
+    out[es].phase = 'ES';
+  }
+  return out;
+}
+
+/** Most frequent value (smallest on ties); null for none. */
+export function mode(values: readonly number[]): number | null {
+  const c = distinctCounts(values.map(String));
+  if (c.length === 0) return null;
+  const top = c.filter((x) => x.count === c[0].count).map((x) => Number(x.value));
+  return Math.min(...top);
+}
