@@ -5,3 +5,7 @@ export * from './file-model-store';
 export * from './s3-model-store';
 export * from './open-model-store';
 export * from './promote';
+export * from './run-store';
+export * from './run-file-store';
+export * from './run-s3-store';
+export * from './run-open-store';

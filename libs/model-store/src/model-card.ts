@@ -45,6 +45,8 @@ export interface ModelCard {
   /** Version this one was fine-tuned from or replaces. */
   parent?: string;
   notes?: string;
+  /** The training run that produced this version (its curves and heatmaps are in the run store). */
+  runId?: string;
 }
 
 /** File contents by name, e.g. `model.json`, `weights.bin`. */
@@ -117,7 +119,7 @@ export function makeVersionId(architecture: string, createdAt: Date, contentSha:
 
 const CARD_INPUT_KEYS = new Set([
   'architecture', 'parameterCount', 'inputShape', 'classes', 'preprocessing', 'hyperParameters', 'data',
-  'metrics', 'backend', 'trainingTimeMs', 'gitCommit', 'parent', 'notes', 'files',
+  'metrics', 'backend', 'trainingTimeMs', 'gitCommit', 'parent', 'notes', 'files', 'runId',
 ]);
 
 function invalid(message: string): LvsegError {
@@ -203,6 +205,7 @@ export function validateNewModelVersion(v: unknown): { body: Omit<ModelCard, 've
   if (typeof v.trainingTimeMs !== 'number' || !Number.isFinite(v.trainingTimeMs) || v.trainingTimeMs < 0) throw invalid('trainingTimeMs must be a non-negative number');
   if (v.parent !== undefined) assertVersionName(v.parent);
   if (v.notes !== undefined && typeof v.notes !== 'string') throw invalid('notes must be a string');
+  if (v.runId !== undefined && !isSafeSegment(v.runId, 128)) throw invalid(`runId ${JSON.stringify(v.runId)} is not a run id`);
 
   const body: Omit<ModelCard, 'version' | 'createdAt' | 'files'> = {
     architecture,
@@ -223,6 +226,7 @@ export function validateNewModelVersion(v: unknown): { body: Omit<ModelCard, 've
     gitCommit: nonEmptyString(v.gitCommit, 'gitCommit'),
     ...(v.parent !== undefined ? { parent: v.parent } : {}),
     ...(v.notes !== undefined ? { notes: v.notes } : {}),
+    ...(v.runId !== undefined ? { runId: v.runId } : {}),
   };
   return { body, files: normalizeFiles(v.files) };
 }

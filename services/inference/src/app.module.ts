@@ -3,7 +3,7 @@ import { MulterModule } from '@nestjs/platform-express';
 import { memoryStorage } from 'multer';
 import type { Logger } from 'pino';
 import type { InferenceConfig } from '@lvseg/config';
-import type { ModelStore } from '@lvseg/model-store';
+import type { ModelStore, RunStore } from '@lvseg/model-store';
 import type { EngineChoice } from './engine/engine-selection';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { HealthController } from './health/health.controller';
@@ -12,6 +12,7 @@ import { MetricsService } from './metrics/metrics.service';
 import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
 import { PacsModule, PacsOptions } from './pacs/pacs.module';
+import { RunsModule } from './runs/runs.module';
 import { SegmentController } from './segment/segment.controller';
 import { SegmentService } from './segment/segment.service';
 import { APP_LOGGER, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
@@ -20,6 +21,8 @@ import { APP_LOGGER, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STOR
 export interface InferenceDependencies {
   config: InferenceConfig;
   store: ModelStore;
+  /** Training runs shown by the monitor (GET /runs…), normally beside the model store. */
+  runStore: RunStore;
   engineFactory: EngineFactory;
   /** Which engine `engineFactory` is and why (shown by GET /health/ready). */
   engineChoice: EngineChoice;
@@ -38,6 +41,7 @@ export class InferenceModule {
         // Uploads stay in memory (a DICOM slice is small, and the limit bounds it); at most a file and a label.
         MulterModule.register({ storage: memoryStorage(), limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 2, fields: 4, parts: 6 } }),
         ...(deps.pacs ? [PacsModule.register(deps.pacs)] : []),
+        RunsModule.register(deps.runStore),
       ],
       // Global, with these exports, so the PACS module reuses the registry and the inference queue (one engine lane).
       global: true,

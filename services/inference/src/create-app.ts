@@ -7,7 +7,8 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import pino, { Logger } from 'pino';
 import { repoRoot } from '@lvseg/common';
 import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
-import type { ModelStore } from '@lvseg/model-store';
+import type { ModelStore, RunStore } from '@lvseg/model-store';
+import { runStoreBeside } from './runs/run-store.token';
 import { InferenceModule } from './app.module';
 import type { PacsOptions } from './pacs/pacs.module';
 import { EngineChoice, chooseEngine, readEngineSettings } from './engine/engine-selection';
@@ -26,6 +27,8 @@ export interface InferenceAppOptions {
   config: InferenceConfig;
   /** Defaults to the configured store (file:// seeded from the shipped models, or s3://). */
   store?: ModelStore;
+  /** Defaults to the run store in the same location as `store` (`<store>/runs/`). */
+  runStore?: RunStore;
   /** Defaults to the engine LVSEG_ENGINE picks (auto: onnxruntime unless tfjs runs on native TensorFlow); see engine-selection. */
   engineFactory?: EngineFactory;
   /** Where LVSEG_ENGINE and LVSEG_ORT_THREADS are read (default process.env). */
@@ -47,8 +50,9 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
     ? { factory: opts.engineFactory, choice: givenEngine(opts.engineFactory) }
     : chooseEngine(readEngineSettings(opts.env ?? process.env), { logger });
   logger.info({ event: 'engine.chosen', ...engineChoice }, `mask path on ${engineChoice.engine}: ${engineChoice.reason}`);
+  const store = opts.store ?? openConfiguredStore(config);
   const app = await NestFactory.create<NestExpressApplication>(
-    InferenceModule.register({ config, store: opts.store ?? openConfiguredStore(config), engineFactory, engineChoice, logger, pacs: opts.pacs }),
+    InferenceModule.register({ config, store, runStore: opts.runStore ?? runStoreBeside(store, config), engineFactory, engineChoice, logger, pacs: opts.pacs }),
     // No JSON/urlencoded parsers: /segment takes bytes, and a parser error would be one more path to guard.
     { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
   );

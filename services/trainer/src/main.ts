@@ -3,11 +3,12 @@ import { Command, Option } from 'commander';
 import { isLvsegError } from '@lvseg/common';
 import { ARCHITECTURES, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
-import { loadConfig, openConfiguredStore } from '@lvseg/config';
+import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
-import { publishTrained, trainAndEvaluate } from './commands/train';
+import { publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
+import { runReport } from './commands/report';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -60,14 +61,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--epochs <n>', 'epochs', num('epochs'))
     .option('--promote <alias>', 'also point this alias at the new version (subject to the Dice bar)')
     .option('--notes <text>', 'free text recorded on the model card')
+    .option('--heatmap-every <n>', 'record per-layer activation heatmaps of one val image every N epochs (plus the first and last; 0: only those)', num('heatmap-every'), 5)
     .action(async (o) => {
       const cfg = config();
       const store = openConfiguredStore(cfg);
       const info = await backend();
       const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
       const overrides = trainOverrides(o);
-      const trained = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
-      const card = await publishTrained(store, info, trained, o.notes);
+      const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
+      const { trained, card } = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
       process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
       if (o.promote) {
         const r = await promote(store, { alias: o.promote, version: card.version, minDice: cfg.minPromoteDice, force: false, reason: 'lvseg train --promote' });
@@ -124,6 +126,17 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`Dice gate failed: mean Dice ${r.report.meanDice.toFixed(4)} < ${o.minDice}\n`);
         exitCode = 1;
       } else if (o.minDice !== undefined) process.stderr.write(`Dice gate passed: mean Dice ${r.report.meanDice.toFixed(4)} >= ${o.minDice}\n`);
+    });
+
+  program
+    .command('report')
+    .description('pre-modelling data set report: writes a self-contained index.html and report.json (know the data)')
+    .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
+    .option('--out <dir>', 'output folder for index.html and report.json (required)')
+    .option('--examples <n>', 'example images per split', num('examples'), 3)
+    .option('--phases-per-slice <n>', 'cine phases per slice position, for the ED/ES rule', num('phases-per-slice'), 20)
+    .action(async (o) => {
+      process.stdout.write((await runReport({ data: o.data ?? `${config().dataDir}/sunnybrook-png`, out: o.out, examples: o.examples, phasesPerSlice: o.phasesPerSlice })) + '\n');
     });
 
   const models = program.command('models').description('list, show, promote and roll back model versions');

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import { BackendInfo, SplitMetrics, TrainConfig, TrainHooks, TrainResult, evaluateSplit, modelToFiles, trainConfigFor, trainModel } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
+import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
 import { gitCommit, requireDataDir } from '../store';
 
 export interface TrainCommandOptions {
@@ -14,6 +15,8 @@ export interface TrainCommandOptions {
    */
   protocol?: 'by-patient' | 'paper';
   notes?: string;
+  /** Record the run (epochs, heatmaps, outcome) for the live monitor; omitted: not recorded. */
+  recording?: RunRecordingOptions;
 }
 
 export interface TrainedModel {
@@ -24,6 +27,19 @@ export interface TrainedModel {
   protocol: 'by-patient' | 'paper';
   train: SplitMetrics;
   val: SplitMetrics;
+  /** Set when the run is being recorded; `finish`/`fail` it once the version is (or is not) published. */
+  recorder?: RunRecorder;
+}
+
+/** Runs each hook set in order (the first's onEpochEnd finishes before the next starts). */
+export function combineHooks(...sets: TrainHooks[]): TrainHooks {
+  return {
+    onEpochStart: (epoch, steps) => sets.forEach((h) => h.onEpochStart?.(epoch, steps)),
+    onStep: (info) => sets.forEach((h) => h.onStep?.(info)),
+    onEpochEnd: async (metrics, model) => {
+      for (const h of sets) await h.onEpochEnd?.(metrics, model);
+    },
+  };
 }
 
 /** Load the data for a protocol: images to fit on and images to select on. */
@@ -43,8 +59,31 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   const protocol = opts.protocol ?? 'by-patient';
   const { manifest, fit, select } = protocolSplits(dir, protocol);
   const cfg = trainConfigFor(opts.arch, opts.overrides);
-  const result = await trainModel(fit, select, cfg, hooks);
-  return { cfg, result, manifest, dataDir: dir, protocol, train: evaluateSplit(result.model, fit, cfg.mask), val: evaluateSplit(result.model, select, cfg.mask) };
+  const recorder = opts.recording
+    ? await RunRecorder.start(opts.recording, { cfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...cfg, protocol } })
+    : undefined;
+  try {
+    // The recorder's hooks run first, so an epoch is queued for the store before any caller hook sees it.
+    const result = await trainModel(fit, select, cfg, recorder ? combineHooks(recorder.hooks(), hooks) : hooks);
+    return { cfg, result, manifest, dataDir: dir, protocol, train: evaluateSplit(result.model, fit, cfg.mask), val: evaluateSplit(result.model, select, cfg.mask), recorder };
+  } catch (e) {
+    await recorder?.fail(e);
+    throw e;
+  }
+}
+
+/** Train, publish the version (its card names the run) and finish the run record; the run is marked failed on any error. */
+export async function trainAndPublish(store: ModelStore, backend: BackendInfo, opts: TrainCommandOptions, hooks: TrainHooks): Promise<{ trained: TrainedModel; card: ModelCard }> {
+  const trained = await trainAndEvaluate(opts, hooks);
+  let card: ModelCard;
+  try {
+    card = await publishTrained(store, backend, trained, opts.notes);
+  } catch (e) {
+    await trained.recorder?.fail(e);
+    throw e;
+  }
+  await trained.recorder?.finish(card.version);
+  return { trained, card };
 }
 
 /** Publish a trained model as an immutable version with its model card. */
@@ -66,6 +105,7 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
     trainingTimeMs: t.result.trainMs,
     gitCommit: gitCommit(),
     notes: notes ?? (t.protocol === 'paper' ? 'paper protocol: val = seeded per-image 10% holdout of split=train' : undefined),
+    ...(t.recorder ? { runId: t.recorder.runId } : {}),
     files,
   });
 }

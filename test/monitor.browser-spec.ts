@@ -1,0 +1,150 @@
+/**
+ * The live training monitor end to end: the real inference app on a temp file store, a real (tiny) training run
+ * recording into the same store while the page is open in headless Chromium, and the page following it live.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { repoRoot } from '@lvseg/common';
+import { BackendInfo, heatmapLayers, initBackend } from '@lvseg/model';
+import { FileModelStore, FileRunStore, ModelCard } from '@lvseg/model-store';
+import { trainAndPublish, TrainedModel } from '../services/trainer/src/commands/train';
+import { makeTinyDataset, sunnybrookPngMissingReason } from '../services/trainer/src/testing/tiny-dataset';
+import { accessibilityViolations, browserUnavailableReason, collectPageErrors, launchBrowser, saveScreenshot } from './support/browser';
+import { startInferenceApp, RunningInferenceApp } from './support/inference-app';
+
+const skipReason = browserUnavailableReason() ?? sunnybrookPngMissingReason();
+if (skipReason) {
+  // eslint-disable-next-line no-console
+  console.warn(`skipping the monitor browser test: ${skipReason}`);
+}
+const describeMonitor = skipReason ? describe.skip : describe;
+
+async function until<T>(probe: () => Promise<T | undefined | false>, what: string, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Epoch numbers in the page's epoch table (its row headers). */
+function tableEpochs(page: Page): Promise<number[]> {
+  return page.evaluate<number[]>(`[...document.querySelectorAll('#epoch-body th[scope="row"]')].map((th) => Number(th.textContent))`);
+}
+
+describeMonitor('training monitor page (/monitor/) following a live run', () => {
+  const root = mkdtempSync(join(tmpdir(), 'lvseg-monitor-'));
+  let app: RunningInferenceApp;
+  let browser: Browser;
+  let backend: BackendInfo;
+  let data: ReturnType<typeof makeTinyDataset>;
+  let training: Promise<{ trained: TrainedModel; card: ModelCard }> | undefined;
+
+  beforeAll(async () => {
+    backend = await initBackend();
+    data = makeTinyDataset({ train: 4, val: 2 });
+    app = await startInferenceApp(new FileModelStore({ root }), { LVSEG_WEB_DIR: join(repoRoot(), 'services', 'inference', 'web') });
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    // Never leave the training run behind, even when an assertion failed half way.
+    const done = await training?.catch(() => undefined);
+    done?.trained.result.model.dispose();
+    await browser?.close();
+    await app?.close();
+    rmSync(root, { recursive: true, force: true });
+    if (data) rmSync(data.dir, { recursive: true, force: true });
+  });
+
+  it('shows the run’s curves, epoch table and per-layer heatmaps, updating live until the run finishes', async () => {
+    const runs = new FileRunStore({ root });
+    // Training waits at the end of epoch 1 until the page shows that epoch, so epochs 2 and 3 surely arrive live.
+    let releaseTraining!: () => void;
+    const pageSawEpoch1 = new Promise<void>((r) => (releaseTraining = r));
+    const gate = { onEpochEnd: async (m: { epoch: number }) => (m.epoch === 1 ? pageSawEpoch1 : undefined) };
+    training = trainAndPublish(
+      new FileModelStore({ root }),
+      backend,
+      { arch: 'unet-small', data: data.dir, overrides: { epochs: 3, crop: 64, batchSize: 4, valEvery: 1, seed: 3 }, recording: { store: runs, heatmapEvery: 2, log: () => {} } },
+      gate,
+    );
+    training.catch(() => releaseTraining()); // a failure must not leave the gate waiting
+    const runId = await until(async () => (await runs.listRuns())[0]?.id, 'the run record', 60000);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${app.url}/monitor/`);
+    const runButton = page.locator('#run-list button', { hasText: runId });
+    await runButton.waitFor({ timeout: 20000 });
+    await runButton.focus();
+    await page.keyboard.press('Enter'); // keyboard use: the run list is buttons
+    expect(await runButton.getAttribute('aria-pressed')).toBe('true');
+    expect(page.url()).toContain(`#run=${runId}`);
+
+    const seenAtLoad = await until(async () => {
+      const e = await tableEpochs(page);
+      return e.length > 0 ? e : undefined;
+    }, 'epoch 1 in the table', 120000);
+    expect(seenAtLoad).toEqual([1]);
+    releaseTraining();
+
+    await page.locator('#live-status', { hasText: 'Finished' }).waitFor({ timeout: 240000 });
+    const { card, trained } = await training;
+    const expectedEpochs = trained.result.history.map((m) => m.epoch);
+    expect(expectedEpochs).toEqual([1, 2, 3]);
+
+    // Exactly the run's epochs, in the table and in the chart's data.
+    expect(await tableEpochs(page)).toEqual(expectedEpochs);
+    const chartEpochs = await until(async () => {
+      const e = await page.evaluate<number[] | null>(`(() => { const v = window.lvsegMonitor.view(); return v ? v.data('epochs').map((d) => d.epoch) : null; })()`);
+      return e && e.length === 3 ? e : undefined;
+    }, 'the chart data', 20000);
+    expect(chartEpochs).toEqual(expectedEpochs);
+    const chartLoss = await page.evaluate<number[]>(`window.lvsegMonitor.view().data('epochs').map((d) => d.loss)`);
+    expect(chartLoss).toEqual(trained.result.history.map((m) => m.trainLoss));
+    expect(await page.locator('#curves svg').count()).toBeGreaterThan(0);
+    expect(await page.locator('#live-status').textContent()).toContain(card.version);
+
+    // The heatmap grid: one row per layer, one column per recorded epoch (1, every 2nd, last).
+    const recorded = (await runs.getRun(runId)).heatmaps.map((h) => h.epoch);
+    expect(recorded).toEqual([1, 2, 3]);
+    expect(await page.evaluate<string[]>(`[...document.querySelectorAll('#heatmap-head th')].map((th) => th.textContent)`)).toEqual(['Layer', ...recorded.map((e) => `Epoch ${e}`)]);
+    expect(await page.evaluate<string[]>(`[...document.querySelectorAll('#heatmap-body th[scope="row"]')].map((th) => th.textContent)`)).toEqual(heatmapLayers('unet-small'));
+    const images = await page.evaluate<Array<{ alt: string; width: number; distinct: number }>>(`(async () => {
+      const out = [];
+      for (const img of document.querySelectorAll('#heatmap-body img')) {
+        await img.decode();
+        const canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        const ctx = canvas.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        const seen = new Set();
+        for (let i = 0; i < px.length; i += 4) seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+        out.push({ alt: img.alt, width: img.naturalWidth, distinct: seen.size });
+      }
+      return out;
+    })()`);
+    expect(images).toHaveLength(heatmapLayers('unet-small').length * recorded.length);
+    for (const img of images) {
+      expect(img.width).toBeGreaterThan(0);
+      expect(img.distinct).toBeGreaterThan(1);
+    }
+
+    // The published version appears among the model versions, linked to its run.
+    await page.locator('#model-list li', { hasText: card.version }).waitFor({ timeout: 10000 });
+    expect(await page.locator('#model-list li', { hasText: card.version }).locator('button').count()).toBe(1);
+
+    await saveScreenshot(page, 'monitor-run');
+    const serious = (await accessibilityViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(serious).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 420000);
+});
