@@ -1,5 +1,7 @@
-import { cpSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
+import type { Plugin } from 'esbuild';
 import { repoRoot } from '@lvseg/common';
 
 /** Source folder of the browser pages (HTML, CSS, plain browser JS) and of `*.entry.ts` bundles. */
@@ -12,7 +14,8 @@ export const WEB_SOURCE_DIR = join(repoRoot(), 'services', 'inference', 'web');
  */
 export async function buildWeb(outDir: string): Promise<string[]> {
   mkdirSync(outDir, { recursive: true });
-  cpSync(WEB_SOURCE_DIR, outDir, { recursive: true, filter: (src) => !src.endsWith('.entry.ts') && !src.endsWith('.spec.ts') });
+  cpSync(WEB_SOURCE_DIR, outDir, { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.endsWith('tsconfig.json') });
+  copyExamples(join(outDir, 'examples'));
   const entries = findEntries(WEB_SOURCE_DIR);
   if (entries.length === 0) return [];
   const esbuild = await import('esbuild');
@@ -29,12 +32,64 @@ export async function buildWeb(outDir: string): Promise<string[]> {
       target: 'es2020',
       sourcemap: true,
       minify: true,
-      tsconfig: join(repoRoot(), 'tsconfig.json'),
+      // The pages' own tsconfig (DOM lib, and `@lvseg/<lib>/<file>` paths to import single lib files), else the root one.
+      tsconfig: existsSync(join(WEB_SOURCE_DIR, 'tsconfig.json')) ? join(WEB_SOURCE_DIR, 'tsconfig.json') : join(repoRoot(), 'tsconfig.json'),
+      plugins: [browserLibs()],
       logLevel: 'warning',
     });
     outputs.push(outfile);
   }
   return outputs;
+}
+
+/**
+ * Lets browser bundles import the libs' own files (e.g. libs/imaging/src/dicom.ts, libs/model/src/segmentation.ts):
+ * - `@tensorflow/tfjs` is the page's global `tf` (the page loads /vendor/tf.min.js before the bundle), not a second copy;
+ * - Node built-ins (fs, path, crypto, zlib…) become empty modules, and pngjs is side-effect free, so the lib files that
+ *   need them (manifest reading, PNG encoding) drop out of the bundle when unused. Where a kept function does call
+ *   one (decodeDicom inflating a *deflated* transfer syntax), it fails inside the lib's own try/catch with its typed
+ *   error, and the server path still decodes that file.
+ */
+export function browserLibs(): Plugin {
+  const builtins = new Set(builtinModules);
+  return {
+    name: 'lvseg-browser-libs',
+    setup(build) {
+      build.onResolve({ filter: /^@tensorflow\/tfjs(-core)?$/ }, () => ({ path: 'tf', namespace: 'lvseg-global-tf' }));
+      build.onLoad({ filter: /.*/, namespace: 'lvseg-global-tf' }, () => ({ contents: 'module.exports = globalThis.tf;', loader: 'js' }));
+      build.onResolve({ filter: /^[a-z_:/]+$/ }, (a) =>
+        a.path.startsWith('node:') || builtins.has(a.path) ? { path: a.path, namespace: 'lvseg-node-only', sideEffects: false } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'lvseg-node-only' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
+      build.onResolve({ filter: /^pngjs$/ }, () => ({ path: require.resolve('pngjs'), sideEffects: false }));
+    },
+  };
+}
+
+/** Real example frames the viewer offers, from the repository's CC0 Sunnybrook fixtures (with their expert contours). */
+export const VIEWER_EXAMPLES = [
+  { id: 'scd0000401-100', title: 'SCD0000401 (SC-HF-I-5), frame 100', dicom: 'SCD0000401/100.dcm', contour: 'SCD0000401/IM-0001-0100-icontour-manual.txt' },
+  { id: 'scd0000101-48', title: 'SCD0000101 (SC-HF-I-1), frame 48', dicom: 'SCD0000101/48.dcm', contour: 'SCD0000101/IM-0001-0048-icontour-manual.txt' },
+] as const;
+
+/**
+ * Copies the example DICOMs and contours into the built pages (the runtime image has dist/ but not the source tree)
+ * with an `examples.json` index the viewer reads.
+ */
+function copyExamples(outDir: string): void {
+  const fixtures = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook');
+  const index = VIEWER_EXAMPLES.map((e) => {
+    const dicom = `${e.id}.dcm`;
+    const contour = `${e.id}-icontour.txt`;
+    mkdirSync(outDir, { recursive: true });
+    for (const [from, to] of [[e.dicom, dicom], [e.contour, contour]]) {
+      cpSync(join(fixtures, from), join(outDir, to));
+      chmodSync(join(outDir, to), 0o644); // some fixtures are read-only; a rebuild must be able to overwrite the copy
+    }
+    return { id: e.id, title: e.title, dicom, contour };
+  });
+  const source = 'Sunnybrook Cardiac Data (CC0 1.0), Radau et al., MIDAS Journal 2009, http://hdl.handle.net/10380/3070';
+  writeFileSync(join(outDir, 'examples.json'), `${JSON.stringify({ source, examples: index }, null, 2)}\n`);
 }
 
 function findEntries(dir: string): string[] {
