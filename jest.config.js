@@ -5,7 +5,8 @@ module.exports = {
   roots: ['<rootDir>/libs', '<rootDir>/services', '<rootDir>/test'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.browser-spec.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
+    // @swc/jest with module-local bindings for hot built-ins (see the file: jest's vm context makes global lookups slow).
+    '^.+\\.ts$': ['<rootDir>/test/support/jest-transform.js', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022' } }],
   },
   moduleNameMapper: {
     '^@lvseg/(imaging|model|model-store|common|config|report)$': '<rootDir>/libs/$1/src',
