@@ -3,6 +3,7 @@ import { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { RUNS_DIR, RunStoreCore, type RunStoreCommonOptions } from './run-store';
 import type { S3ConnectionOptions } from './s3-model-store';
+import { listS3Keys } from './s3-list';
 
 export interface S3RunStoreOptions extends RunStoreCommonOptions, S3ConnectionOptions {
   bucket: string;
@@ -93,16 +94,8 @@ export class S3RunStore extends RunStoreCore {
 
   protected async listRunIds(): Promise<string[]> {
     const base = `${this.prefix}${RUNS_DIR}/`;
-    const names = await new Promise<string[]>((resolve, reject) => {
-      const found: string[] = [];
-      // Non-recursive: one common prefix per run instead of every heatmap object.
-      const stream = this.client.listObjectsV2(this.bucket, base, false);
-      stream.on('data', (item) => {
-        if (item.prefix) found.push(item.prefix);
-      });
-      stream.on('error', reject);
-      stream.on('end', () => resolve(found));
-    }).catch((e: unknown) => {
+    // Non-recursive: one common prefix per run instead of every heatmap object.
+    const names = await listS3Keys(this.client, this.bucket, base, false).catch((e: unknown) => {
       if (s3Code(e) === 'NoSuchBucket') return [] as string[];
       throw this.mapError(e, 'list runs');
     });

@@ -4,6 +4,7 @@ import { LvsegError } from '@lvseg/common';
 import { CARD_FILE_NAME, type ModelCard } from './model-card';
 import { FileModelStore } from './file-model-store';
 import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
+import { listS3Keys } from './s3-list';
 
 /** How to reach an S3-compatible server; the caller fills it from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. */
 export interface S3ConnectionOptions {
@@ -91,17 +92,7 @@ export class S3ModelStore extends StoreCore {
 
   protected async listCardVersions(): Promise<string[]> {
     const base = `${this.prefix}versions/`;
-    const names = await this.call('list versions', () =>
-      new Promise<string[]>((resolve, reject) => {
-        const found: string[] = [];
-        const stream = this.client.listObjectsV2(this.bucket, base, true);
-        stream.on('data', (item) => {
-          if (item.name) found.push(item.name);
-        });
-        stream.on('error', reject);
-        stream.on('end', () => resolve(found));
-      }),
-    );
+    const names = await this.call('list versions', () => listS3Keys(this.client, this.bucket, base, true));
     // Only `<base><version>/card.json` counts: a version is visible once its card exists.
     return names
       .filter((key) => key.endsWith(`/${CARD_FILE_NAME}`))
