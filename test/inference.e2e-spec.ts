@@ -229,7 +229,19 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     const ui = await request(app.url).get('/docs').redirects(1).expect(200);
     expect(ui.text).toMatch(/swagger-ui/i);
     const doc = (await request(app.url).get('/docs-json').expect(200)).body;
-    expect(Object.keys(doc.paths).sort()).toEqual(['/health/live', '/health/ready', '/metrics', '/models', '/models/{ref}', '/segment']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/health/live',
+      '/health/ready',
+      '/metrics',
+      '/models',
+      '/models/{ref}',
+      '/models/{ref}/files/{name}',
+      '/runs',
+      '/runs/{id}',
+      '/runs/{id}/events',
+      '/runs/{id}/heatmaps/{epoch}/{layer}.png',
+      '/segment',
+    ]);
     const segment = doc.paths['/segment'].post;
     expect(Object.keys(segment.requestBody.content).sort()).toEqual(['application/dicom', 'multipart/form-data']);
     expect(segment.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['gradcam', 'heatmaps', 'model']);

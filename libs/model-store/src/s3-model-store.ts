@@ -47,6 +47,7 @@ export class S3ModelStore extends StoreCore {
   private readonly client: Client;
   private readonly endpoint: string;
   private readonly region?: string;
+  private readonly credentials: S3ConnectionOptions;
 
   constructor(options: S3ModelStoreOptions) {
     super(options, options.seedFrom !== undefined ? new FileModelStore({ root: options.seedFrom, requireExisting: true }) : undefined);
@@ -62,6 +63,7 @@ export class S3ModelStore extends StoreCore {
     if (!options.accessKey || !options.secretKey) {
       throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', 'S3 model store needs an access key and a secret key (S3_ACCESS_KEY, S3_SECRET_KEY)');
     }
+    this.credentials = { endpoint: options.endpoint, accessKey: options.accessKey, secretKey: options.secretKey, ...(this.region ? { region: this.region } : {}) };
     this.client = new Client({
       endPoint: endpoint.host,
       port: endpoint.port,
@@ -127,6 +129,11 @@ export class S3ModelStore extends StoreCore {
     if (current !== expectedToken) return false;
     const condition: Record<string, string> = expectedToken === undefined ? { 'If-None-Match': '*' } : { 'If-Match': expectedToken };
     return this.putConditionally(key, bytes, condition);
+  }
+
+  /** How this store reaches its server, for a store living beside it (the training runs); never logged. */
+  connection(): S3ConnectionOptions {
+    return { ...this.credentials };
   }
 
   private versionKey(version: string, name: string): string {
