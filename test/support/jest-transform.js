@@ -27,8 +27,11 @@ module.exports = {
     };
     return {
       ...swc,
-      process: (src, filename, opts) => withPrelude(swc.process(src, filename, opts)),
-      processAsync: swc.processAsync ? async (src, filename, opts) => withPrelude(await swc.processAsync(src, filename, opts)) : undefined,
+      // Plain JavaScript from node_modules (see transformIgnorePatterns) only gets the prelude.
+      process: (src, filename, opts) => withPrelude(filename.endsWith('.js') ? { code: src } : swc.process(src, filename, opts)),
+      processAsync: swc.processAsync
+        ? async (src, filename, opts) => withPrelude(filename.endsWith('.js') ? { code: src } : await swc.processAsync(src, filename, opts))
+        : undefined,
       getCacheKey: (src, filename, opts) => `${swc.getCacheKey(src, filename, opts)}:${PRELUDE}`,
     };
   },
