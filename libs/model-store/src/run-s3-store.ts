@@ -3,7 +3,7 @@ import { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { RUNS_DIR, RunStoreCore, type RunStoreCommonOptions } from './run-store';
 import type { S3ConnectionOptions } from './s3-model-store';
-import { listS3Keys } from './s3-list';
+import { listS3Keys, readBody, s3Code, S3_NOT_FOUND_CODES } from './s3-objects';
 
 export interface S3RunStoreOptions extends RunStoreCommonOptions, S3ConnectionOptions {
   bucket: string;
@@ -13,7 +13,6 @@ export interface S3RunStoreOptions extends RunStoreCommonOptions, S3ConnectionOp
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
 /**
@@ -71,16 +70,14 @@ export class S3RunStore extends RunStoreCore {
     } catch (e) {
       const code = s3Code(e);
       // A bucket that does not exist yet holds no runs.
-      if (NOT_FOUND_CODES.has(code ?? '') || code === 'NoSuchBucket') return undefined;
+      if (S3_NOT_FOUND_CODES.has(code ?? '') || code === 'NoSuchBucket') return undefined;
       throw this.mapError(e, `read ${key}`);
     }
-    const chunks: Buffer[] = [];
     try {
-      for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+      return await readBody(stream);
     } catch (e) {
       throw this.mapError(e, `read ${key}`);
     }
-    return Buffer.concat(chunks);
   }
 
   protected async writeObject(key: string, bytes: Buffer, contentType: string): Promise<void> {
@@ -130,7 +127,3 @@ export class S3RunStore extends RunStoreCore {
   }
 }
 
-function s3Code(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}

@@ -4,7 +4,7 @@ import { LvsegError } from '@lvseg/common';
 import { CARD_FILE_NAME, type ModelCard } from './model-card';
 import { FileModelStore } from './file-model-store';
 import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
-import { listS3Keys } from './s3-list';
+import { listS3Keys, readBody, s3Code, S3_NOT_FOUND_CODES } from './s3-objects';
 
 /** How to reach an S3-compatible server; the caller fills it from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. */
 export interface S3ConnectionOptions {
@@ -26,7 +26,6 @@ export interface S3ModelStoreOptions extends ModelStoreCommonOptions, S3Connecti
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound']);
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
@@ -166,7 +165,7 @@ export class S3ModelStore extends StoreCore {
     try {
       return normalizeEtag((await this.client.statObject(this.bucket, key)).etag);
     } catch (e) {
-      if (NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
+      if (S3_NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
       throw this.mapError(e, `stat ${key}`);
     }
   }
@@ -176,19 +175,19 @@ export class S3ModelStore extends StoreCore {
     try {
       stream = await this.client.getObject(this.bucket, key);
     } catch (e) {
-      if (NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
+      if (S3_NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
       throw this.mapError(e, `read ${key}`);
     }
-    const chunks: Buffer[] = [];
+    let bytes: Buffer;
     try {
-      for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+      bytes = await readBody(stream);
     } catch (e) {
       throw this.mapError(e, `read ${key}`);
     }
     // getObject resolves to the HTTP response, whose headers carry the etag used for conditional alias writes.
     const headers = (stream as Readable & { headers?: Record<string, string | string[] | undefined> }).headers;
     const etag = headers?.etag;
-    return { bytes: Buffer.concat(chunks), etag: normalizeEtag(typeof etag === 'string' ? etag : '') };
+    return { bytes, etag: normalizeEtag(typeof etag === 'string' ? etag : '') };
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -215,10 +214,6 @@ export class S3ModelStore extends StoreCore {
   }
 }
 
-function s3Code(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
 
 function normalizeEtag(etag: string): string {
   return etag.replace(/^"|"$/g, '');
