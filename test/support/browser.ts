@@ -6,7 +6,7 @@ import { repoRoot } from '@lvseg/common';
 
 export const CHROMIUM_PATH = process.env.LVSEG_CHROMIUM ?? '/usr/bin/chromium';
 
-/** Where browser tests write screenshots (kept by CI as artifacts; gitignored). */
+/** Where browser tests write screenshots (test-artifacts/screenshots/, gitignored; look at them after a run). */
 export const SCREENSHOT_DIR = join(repoRoot(), 'test-artifacts', 'screenshots');
 
 /**
