@@ -1,9 +1,8 @@
 import type { Readable } from 'node:stream';
-import { Client } from 'minio';
+import type { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { RUNS_DIR, RunStoreCore, type RunStoreCommonOptions } from './run-store';
-import type { S3ConnectionOptions } from './s3-model-store';
-import { listS3Keys, readBody, s3Code, S3_NOT_FOUND_CODES } from './s3-objects';
+import { listS3Keys, openS3Location, readBody, s3Code, S3_NETWORK_CODES, S3_NOT_FOUND_CODES, type S3ConnectionOptions } from './s3-objects';
 
 export interface S3RunStoreOptions extends RunStoreCommonOptions, S3ConnectionOptions {
   bucket: string;
@@ -11,9 +10,6 @@ export interface S3RunStoreOptions extends RunStoreCommonOptions, S3ConnectionOp
   prefix?: string;
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
 /**
  * Training runs in an S3 bucket beside the model versions: `<prefix>/runs/<id>/…`. S3 has no append, so the epoch
@@ -30,37 +26,8 @@ export class S3RunStore extends RunStoreCore {
 
   constructor(options: S3RunStoreOptions) {
     super(options);
-    if (!BUCKET_NAME.test(options.bucket) || options.bucket.includes('..')) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 bucket name ${JSON.stringify(options.bucket)}`);
-    }
-    const segments = (options.prefix ?? '').split('/').filter((s) => s !== '');
-    if (segments.some((s) => !PREFIX_SEGMENT.test(s) || s.includes('..'))) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 key prefix ${JSON.stringify(options.prefix)}`);
-    }
-    if (!options.accessKey || !options.secretKey) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', 'S3 run store needs an access key and a secret key (S3_ACCESS_KEY, S3_SECRET_KEY)');
-    }
-    let url: URL;
-    try {
-      url = new URL(options.endpoint);
-    } catch {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3 endpoint ${JSON.stringify(options.endpoint)} is not a URL (expected e.g. http://127.0.0.1:9000)`);
-    }
-    const useSSL = url.protocol === 'https:';
-    this.bucket = options.bucket;
-    this.prefix = segments.length === 0 ? '' : `${segments.join('/')}/`;
+    ({ client: this.client, bucket: this.bucket, prefix: this.prefix, endpoint: this.endpoint, region: this.region } = openS3Location(options, 'S3 run store'));
     this.uri = `s3://${this.bucket}/${this.prefix}${RUNS_DIR}/`;
-    this.endpoint = `${url.protocol}//${url.host}`;
-    this.region = options.region || undefined;
-    this.client = new Client({
-      endPoint: url.hostname.replace(/^\[|\]$/g, ''),
-      port: url.port ? Number(url.port) : useSSL ? 443 : 80,
-      useSSL,
-      accessKey: options.accessKey,
-      secretKey: options.secretKey,
-      ...(this.region ? { region: this.region } : {}),
-      pathStyle: true,
-    });
   }
 
   protected async readObject(key: string): Promise<Buffer | undefined> {
@@ -119,7 +86,7 @@ export class S3RunStore extends RunStoreCore {
   private mapError(e: unknown, what: string): LvsegError {
     if (e instanceof LvsegError) return e;
     const code = s3Code(e) ?? 'unknown';
-    if (NETWORK_CODES.has(code)) {
+    if (S3_NETWORK_CODES.has(code)) {
       return new LvsegError('unavailable', 'RUN_STORE_UNAVAILABLE', `S3 endpoint ${this.endpoint} is unreachable (${code}) while trying to ${what}`, { s3Code: code });
     }
     const message = e instanceof Error ? e.message : String(e);

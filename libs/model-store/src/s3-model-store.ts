@@ -1,20 +1,12 @@
 import type { Readable } from 'node:stream';
-import { Client } from 'minio';
+import type { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { CARD_FILE_NAME, type ModelCard } from './model-card';
 import { FileModelStore } from './file-model-store';
 import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
-import { listS3Keys, readBody, s3Code, S3_NOT_FOUND_CODES } from './s3-objects';
+import { listS3Keys, openS3Location, readBody, s3Code, S3_NETWORK_CODES, S3_NOT_FOUND_CODES, type S3ConnectionOptions } from './s3-objects';
 
-/** How to reach an S3-compatible server; the caller fills it from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION. */
-export interface S3ConnectionOptions {
-  /** Base URL, e.g. `http://127.0.0.1:9000`; https turns TLS on. */
-  endpoint: string;
-  accessKey: string;
-  secretKey: string;
-  /** Omit to let the client discover the bucket's region. */
-  region?: string;
-}
+export type { S3ConnectionOptions } from './s3-objects';
 
 export interface S3ModelStoreOptions extends ModelStoreCommonOptions, S3ConnectionOptions {
   bucket: string;
@@ -24,10 +16,7 @@ export interface S3ModelStoreOptions extends ModelStoreCommonOptions, S3Connecti
   seedFrom?: string;
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
 
 /**
  * Model store in an S3 bucket (MinIO, AWS, or anything S3-compatible), same layout as the file store under a prefix:
@@ -50,29 +39,10 @@ export class S3ModelStore extends StoreCore {
 
   constructor(options: S3ModelStoreOptions) {
     super(options, options.seedFrom !== undefined ? new FileModelStore({ root: options.seedFrom, requireExisting: true }) : undefined);
-    if (!BUCKET_NAME.test(options.bucket) || options.bucket.includes('..')) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 bucket name ${JSON.stringify(options.bucket)}`);
-    }
-    this.bucket = options.bucket;
-    this.prefix = normalizePrefix(options.prefix ?? '');
+    const at = openS3Location(options, 'S3 model store');
+    ({ client: this.client, bucket: this.bucket, prefix: this.prefix, endpoint: this.endpoint, region: this.region } = at);
     this.uri = `s3://${this.bucket}/${this.prefix}`;
-    this.region = options.region || undefined;
-    const endpoint = parseEndpoint(options.endpoint);
-    this.endpoint = endpoint.href;
-    if (!options.accessKey || !options.secretKey) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', 'S3 model store needs an access key and a secret key (S3_ACCESS_KEY, S3_SECRET_KEY)');
-    }
     this.credentials = { endpoint: options.endpoint, accessKey: options.accessKey, secretKey: options.secretKey, ...(this.region ? { region: this.region } : {}) };
-    this.client = new Client({
-      endPoint: endpoint.host,
-      port: endpoint.port,
-      useSSL: endpoint.useSSL,
-      accessKey: options.accessKey,
-      secretKey: options.secretKey,
-      ...(this.region ? { region: this.region } : {}),
-      // MinIO and most self-hosted servers are addressed by path, not by bucket subdomain.
-      pathStyle: true,
-    });
   }
 
   protected async initialize(): Promise<void> {
@@ -206,7 +176,7 @@ export class S3ModelStore extends StoreCore {
     if (AUTH_CODES.has(code)) {
       return new LvsegError('config', 'MODEL_STORE_S3_AUTH', `S3 refused the credentials for ${where} (${code}) while trying to ${what}`, { s3Code: code });
     }
-    if (NETWORK_CODES.has(code)) {
+    if (S3_NETWORK_CODES.has(code)) {
       return new LvsegError('unavailable', 'MODEL_STORE_UNAVAILABLE', `S3 endpoint ${this.endpoint} is unreachable (${code}) while trying to ${what}`, { s3Code: code });
     }
     const message = e instanceof Error ? e.message : String(e);
@@ -223,31 +193,3 @@ function contentTypeOf(name: string): string {
   return name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
 }
 
-function normalizePrefix(prefix: string): string {
-  const segments = prefix.split('/').filter((s) => s !== '');
-  for (const s of segments) {
-    if (!PREFIX_SEGMENT.test(s) || s.includes('..')) {
-      throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `invalid S3 key prefix ${JSON.stringify(prefix)}: segment ${JSON.stringify(s)} is not a plain name`);
-    }
-  }
-  return segments.length === 0 ? '' : `${segments.join('/')}/`;
-}
-
-function parseEndpoint(endpoint: string): { host: string; port: number; useSSL: boolean; href: string } {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3 endpoint ${JSON.stringify(endpoint)} is not a URL (expected e.g. http://127.0.0.1:9000)`);
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search || url.username) {
-    throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3 endpoint ${JSON.stringify(endpoint)} must be http(s)://host[:port] without a path`);
-  }
-  const useSSL = url.protocol === 'https:';
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port ? Number(url.port) : useSSL ? 443 : 80,
-    useSSL,
-    href: `${url.protocol}//${url.host}`,
-  };
-}

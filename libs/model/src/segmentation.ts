@@ -17,6 +17,11 @@ export interface MaskOptions {
 
 export const DEFAULT_MASK_OPTIONS: Required<MaskOptions> = { threshold: 0.5, keepOneComponent: 'most-probable', fillHoles: true };
 
+/** The mask post-processing a model version was evaluated with (its card's `preprocessing.postprocess`), else the default. */
+export function maskOptionsOf(card: { preprocessing?: unknown } | undefined): MaskOptions {
+  return (card?.preprocessing as { postprocess?: MaskOptions } | undefined)?.postprocess ?? DEFAULT_MASK_OPTIONS;
+}
+
 /** LV probability maps (softmax of the 2-class logits, channel 1) for model inputs of size×size, batched. */
 export function predictLvProbabilities(model: tf.LayersModel, inputs: Float32Array[], size = MODEL_INPUT_SIZE, batchSize = 4): Float32Array[] {
   const out: Float32Array[] = [];

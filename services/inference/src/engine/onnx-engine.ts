@@ -6,7 +6,8 @@ import { GradCamMap, LayerMap, MaskOptions, exportToOnnx, probabilityToMask } fr
 import type { ModelCard } from '@lvseg/model-store';
 import { OnnxSessionRunner, startOnnxWorker } from './onnx-worker';
 import { EngineFactory, ImageSegmentation, SegmentationEngine } from './segmentation-engine';
-import { TfjsEngineFactory, TfjsSegmentationEngine, maskOptionsOf } from './tfjs-engine';
+import { maskOptionsOf } from '@lvseg/model';
+import { TfjsEngineFactory, TfjsSegmentationEngine } from './tfjs-engine';
 
 /** The onnxruntime-node module, loaded by the caller (so a build without it still starts on tfjs). */
 export type OnnxRuntime = typeof Ort;

@@ -2,14 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Injectable } from '@nestjs/common';
 import { LvsegError } from '@lvseg/common';
 import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeMaskNearest, toModelInput } from '@lvseg/imaging';
-import { ARCHITECTURES, DEFAULT_MASK_OPTIONS, GradCamMap, LayerMap, MaskOptions, gradCam, layerActivationMaps, modelFromFiles, segmentImages } from '@lvseg/model';
+import { ARCHITECTURES, GradCamMap, LayerMap, MaskOptions, gradCam, layerActivationMaps, maskOptionsOf, modelFromFiles, segmentImages } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
 import { EngineFactory, ImageSegmentation, SegmentationEngine } from './segmentation-engine';
-
-/** The mask post-processing a model was evaluated with (`lvseg eval` reads the same field). */
-export function maskOptionsOf(card: ModelCard): MaskOptions {
-  return (card.preprocessing as { postprocess?: MaskOptions } | undefined)?.postprocess ?? DEFAULT_MASK_OPTIONS;
-}
 
 /** A tfjs LayersModel serving segmentations (the same `segmentImages` as `lvseg eval`) and explanations. */
 export class TfjsSegmentationEngine implements SegmentationEngine {

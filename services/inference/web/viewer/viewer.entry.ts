@@ -11,7 +11,7 @@ import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
 import { decodeDicom } from '@lvseg/imaging/dicom';
 import { normalize } from '@lvseg/imaging/normalize';
 import { parseContour, rasterizeContour } from '@lvseg/imaging/contour';
-import { DEFAULT_MASK_OPTIONS, MaskOptions, segmentImages } from '@lvseg/model/segmentation';
+import { maskOptionsOf, segmentImages } from '@lvseg/model/segmentation';
 import { dice } from '@lvseg/model/metrics/overlap';
 import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto';
 import type { ErrorResponseDto, SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
@@ -352,7 +352,7 @@ async function runInBrowser(): Promise<void> {
     // Let the status paint before the synchronous forward pass.
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
     // The post-processing the model was evaluated with, read from its card as the server's engine does.
-    const maskOptions = ((card.preprocessing as { postprocess?: MaskOptions }).postprocess ?? DEFAULT_MASK_OPTIONS) as MaskOptions;
+    const maskOptions = maskOptionsOf(card);
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
     const [{ mask }] = segmentImages(model, [image], maskOptions, 1);

@@ -1,5 +1,5 @@
 import { loadDataset } from '@lvseg/imaging';
-import { EvaluationReport, evaluateCases, loadModelByRef, segmentImages, DEFAULT_MASK_OPTIONS, MaskOptions } from '@lvseg/model';
+import { EvaluationReport, evaluateCases, loadModelByRef, maskOptionsOf, segmentImages } from '@lvseg/model';
 import { ModelStore } from '@lvseg/model-store';
 import { requireDataDir } from '../store';
 
@@ -16,7 +16,7 @@ export async function evaluateModel(store: ModelStore, ref: string, data: string
   const { model, card, source } = await loadModelByRef(store, ref);
   try {
     const { items } = loadDataset(dir, { splits: [split] });
-    const mask = (card?.preprocessing as { postprocess?: MaskOptions } | undefined)?.postprocess ?? DEFAULT_MASK_OPTIONS;
+    const mask = maskOptionsOf(card);
     const results = segmentImages(model, items.map((i) => i.image), mask);
     const report = evaluateCases(
       items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })),
