@@ -51,7 +51,7 @@ describe('web assets', () => {
   it('refuses names outside the fixed list, including traversal attempts, with a 404 and a reason', async () => {
     for (const name of ['package.json', '..%2Fpackage.json', '__proto__', 'tf.min.js.map']) {
       const res = await request(app.getHttpServer()).get(`/vendor/${name}`).expect(404);
-      expect(res.body.error.code).toBe('not-found');
+      expect(res.body.error.code).toBe('VENDOR_FILE_NOT_FOUND');
       expect(res.body.error.message).toContain('tf.min.js');
     }
     expect(vendorFilePath('constructor')).toBeUndefined();

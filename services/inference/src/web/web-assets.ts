@@ -46,7 +46,7 @@ export function serveWebAssets(app: NestExpressApplication, env: NodeJS.ProcessE
     const name = String(req.params.name);
     const file = vendorFilePath(name);
     if (!file || !existsSync(file.path)) {
-      res.status(404).json({ error: { code: 'not-found', message: `no vendor file "${name}"; served: ${Object.keys(VENDOR_FILES).join(', ')}` } });
+      res.status(404).json({ error: { code: 'VENDOR_FILE_NOT_FOUND', message: `no vendor file "${name}"; served: ${Object.keys(VENDOR_FILES).join(', ')}` } });
       return;
     }
     res.type(file.type).setHeader('Cache-Control', 'public, max-age=86400');
