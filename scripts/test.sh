@@ -9,4 +9,6 @@ command -v kubectl >/dev/null || { apt-get update && apt-get install -y --no-ins
 # test/*.browser-spec.ts drive Debian's chromium headless through playwright-core (the viewer, the training monitor, the report).
 test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 npm ci --no-audit --no-fund
-npx jest --ci
+# A run that cannot finish (a test leaving a server or browser open) fails here, well inside CI's 90 minutes,
+# instead of hanging until CI kills it; the whole suite takes ~10 minutes on this 2-core machine.
+timeout --kill-after=30s 60m npx jest --ci

@@ -43,6 +43,9 @@ describeMonitor('training monitor page (/monitor/) following a live run', () => 
   let backend: BackendInfo;
   let data: ReturnType<typeof makeTinyDataset>;
   let training: Promise<{ trained: TrainedModel; card: ModelCard }> | undefined;
+  // Training waits at the end of epoch 1 until the page shows that epoch (so epochs 2 and 3 surely arrive live);
+  // afterAll opens the gate too, so a failed assertion can never leave the run (and jest) waiting.
+  let releaseTraining: () => void = () => {};
 
   beforeAll(async () => {
     backend = await initBackend();
@@ -53,6 +56,7 @@ describeMonitor('training monitor page (/monitor/) following a live run', () => 
 
   afterAll(async () => {
     // Never leave the training run behind, even when an assertion failed half way.
+    releaseTraining();
     const done = await training?.catch(() => undefined);
     done?.trained.result.model.dispose();
     await browser?.close();
@@ -63,8 +67,6 @@ describeMonitor('training monitor page (/monitor/) following a live run', () => 
 
   it('shows the run’s curves, epoch table and per-layer heatmaps, updating live until the run finishes', async () => {
     const runs = new FileRunStore({ root });
-    // Training waits at the end of epoch 1 until the page shows that epoch, so epochs 2 and 3 surely arrive live.
-    let releaseTraining!: () => void;
     const pageSawEpoch1 = new Promise<void>((r) => (releaseTraining = r));
     const gate = { onEpochEnd: async (m: { epoch: number }) => (m.epoch === 1 ? pageSawEpoch1 : undefined) };
     training = trainAndPublish(
@@ -83,6 +85,8 @@ describeMonitor('training monitor page (/monitor/) following a live run', () => 
     await runButton.waitFor({ timeout: 20000 });
     await runButton.focus();
     await page.keyboard.press('Enter'); // keyboard use: the run list is buttons
+    // The page opens the run on the hashchange that Enter causes, a task after the key press returns.
+    await page.locator('#run-list button[aria-pressed="true"]', { hasText: runId }).waitFor({ timeout: 10000 });
     expect(await runButton.getAttribute('aria-pressed')).toBe('true');
     expect(page.url()).toContain(`#run=${runId}`);
 

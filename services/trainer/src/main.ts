@@ -5,7 +5,7 @@ import { ARCHITECTURES, initBackend, TrainConfig, trainConfigFor } from '@lvseg/
 import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
-import { publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
+import { loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
@@ -61,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--epochs <n>', 'epochs', num('epochs'))
     .option('--promote <alias>', 'also point this alias at the new version (subject to the Dice bar)')
     .option('--notes <text>', 'free text recorded on the model card')
+    .option('--init-from <version>', 'start from the weights of this version or alias of the same architecture (fine-tuning)')
     .option('--heatmap-every <n>', 'record per-layer activation heatmaps of one val image every N epochs (plus the first and last; 0: only those)', num('heatmap-every'), 5)
     .action(async (o) => {
       const cfg = config();
@@ -69,7 +70,8 @@ async function main(argv: string[]): Promise<number> {
       const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
       const overrides = trainOverrides(o);
       const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
-      const { trained, card } = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+      const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
+      const { trained, card } = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
       process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
       if (o.promote) {
         const r = await promote(store, { alias: o.promote, version: card.version, minDice: cfg.minPromoteDice, force: false, reason: 'lvseg train --promote' });

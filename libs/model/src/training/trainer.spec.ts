@@ -3,7 +3,8 @@ import { SeededRandom } from '@lvseg/common';
 import { LabelledImage, NO_AUGMENTATION } from '@lvseg/imaging';
 import { initBackend } from '../backend';
 import { staircaseLearningRate } from './schedule';
-import { trainConfigFor, trainModel } from './index';
+import { buildModel } from '../architectures';
+import { copyInitialWeights, trainConfigFor, trainModel } from './index';
 
 /** Synthetic short-axis-like images: a bright disc (the "LV") on a noisy darker background, at a random place. */
 function syntheticSet(count: number, seed: number): LabelledImage[] {
@@ -59,5 +60,34 @@ describe('trainModel', () => {
     b.model.dispose();
     expect(b.history.map((h) => h.trainLoss)).toEqual(a.history.map((h) => h.trainLoss));
     expect(weightsB.map((w) => Array.from(w.slice(0, 16)))).toEqual(weightsA.map((w) => Array.from(w.slice(0, 16))));
+  });
+
+  it('starts from a trained model when given one (fine-tuning): same weights at step 0, lower first-epoch loss', async () => {
+    const train = syntheticSet(8, 1);
+    const val = syntheticSet(2, 2).map((v) => ({ ...v, split: 'val' }));
+    const fresh = await trainModel(train, val, cfg);
+    const tuned = await trainModel(train, val, { ...cfg, epochs: 1, learningRate: 0 }, {}, fresh.model);
+    // With a zero learning rate the run only evaluates: its weights are exactly the ones it started from.
+    const a = fresh.model.getWeights().map((w) => Array.from(w.dataSync()));
+    const b = tuned.model.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(b).toEqual(a);
+    expect(tuned.history[0].trainLoss).toBeLessThan(fresh.history[0].trainLoss);
+    expect(tuned.history[0].val?.dice).toBeCloseTo(fresh.history[2].val!.dice, 10);
+    fresh.model.dispose();
+    tuned.model.dispose();
+  });
+
+  it('refuses to start from a model of another layout, with a typed error', () => {
+    const target = buildModel('unet-small', { seed: 1, size: null });
+    const other = buildModel('fcn-paper', { seed: 1, size: 256 });
+    let error: unknown;
+    try {
+      copyInitialWeights(target, other);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ kind: 'invalid-input', code: 'INIT_MODEL_MISMATCH', message: expect.stringMatching(/^cannot start from that model: it has \d+ weight tensors, this architecture has \d+$/) });
+    target.dispose();
+    other.dispose();
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { SeededRandom } from '@lvseg/common';
+import { LvsegError, SeededRandom } from '@lvseg/common';
 import { AugmentOptions, LabelledImage, MODEL_INPUT_SIZE, augmentPair, maskToModelSize, toModelInput } from '@lvseg/imaging';
 import { buildModel } from '../architectures';
 import { dice, pixelAccuracy } from '../metrics';
@@ -28,6 +28,8 @@ export interface TrainConfig {
   /** Evaluate on the val split every N epochs (and always at the last epoch). */
   valEvery: number;
   mask: MaskOptions;
+  /** Model version whose weights the run starts from (fine-tuning); absent: fresh seeded initialisation. */
+  initFrom?: string;
 }
 
 export interface SplitMetrics {
@@ -123,12 +125,29 @@ export function evaluateSplit(model: tf.LayersModel, items: LabelledImage[], mas
  * Train an architecture on `train`, selecting the epoch with the best val Dice. Deterministic for a seed on a
  * given backend. The val split is used for model selection only: no gradient ever comes from it.
  */
-export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+/**
+ * Copy a trained model's weights into a freshly built one of the same architecture (warm start). Refuses, with the
+ * layer and both shapes, a model whose weights do not line up one to one.
+ */
+export function copyInitialWeights(target: tf.LayersModel, source: tf.LayersModel): void {
+  const to = target.weights;
+  const from = source.weights;
+  if (to.length !== from.length) throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `cannot start from that model: it has ${from.length} weight tensors, this architecture has ${to.length}`);
+  to.forEach((w, i) => {
+    const a = w.shape.join('x');
+    const b = from[i].shape.join('x');
+    if (a !== b) throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `cannot start from that model: weight ${w.name} is ${a} here but ${b} in the model to start from`);
+  });
+  target.setWeights(source.getWeights());
+}
+
+export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}, init?: tf.LayersModel): Promise<TrainResult> {
   const started = Date.now();
   const rng = new SeededRandom(cfg.seed);
   const n = MODEL_INPUT_SIZE;
   const side = cfg.crop > 0 ? cfg.crop : n;
   const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n });
+  if (init) copyInitialWeights(model, init);
   const samples = prepare(train);
   const optimizer = makeOptimizer(cfg);
   const stepsPerEpoch = Math.ceil(samples.length / cfg.batchSize);

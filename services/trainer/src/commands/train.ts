@@ -1,6 +1,8 @@
 import { basename } from 'node:path';
+import type * as tf from '@tensorflow/tfjs';
+import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
-import { BackendInfo, SplitMetrics, TrainConfig, TrainHooks, TrainResult, evaluateSplit, modelToFiles, trainConfigFor, trainModel } from '@lvseg/model';
+import { BackendInfo, SplitMetrics, TrainConfig, TrainHooks, TrainResult, evaluateSplit, loadModelByRef, modelToFiles, trainConfigFor, trainModel } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
 import { gitCommit, requireDataDir } from '../store';
@@ -17,6 +19,8 @@ export interface TrainCommandOptions {
   notes?: string;
   /** Record the run (epochs, heatmaps, outcome) for the live monitor; omitted: not recorded. */
   recording?: RunRecordingOptions;
+  /** Start from this trained model's weights (fine-tuning); its version is recorded as `initFrom`. */
+  init?: { model: tf.LayersModel; version: string; architecture: string };
 }
 
 export interface TrainedModel {
@@ -29,6 +33,16 @@ export interface TrainedModel {
   val: SplitMetrics;
   /** Set when the run is being recorded; `finish`/`fail` it once the version is (or is not) published. */
   recorder?: RunRecorder;
+}
+
+/** The model a fine-tuning run starts from: a version, alias or model folder whose card names its architecture. */
+export async function loadInitModel(store: ModelStore, ref: string): Promise<NonNullable<TrainCommandOptions['init']>> {
+  const { model, card, source } = await loadModelByRef(store, ref);
+  if (!card) {
+    model.dispose();
+    throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${ref}: ${source} has no card.json, so its architecture is unknown`);
+  }
+  return { model, version: card.version, architecture: card.architecture };
 }
 
 /** Runs each hook set in order (the first's onEpochEnd finishes before the next starts). */
@@ -58,13 +72,16 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   const dir = requireDataDir(opts.data);
   const protocol = opts.protocol ?? 'by-patient';
   const { manifest, fit, select } = protocolSplits(dir, protocol);
-  const cfg = trainConfigFor(opts.arch, opts.overrides);
+  if (opts.init && opts.init.architecture !== opts.arch) {
+    throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
+  }
+  const cfg = trainConfigFor(opts.arch, { ...opts.overrides, ...(opts.init ? { initFrom: opts.init.version } : {}) });
   const recorder = opts.recording
     ? await RunRecorder.start(opts.recording, { cfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...cfg, protocol } })
     : undefined;
   try {
     // The recorder's hooks run first, so an epoch is queued for the store before any caller hook sees it.
-    const result = await trainModel(fit, select, cfg, recorder ? combineHooks(recorder.hooks(), hooks) : hooks);
+    const result = await trainModel(fit, select, cfg, recorder ? combineHooks(recorder.hooks(), hooks) : hooks, opts.init?.model);
     return { cfg, result, manifest, dataDir: dir, protocol, train: evaluateSplit(result.model, fit, cfg.mask), val: evaluateSplit(result.model, select, cfg.mask), recorder };
   } catch (e) {
     await recorder?.fail(e);
