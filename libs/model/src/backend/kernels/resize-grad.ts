@@ -72,12 +72,18 @@ function withIo(
   return cpu.makeTensorInfo(outShape, 'float32', o);
 }
 
-/** KernelFunc for ResizeNearestNeighborGrad: dx[src(y), src(x)] += dy[y, x]. */
-export const resizeNearestNeighborGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+/** Both resize gradients' inputs and attributes: the forward's input `images` (N,H,W,C) and `dy` (N,OH,OW,C). */
+function resizeGradArgs(inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap | undefined) {
   const { images, dy } = inputs as { images: tf.TensorInfo; dy: tf.TensorInfo };
   const { alignCorners, halfPixelCenters } = attrs as unknown as ResizeGradAttrs;
   const [n, h, w, c] = images.shape;
   const [, oh, ow] = dy.shape;
+  return { images, dy, alignCorners, halfPixelCenters, n, h, w, c, oh, ow };
+}
+
+/** KernelFunc for ResizeNearestNeighborGrad: dx[src(y), src(x)] += dy[y, x]. */
+export const resizeNearestNeighborGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { images, dy, alignCorners, halfPixelCenters, n, h, w, c, oh, ow } = resizeGradArgs(inputs, attrs);
   const rows = nearestSources(h, oh, alignCorners, halfPixelCenters);
   const cols = nearestSources(w, ow, alignCorners, halfPixelCenters);
   return withIo(backend as tf.KernelBackend, dy, images.shape, (d, dx) => {
@@ -95,10 +101,7 @@ export const resizeNearestNeighborGrad: tf.KernelFunc = ({ inputs, backend, attr
 
 /** KernelFunc for ResizeBilinearGrad: each dy spreads over its four source pixels with the forward's weights. */
 export const resizeBilinearGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { images, dy } = inputs as { images: tf.TensorInfo; dy: tf.TensorInfo };
-  const { alignCorners, halfPixelCenters } = attrs as unknown as ResizeGradAttrs;
-  const [n, h, w, c] = images.shape;
-  const [, oh, ow] = dy.shape;
+  const { images, dy, alignCorners, halfPixelCenters, n, h, w, c, oh, ow } = resizeGradArgs(inputs, attrs);
   const rs = bilinearSources(h, oh, alignCorners, halfPixelCenters);
   const cs = bilinearSources(w, ow, alignCorners, halfPixelCenters);
   return withIo(backend as tf.KernelBackend, dy, images.shape, (d, dx) => {
