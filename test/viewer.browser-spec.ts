@@ -99,6 +99,8 @@ describeViewer('viewer page at / (real app, shipped model, headless Chromium)', 
     await page.goto(`${app.url}/`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Ready'), null, { timeout: 60_000 });
     const served = (await request(app.url).get('/models').expect(200)).body.servedVersion as string;
+    // The app picks the project's tfjs backend itself (wasm here, TensorFlow where installed), never tfjs's stock cpu.
+    expect((await request(app.url).get('/health/ready').expect(200)).body.engine.served).toMatch(/tfjs \((wasm|tensorflow)\)$/);
     expect(await page.locator('#model-select option').allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(served)]));
     expect(await page.locator('#gradcam-select option').allTextContents()).toEqual(heatmapLayers);
     expect(await page.locator('#example-select option').count()).toBe(2);

@@ -7,6 +7,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import pino, { Logger } from 'pino';
 import { repoRoot } from '@lvseg/common';
 import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
+import { initBackend } from '@lvseg/model';
 import type { ModelStore, RunStore } from '@lvseg/model-store';
 import { runStoreBeside } from './runs/run-store.token';
 import { InferenceModule } from './app.module';
@@ -46,6 +47,9 @@ export interface InferenceAppOptions {
 export async function createInferenceApp(opts: InferenceAppOptions): Promise<NestExpressApplication> {
   const { config } = opts;
   const logger = opts.logger ?? pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
+  // The engines (and the explanations, always on tfjs) need the project's backend and kernels; without this an app
+  // built by a caller that forgot it would run on tfjs's stock cpu backend. Idempotent: main.ts chose it already.
+  await initBackend();
   const { factory: engineFactory, choice: engineChoice } = opts.engineFactory
     ? { factory: opts.engineFactory, choice: givenEngine(opts.engineFactory) }
     : chooseEngine(readEngineSettings(opts.env ?? process.env), { logger });
