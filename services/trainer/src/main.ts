@@ -71,7 +71,13 @@ async function main(argv: string[]): Promise<number> {
       const overrides = trainOverrides(o);
       const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
       const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
-      const { trained, card } = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+      let published: Awaited<ReturnType<typeof trainAndPublish>>;
+      try {
+        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+      } finally {
+        init?.model.dispose(); // its weights were copied into the new model at the start
+      }
+      const { trained, card } = published;
       process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
       if (o.promote) {
         const r = await promote(store, { alias: o.promote, version: card.version, minDice: cfg.minPromoteDice, force: false, reason: 'lvseg train --promote' });

@@ -67,13 +67,14 @@ describe('trainModel', () => {
     const val = syntheticSet(2, 2).map((v) => ({ ...v, split: 'val' }));
     const fresh = await trainModel(train, val, cfg);
     const tuned = await trainModel(train, val, { ...cfg, epochs: 1, learningRate: 0 }, {}, fresh.model);
-    // With a zero learning rate the run only evaluates: its weights are exactly the ones it started from.
+    // With a zero learning rate the run only evaluates: its weights are exactly the ones it started from, and they
+    // stay the new model's own once the model it started from is disposed (as the CLI does).
     const a = fresh.model.getWeights().map((w) => Array.from(w.dataSync()));
+    fresh.model.dispose();
     const b = tuned.model.getWeights().map((w) => Array.from(w.dataSync()));
     expect(b).toEqual(a);
     expect(tuned.history[0].trainLoss).toBeLessThan(fresh.history[0].trainLoss);
     expect(tuned.history[0].val?.dice).toBeCloseTo(fresh.history[2].val!.dice, 10);
-    fresh.model.dispose();
     tuned.model.dispose();
   });
 

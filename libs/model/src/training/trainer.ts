@@ -122,10 +122,6 @@ export function evaluateSplit(model: tf.LayersModel, items: LabelledImage[], mas
 }
 
 /**
- * Train an architecture on `train`, selecting the epoch with the best val Dice. Deterministic for a seed on a
- * given backend. The val split is used for model selection only: no gradient ever comes from it.
- */
-/**
  * Copy a trained model's weights into a freshly built one of the same architecture (warm start). Refuses, with the
  * layer and both shapes, a model whose weights do not line up one to one.
  */
@@ -141,6 +137,11 @@ export function copyInitialWeights(target: tf.LayersModel, source: tf.LayersMode
   target.setWeights(source.getWeights());
 }
 
+/**
+ * Train an architecture on `train`, selecting the epoch with the best val Dice. Deterministic for a seed on a
+ * given backend. The val split is used for model selection only: no gradient ever comes from it.
+ * `init`: a trained model of the same architecture to start from (its weights are copied; the caller keeps it).
+ */
 export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}, init?: tf.LayersModel): Promise<TrainResult> {
   const started = Date.now();
   const rng = new SeededRandom(cfg.seed);

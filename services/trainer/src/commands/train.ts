@@ -40,7 +40,7 @@ export async function loadInitModel(store: ModelStore, ref: string): Promise<Non
   const { model, card, source } = await loadModelByRef(store, ref);
   if (!card) {
     model.dispose();
-    throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${ref}: ${source} has no card.json, so its architecture is unknown`);
+    throw new LvsegError('invalid-input', 'INIT_MODEL_NO_CARD', `--init-from ${ref}: ${source} has no card.json, so its architecture is unknown`);
   }
   return { model, version: card.version, architecture: card.architecture };
 }
@@ -71,10 +71,10 @@ export function protocolSplits(dir: string, protocol: 'by-patient' | 'paper', se
 export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHooks): Promise<TrainedModel> {
   const dir = requireDataDir(opts.data);
   const protocol = opts.protocol ?? 'by-patient';
-  const { manifest, fit, select } = protocolSplits(dir, protocol);
   if (opts.init && opts.init.architecture !== opts.arch) {
     throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
   }
+  const { manifest, fit, select } = protocolSplits(dir, protocol);
   const cfg = trainConfigFor(opts.arch, { ...opts.overrides, ...(opts.init ? { initFrom: opts.init.version } : {}) });
   const recorder = opts.recording
     ? await RunRecorder.start(opts.recording, { cfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...cfg, protocol } })
