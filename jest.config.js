@@ -12,7 +12,7 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!pngjs/)'],
   moduleNameMapper: {
-    '^@lvseg/(imaging|model|model-store|common|config|report)$': '<rootDir>/libs/$1/src',
+    '^@lvseg/(imaging|model|model-store|common|config|report|lv-function)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 120000,
 };

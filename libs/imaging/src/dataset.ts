@@ -3,7 +3,7 @@ import { join, basename, extname } from 'node:path';
 import { LvsegError, SeededRandom } from '@lvseg/common';
 import { decodeDicom } from './dicom';
 import { parseContour, rasterizeContour } from './contour';
-import { LabelledImage } from './image';
+import { FrameAcquisition, LabelledImage } from './image';
 import { Manifest, ManifestRow, readManifest } from './manifest';
 import { decodePngGray, decodePngMask } from './png';
 
@@ -35,10 +35,12 @@ export function loadRow(manifest: Manifest, row: ManifestRow): LabelledImage {
     }
     return { id, case: row.case, split: row.split, image, mask };
   }
-  const { image } = decodeDicom(readBytes(manifest.dir, row.image));
+  const { image, meta } = decodeDicom(readBytes(manifest.dir, row.image));
   const points = parseContour(readBytes(manifest.dir, row.contour as string).toString('utf8'));
   const mask = rasterizeContour(points, image.rows, image.columns);
-  return { id, case: row.case, split: row.split, image, mask };
+  const { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber } = meta;
+  const acquisition: FrameAcquisition = { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber };
+  return { id, case: row.case, split: row.split, image, mask, acquisition };
 }
 
 /** Load a data set folder (with `manifest.csv`) into memory, optionally only some splits. */

@@ -85,6 +85,8 @@ describe('decodeDicom: real Sunnybrook files', () => {
       rescaleIntercept: 0,
       pixelSpacingMm: [1.3672, 1.3672],
       sliceThicknessMm: 8,
+      spacingBetweenSlicesMm: 8,
+      triggerTimeMs: 976,
       instanceNumber: 100,
       sliceLocation: -61.98104477,
       imagePositionPatient: [-62.7009, -221.903, 91.1184],

@@ -32,6 +32,10 @@ export interface DicomMeta {
   /** [row spacing, column spacing] in mm from PixelSpacing, else ImagerPixelSpacing; undefined when absent or invalid. */
   pixelSpacingMm?: [number, number];
   sliceThicknessMm?: number;
+  /** SpacingBetweenSlices (0018,0088), mm. */
+  spacingBetweenSlicesMm?: number;
+  /** TriggerTime (0018,1060): ms after the R wave, the frame's place in the cardiac cycle. */
+  triggerTimeMs?: number;
   instanceNumber?: number;
   sliceLocation?: number;
   imagePositionPatient?: [number, number, number];
@@ -141,6 +145,8 @@ const TAG = {
   modality: 'x00080060',
   seriesDescription: 'x0008103e',
   sliceThickness: 'x00180050',
+  spacingBetweenSlices: 'x00180088',
+  triggerTime: 'x00181060',
   imagerPixelSpacing: 'x00181164',
   studyInstanceUid: 'x0020000d',
   seriesInstanceUid: 'x0020000e',
@@ -346,6 +352,8 @@ function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
     rescaleIntercept,
     pixelSpacingMm: pixelSpacingMm as [number, number] | undefined,
     sliceThicknessMm: read.firstDecimal(TAG.sliceThickness),
+    spacingBetweenSlicesMm: read.firstDecimal(TAG.spacingBetweenSlices),
+    triggerTimeMs: read.firstDecimal(TAG.triggerTime),
     instanceNumber: read.integer(TAG.instanceNumber, 'InstanceNumber (0020,0013)', false),
     sliceLocation: read.firstDecimal(TAG.sliceLocation),
     imagePositionPatient: read.decimals(TAG.imagePositionPatient, 3) as DicomMeta['imagePositionPatient'],

@@ -26,6 +26,19 @@ export interface LabelledImage {
   split: string;
   image: GrayImage;
   mask: BinaryMask;
+  /** Where a DICOM frame sits in its stack and cardiac cycle (DICOM rows only; a PNG says nothing of it). */
+  acquisition?: FrameAcquisition;
+}
+
+/** The non-identifying DICOM attributes that place a frame in a short-axis stack and in the cardiac cycle. */
+export interface FrameAcquisition {
+  imagePositionPatient?: [number, number, number];
+  imageOrientationPatient?: [number, number, number, number, number, number];
+  sliceLocation?: number;
+  sliceThicknessMm?: number;
+  spacingBetweenSlicesMm?: number;
+  triggerTimeMs?: number;
+  instanceNumber?: number;
 }
 
 export function emptyMask(rows: number, columns: number): BinaryMask {

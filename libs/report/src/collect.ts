@@ -6,7 +6,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { isLvsegError, LvsegError } from '@lvseg/common';
 import { LabelledImage, loadRow, Manifest, ManifestRow, normalize, readManifest } from '@lvseg/imaging';
-import { accumulateHistogram, accumulateSplitHistogram, assignCardiacPhases, BinSpec, CardiacPhase, countLvPixels, frameFromPaths, lvAreaMm2, UnknownPhaseReason } from './stats';
+import { assignCardiacPhases, CardiacPhase, frameFromPaths, UnknownPhaseReason } from '@lvseg/lv-function';
+import { accumulateHistogram, accumulateSplitHistogram, BinSpec, countLvPixels, lvAreaMm2 } from './stats';
 
 /** Per-image numbers (everything the page shows is derived from these and the intensity histograms). */
 export interface ImageRecord {
@@ -25,7 +26,9 @@ export interface ImageRecord {
   lvAreaMm2: number | null;
   /** Cine frame number from the file name (`IM-0001-<NNNN>`); null when absent. */
   frame: number | null;
+  /** 0-based slice index, (frame − 1) div phasesPerSlice. */
   slice: number | null;
+  /** Cine phase numbered from 1 as the data READMEs do: ((frame − 1) mod phasesPerSlice) + 1. */
   cinePhase: number | null;
   cardiacPhase: CardiacPhase;
   phaseUnknownReason?: UnknownPhaseReason;
@@ -112,7 +115,7 @@ export function collectDataset(dir: string, options: CollectOptions = DEFAULT_CO
   phases.forEach((p, i) => {
     const r = records[i];
     r.slice = p.slice;
-    r.cinePhase = p.cinePhase;
+    r.cinePhase = p.phaseIndex === null ? null : p.phaseIndex + 1;
     r.cardiacPhase = p.phase;
     if (p.reason) r.phaseUnknownReason = p.reason;
   });

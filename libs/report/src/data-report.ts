@@ -1,7 +1,8 @@
 /** The numbers behind the report page (written as report.json): every figure on the page comes from here. */
 import { NORMALIZE_PERCENTILES } from '@lvseg/imaging';
+import type { UnknownPhaseReason } from '@lvseg/lv-function';
 import { CollectedData, ImageRecord } from './collect';
-import { binStarts, ClassImbalance, classImbalance, distinctCounts, mode, summarize, Summary, UnknownPhaseReason } from './stats';
+import { binStarts, ClassImbalance, classImbalance, distinctCounts, mode, summarize, Summary } from './stats';
 
 export interface SplitCount {
   split: string;

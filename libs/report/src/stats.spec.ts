@@ -1,13 +1,10 @@
 import {
   accumulateHistogram,
   accumulateSplitHistogram,
-  assignCardiacPhases,
   binStarts,
-  cinePosition,
   classImbalance,
   countLvPixels,
   distinctCounts,
-  frameFromPaths,
   lvAreaMm2,
   mode,
   summarize,
@@ -73,43 +70,6 @@ describe('report statistics on synthetic inputs', () => {
     const typical = classImbalance(Array.from({ length: 5 }, () => ({ lvPixels: 1049, totalPixels: 65536 })));
     expect(typical.allBackgroundPixelAccuracy).toBeCloseTo(1 - 1049 / 65536, 12);
     expect(typical.allBackgroundMeanDice).toBe(0);
-  });
-
-  it('reads the cine frame number from Sunnybrook file names', () => {
-    expect(frameFromPaths('images/SC-HF-I-01-IM-0001-0048.png', 'labels/SC-HF-I-01-IM-0001-0048.png')).toBe(48);
-    expect(frameFromPaths('SCD0000401/100.dcm', undefined, 'SCD0000401/IM-0001-0100-icontour-manual.txt')).toBe(100);
-    expect(frameFromPaths('a/b.png', 'a/c.png')).toBeNull();
-  });
-
-  it('maps a frame to its slice and cine phase (20 phases per slice)', () => {
-    expect(cinePosition(1, 20)).toEqual({ slice: 0, phase: 1 });
-    expect(cinePosition(20, 20)).toEqual({ slice: 0, phase: 20 });
-    expect(cinePosition(21, 20)).toEqual({ slice: 1, phase: 1 });
-    expect(cinePosition(48, 20)).toEqual({ slice: 2, phase: 8 });
-    expect(cinePosition(59, 20)).toEqual({ slice: 2, phase: 19 });
-  });
-
-  it('calls the larger LV of a slice pair ED and the smaller ES, and leaves the rest unknown', () => {
-    const got = assignCardiacPhases(
-      [
-        { case: 'A', frame: 48, lvPixels: 60 }, // slice 2, phase 8: smaller → ES
-        { case: 'A', frame: 59, lvPixels: 100 }, // slice 2, phase 19: larger → ED
-        { case: 'A', frame: 80, lvPixels: 50 }, // slice 3 alone → unknown
-        { case: 'B', frame: 48, lvPixels: 70 }, // case B slice 2 is a different slice from A's
-        { case: 'B', frame: 59, lvPixels: 70 }, // equal areas → unknown
-        { case: 'B', frame: 61, lvPixels: 10 }, // slice 3 with three frames → unknown
-        { case: 'B', frame: 68, lvPixels: 20 },
-        { case: 'B', frame: 79, lvPixels: 30 },
-        { case: 'C', frame: null, lvPixels: 40 },
-        { case: 'C', frame: 7, lvPixels: 90 }, // slice 0: the larger frame is ED even at an early phase
-        { case: 'C', frame: 20, lvPixels: 30 },
-      ],
-      20,
-    );
-    expect(got.map((g) => g.phase)).toEqual(['ES', 'ED', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'unknown', 'ED', 'ES']);
-    expect(got.map((g) => g.reason)).toEqual([undefined, undefined, 'not-a-pair', 'equal-areas', 'equal-areas', 'not-a-pair', 'not-a-pair', 'not-a-pair', 'no-frame-number', undefined, undefined]);
-    expect(got[1]).toEqual({ phase: 'ED', slice: 2, cinePhase: 19 });
-    expect(got[8]).toEqual({ phase: 'unknown', slice: null, cinePhase: null, reason: 'no-frame-number' });
   });
 
   it('counts distinct values (most frequent first) and finds the mode', () => {

@@ -25,21 +25,22 @@ describe('evaluateCases', () => {
     { id: 'b2', case: 'B', pred: farCorner, truth: corner },
   ];
 
-  it('scores a hand-worked set of four images in two cases', () => {
+  it('scores a hand-worked set of four images in two cases, in px for all as one image has no spacing', () => {
     const report = evaluateCases(items);
+    const px = { apdUnit: 'px', apdInPixels: true };
     expect(report.perImage).toEqual([
-      { id: 'a1', case: 'A', dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true, apdInPixels: false },
+      { id: 'a1', case: 'A', dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true, ...px },
       {
         id: 'a2',
         case: 'A',
         dice: expect.closeTo(0.8, 12),
         jaccard: expect.closeTo(2 / 3, 12),
         pixelAccuracy: expect.closeTo(0.9, 12),
-        apdMm: expect.closeTo(1.5, 12),
+        apdMm: expect.closeTo(1, 12), // 1 px, its 1.5 mm spacing not used: a report never averages mm with px
         good: true,
-        apdInPixels: false,
+        ...px,
       },
-      { id: 'b1', case: 'B', dice: 0, jaccard: 0, pixelAccuracy: 0.75, apdMm: null, good: false, apdInPixels: false },
+      { id: 'b1', case: 'B', dice: 0, jaccard: 0, pixelAccuracy: 0.75, apdMm: null, good: false, ...px },
       {
         id: 'b2',
         case: 'B',
@@ -48,21 +49,22 @@ describe('evaluateCases', () => {
         pixelAccuracy: expect.closeTo(0.92, 12),
         apdMm: expect.closeTo(farApd, 12),
         good: false,
-        apdInPixels: true,
+        ...px,
       },
     ]);
     expect(farApd).toBeGreaterThan(5);
 
     expect(report.images).toBe(4);
     expect(report.goodApdMm).toBe(5);
+    expect(report.apdUnit).toBe('px');
     expect(report.apdInPixels).toBe(true);
     expect(report.meanDice).toBeCloseTo((1 + 0.8 + 0 + 0) / 4, 12);
     expect(report.meanJaccard).toBeCloseTo((1 + 2 / 3) / 4, 12);
     expect(report.pixelAccuracy).toBeCloseTo((1 + 0.9 + 0.75 + 0.92) / 4, 12);
     expect(report.goodContourRate).toBe(0.5);
     expect(report.meanDiceGood).toBeCloseTo(0.9, 12);
-    expect(report.meanApdMmGood).toBeCloseTo(0.75, 12);
-    expect(report.meanApdMm).toBeCloseTo((0 + 1.5 + farApd) / 3, 12);
+    expect(report.meanApdMmGood).toBeCloseTo(0.5, 12);
+    expect(report.meanApdMm).toBeCloseTo((0 + 1 + farApd) / 3, 12);
 
     expect(report.perCase.map((c) => c.case)).toEqual(['A', 'B']);
     const [a, b] = report.perCase;
@@ -70,7 +72,7 @@ describe('evaluateCases', () => {
     expect(a.meanDice).toBeCloseTo(0.9, 12);
     expect(a.pixelAccuracy).toBeCloseTo(0.95, 12);
     expect(a.goodContourRate).toBe(1);
-    expect(a.meanApdMm).toBeCloseTo(0.75, 12);
+    expect(a.meanApdMm).toBeCloseTo(0.5, 12);
     expect(b.images).toBe(2);
     expect(b.meanDice).toBe(0);
     expect(b.pixelAccuracy).toBeCloseTo((0.75 + 0.92) / 2, 12);
@@ -82,12 +84,23 @@ describe('evaluateCases', () => {
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
   });
 
-  it('calls a contour good only when APD is strictly below the threshold', () => {
-    const report = evaluateCases(items, { goodApdMm: 1.5 });
-    expect(report.perImage.map((e) => e.good)).toEqual([true, false, false, false]);
-    expect(report.goodContourRate).toBe(0.25);
-    expect(report.apdInPixels).toBe(true);
-    expect(evaluateCases(items.slice(0, 3)).apdInPixels).toBe(false);
+  it('measures APD in mm when every image has a pixel spacing', () => {
+    const report = evaluateCases(items.slice(0, 3));
+    expect(report).toMatchObject({ apdUnit: 'mm', apdInPixels: false, goodApdMm: 5 });
+    expect(report.perImage.map((e) => e.apdUnit)).toEqual(['mm', 'mm', 'mm']);
+    expect(report.perImage[1].apdMm).toBeCloseTo(1.5, 12); // 1 px at 1.5 mm per pixel
+    expect(report.meanApdMmGood).toBeCloseTo(0.75, 12);
+    expect(report.perCase[0].meanApdMm).toBeCloseTo(0.75, 12);
+  });
+
+  it('calls a contour good only when APD is strictly below the threshold, in the report unit', () => {
+    const mm = evaluateCases(items.slice(0, 3), { goodApdMm: 1.5 });
+    expect(mm.perImage.map((e) => e.good)).toEqual([true, false, false]); // a2: 1.5 mm is not below 1.5 mm
+    expect(mm.goodContourRate).toBeCloseTo(1 / 3, 12);
+    const px = evaluateCases(items, { goodApdMm: 1 });
+    expect(px.perImage.map((e) => e.good)).toEqual([true, false, false, false]); // a2: 1 px is not below 1 px
+    expect(px.goodContourRate).toBe(0.25);
+    expect(evaluateCases(items, { goodApdMm: 1.5 }).perImage.map((e) => e.good)).toEqual([true, true, false, false]);
   });
 
   it('treats an empty prediction of an empty truth as a perfect answer', () => {
@@ -102,6 +115,8 @@ describe('evaluateCases', () => {
       () => evaluateCases(items, { goodApdMm: 0 }),
       () => evaluateCases([{ id: 'x', case: 'C', pred: maskWith(4, 4), truth: maskWith(4, 5) }]),
       () => evaluateCases([{ id: 'x', case: 'C', pred: square, truth: square, pixelSpacingMm: [1, 0] }]),
+      // A bad spacing is refused even where a px report would not use it.
+      () => evaluateCases([items[3], { id: 'x', case: 'C', pred: square, truth: square, pixelSpacingMm: [1, NaN] }]),
     ];
     for (const f of cases) {
       try {
@@ -130,7 +145,8 @@ describe('evaluateCases on the real Sunnybrook labels', () => {
     expect(perfect.meanDice).toBe(1);
     expect(perfect.goodContourRate).toBe(1);
     expect(perfect.meanApdMmGood).toBe(0);
-    expect(perfect.apdInPixels).toBe(true); // the PNGs carry no pixel spacing
+    expect(perfect.apdUnit).toBe('px'); // the PNGs carry no pixel spacing
+    expect(perfect.apdInPixels).toBe(true);
 
     // README: "LV pixels are on average 1.6 % of an image ... 'background' everywhere scores 98.4 % pixel accuracy and Dice 0."
     const background = evaluateCases(asItems((truth) => maskWith(truth.rows, truth.columns)));

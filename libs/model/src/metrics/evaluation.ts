@@ -8,6 +8,12 @@ import { LvsegError } from '@lvseg/common';
 import { confusion, diceFromConfusion, jaccardFromConfusion, pixelAccuracyFromConfusion } from './overlap';
 import { averagePerpendicularDistance } from './contour';
 
+/**
+ * Unit of APD (and of the good-contour threshold): mm when every image of the report has a pixel spacing, else px for
+ * every image, so a report never averages millimetres with pixels.
+ */
+export type ApdUnit = 'mm' | 'px';
+
 /** One image to evaluate. `pixelSpacingMm` is [row, column] spacing; without it APD is in pixels. */
 export interface EvaluationItem {
   id: string;
@@ -19,8 +25,9 @@ export interface EvaluationItem {
 
 export interface EvaluationOptions {
   /**
-   * A contour is "good" when its APD is strictly below this (mm). 5 mm is the threshold of the challenge paper; the
-   * challenge's own evaluation script (compare_contours.m v0.9) used 4 mm.
+   * A contour is "good" when its APD is strictly below this, in the report's `apdUnit` (mm, or px when an image has no
+   * pixel spacing). 5 mm is the threshold of the challenge paper; the challenge's own evaluation script
+   * (compare_contours.m v0.9) used 4 mm.
    */
   goodApdMm?: number;
 }
@@ -31,10 +38,11 @@ export interface ImageEvaluation {
   dice: number;
   jaccard: number;
   pixelAccuracy: number;
-  /** APD in mm (in pixels when `apdInPixels`); null when undefined, i.e. exactly one of pred/truth is empty. */
+  /** APD in `apdUnit` (the name predates px); null when undefined, i.e. exactly one of pred/truth is empty. */
   apdMm: number | null;
   good: boolean;
-  /** True when the item had no pixel spacing, so APD (and the good/bad call) used 1 mm per pixel. */
+  apdUnit: ApdUnit;
+  /** Same as `apdUnit === 'px'` (kept for readers of earlier JSON). */
   apdInPixels: boolean;
 }
 
@@ -46,9 +54,9 @@ export interface CaseEvaluation {
   /** Mean of the per-image pixel accuracies. */
   pixelAccuracy: number;
   goodContourRate: number;
-  /** Mean APD over the case's images whose APD is defined; null when none is. */
+  /** Mean APD (in the report's `apdUnit`) over the case's images whose APD is defined; null when none is. */
   meanApdMm: number | null;
-  /** Mean APD over the case's good contours (the challenge's per-case figure); null when none is good. */
+  /** Mean APD over the case's good contours (the challenge's per-case figure), in `apdUnit`; null when none is good. */
   meanApdMmGood: number | null;
   /** Mean Dice over the case's good contours; null when none is good. */
   meanDiceGood: number | null;
@@ -56,21 +64,24 @@ export interface CaseEvaluation {
 
 export interface EvaluationReport {
   images: number;
+  /** The good-contour threshold, in `apdUnit` (5: 5 mm, or 5 px on images without pixel spacing). */
   goodApdMm: number;
-  /** True when at least one image had no pixel spacing (see `ImageEvaluation.apdInPixels`). */
+  /** Unit of every APD figure and of `goodApdMm`: 'px' as soon as one image has no pixel spacing (see `ApdUnit`). */
+  apdUnit: ApdUnit;
+  /** Same as `apdUnit === 'px'` (kept for readers of earlier JSON). */
   apdInPixels: boolean;
   /** Mean Dice over all images; an empty prediction against a non-empty truth counts as 0. */
   meanDice: number;
   meanJaccard: number;
   /** Mean of the per-image pixel accuracies. */
   pixelAccuracy: number;
-  /** Share of images with APD < goodApdMm. */
+  /** Share of images with APD < goodApdMm (in `apdUnit`). */
   goodContourRate: number;
   /** Mean Dice over good contours only; null when there is none. */
   meanDiceGood: number | null;
-  /** Mean APD over good contours only; null when there is none. */
+  /** Mean APD over good contours only, in `apdUnit`; null when there is none. */
   meanApdMmGood: number | null;
-  /** Mean APD over all images whose APD is defined (non-empty prediction); null when none is. */
+  /** Mean APD over all images whose APD is defined (non-empty prediction), in `apdUnit`; null when none is. */
   meanApdMm: number | null;
   /** One entry per case, in order of first appearance. */
   perCase: CaseEvaluation[];
@@ -87,11 +98,16 @@ function meanOrNull(values: number[]): number | null {
   return values.length === 0 ? null : mean(values);
 }
 
-/** Scores one image: overlap metrics, APD and the good-contour call. */
-export function evaluateImage(item: EvaluationItem, goodApdMm = 5): ImageEvaluation {
+/**
+ * Scores one image: overlap metrics, APD and the good-contour call (APD < `goodApd`, in `apdUnit`: mm when the item
+ * has a pixel spacing, else px; 'px' measures in pixels even when it has one).
+ */
+export function evaluateImage(item: EvaluationItem, goodApd = 5, apdUnit: ApdUnit = item.pixelSpacingMm ? 'mm' : 'px'): ImageEvaluation {
+  if (apdUnit === 'mm' && !item.pixelSpacingMm) {
+    throw new LvsegError('invalid-input', 'APD_NEEDS_SPACING', `${item.id}: APD in mm needs a pixel spacing`);
+  }
   const counts = confusion(item.pred, item.truth);
-  const apdInPixels = item.pixelSpacingMm === undefined;
-  const apd = averagePerpendicularDistance(item.pred, item.truth, item.pixelSpacingMm ?? [1, 1]);
+  const apd = averagePerpendicularDistance(item.pred, item.truth, apdUnit === 'mm' ? (item.pixelSpacingMm as [number, number]) : [1, 1]);
   const apdMm = Number.isFinite(apd) ? apd : null;
   return {
     id: item.id,
@@ -100,8 +116,9 @@ export function evaluateImage(item: EvaluationItem, goodApdMm = 5): ImageEvaluat
     jaccard: jaccardFromConfusion(counts),
     pixelAccuracy: pixelAccuracyFromConfusion(counts),
     apdMm,
-    good: apdMm !== null && apdMm < goodApdMm,
-    apdInPixels,
+    good: apdMm !== null && apdMm < goodApd,
+    apdUnit,
+    apdInPixels: apdUnit === 'px',
   };
 }
 
@@ -121,8 +138,9 @@ function summarise(images: ImageEvaluation[]) {
 }
 
 /**
- * Evaluates predicted masks against expert masks (see `EvaluationReport`). Throws `invalid-input` when `items` is
- * empty, `goodApdMm` is not a positive number, or a pred/truth pair differs in size.
+ * Evaluates predicted masks against expert masks (see `EvaluationReport`); APD in mm when every item has a pixel
+ * spacing, else in px for all (`apdUnit`). Throws `invalid-input` when `items` is empty, `goodApdMm` is not a positive
+ * number, a pixel spacing is not two positive numbers, or a pred/truth pair differs in size.
  */
 export function evaluateCases(items: EvaluationItem[], options: EvaluationOptions = {}): EvaluationReport {
   const goodApdMm = options.goodApdMm ?? 5;
@@ -132,7 +150,13 @@ export function evaluateCases(items: EvaluationItem[], options: EvaluationOption
   if (items.length === 0) {
     throw new LvsegError('invalid-input', 'NO_IMAGES', 'nothing to evaluate: no images given');
   }
-  const perImage = items.map((item) => evaluateImage(item, goodApdMm));
+  const badSpacing = items.find((item) => item.pixelSpacingMm && !(item.pixelSpacingMm.length === 2 && item.pixelSpacingMm.every((v) => Number.isFinite(v) && v > 0)));
+  if (badSpacing) {
+    // Checked here too: in a px report the spacing is not used, but a bad one is still a bad input.
+    throw new LvsegError('invalid-input', 'BAD_PIXEL_SPACING', `${badSpacing.id}: pixel spacing must be two positive numbers, got ${badSpacing.pixelSpacingMm?.join(' x ')}`);
+  }
+  const apdUnit: ApdUnit = items.every((item) => item.pixelSpacingMm) ? 'mm' : 'px';
+  const perImage = items.map((item) => evaluateImage(item, goodApdMm, apdUnit));
 
   const byCase = new Map<string, ImageEvaluation[]>();
   for (const e of perImage) {
@@ -144,7 +168,8 @@ export function evaluateCases(items: EvaluationItem[], options: EvaluationOption
 
   return {
     goodApdMm,
-    apdInPixels: perImage.some((e) => e.apdInPixels),
+    apdUnit,
+    apdInPixels: apdUnit === 'px',
     ...summarise(perImage),
     perCase,
     perImage,

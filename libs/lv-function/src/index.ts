@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './lv-function';
+export * from './slice-geometry';
+export * from './sunnybrook';
