@@ -8,3 +8,4 @@ export * from './augment';
 export * from './dicom';
 export * from './contour';
 export * from './model-input';
+export * from './roi';

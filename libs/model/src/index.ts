@@ -6,3 +6,4 @@ export * from './training';
 export * from './model-loading';
 export * from './explain';
 export * from './onnx';
+export * from './cascade';

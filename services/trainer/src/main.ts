@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { isLvsegError } from '@lvseg/common';
-import { ARCHITECTURES, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
+import { ARCHITECTURES, CASCADE_ARCHITECTURE, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
@@ -31,9 +31,17 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
   };
 }
 
+/** Epochs of a whole run (a cascade: both stages). */
+function totalEpochs(arch: string, overrides: Partial<TrainConfig>, localiserEpochs?: number): number {
+  if (arch !== CASCADE_ARCHITECTURE) return trainConfigFor(arch, overrides).epochs;
+  const c = cascadeConfigFor({ localiser: { epochs: localiserEpochs }, segmenter: overrides });
+  return c.localiser.epochs + c.segmenter.epochs;
+}
+
 function addTrainOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--arch <name>', 'architecture').choices(Object.keys(ARCHITECTURES)).default('unet-small'))
+    .addOption(new Option('--arch <name>', 'architecture').choices([...Object.keys(ARCHITECTURES), CASCADE_ARCHITECTURE]).default('unet-small'))
+    .option('--localiser-epochs <n>', 'cascade: epochs of the localiser stage (the other options set the segmenter stage)', num('localiser-epochs'))
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--batch-size <n>', 'images per step', num('batch-size'))
     .option('--seed <n>', 'random seed (weights, shuffling, augmentation)', num('seed'))
@@ -73,9 +81,9 @@ async function main(argv: string[]): Promise<number> {
       const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
-        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
       } finally {
-        init?.model.dispose(); // its weights were copied into the new model at the start
+        if (init) disposeLvModel(init.model); // its weights were copied into the new model at the start
       }
       const { trained, card } = published;
       process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
@@ -106,10 +114,10 @@ async function main(argv: string[]): Promise<number> {
       for (const [k, params] of grid.entries()) {
         process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
         const overrides = { ...trainOverrides(o), ...params };
-        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol }, progressHooks(trainConfigFor(o.arch, overrides).epochs));
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
         const version = o.publish ? (await publishTrained(store, info, t)).version : undefined;
         rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
-        t.result.model.dispose();
+        disposeLvModel(t.lvModel);
       }
       rows.sort((a, b) => b.valDice - a.valDice).forEach((r, i) => (r.rank = i + 1));
       process.stdout.write(formatLeaderboard(rows) + '\n');
@@ -123,11 +131,12 @@ async function main(argv: string[]): Promise<number> {
     .option('--split <name>', 'split to evaluate', 'val')
     .option('--min-dice <x>', 'exit 1 when mean Dice is below this', num('min-dice'))
     .option('--json', 'print one JSON object on stdout', false)
+    .option('--series', "segment each case's images together as one series (a cascade then uses the series' consensus LV position)", false)
     .action(async (o) => {
       const cfg = config();
       const store = openConfiguredStore(cfg);
       await backend();
-      const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split);
+      const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split, { series: o.series });
       if (o.json) process.stdout.write(JSON.stringify({ ...r, ...r.report, minDice: o.minDice ?? null, passed: o.minDice === undefined || r.report.meanDice >= o.minDice }) + '\n');
       else process.stdout.write(formatEval(r) + '\n');
       if (o.minDice !== undefined && !(r.report.meanDice >= o.minDice)) {

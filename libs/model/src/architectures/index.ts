@@ -27,6 +27,11 @@ export const ARCHITECTURES: Record<string, Architecture> = {
     build: (o) => buildUnetSmall(o.seed ?? 1, o.size === undefined ? 256 : o.size),
     heatmapLayers: ['enc1', 'enc2', 'enc3', 'enc4', 'bottleneck', 'dec4', 'dec3', 'dec2', 'dec1', 'score'],
   },
+  'unet-tiny': {
+    description: "unet-small's layout at half the width (8-128 filters): the cascade's localiser on a 64² image.",
+    build: (o) => buildUnetSmall(o.seed ?? 1, o.size === undefined ? 64 : o.size, 8),
+    heatmapLayers: ['enc1', 'enc2', 'enc3', 'enc4', 'bottleneck', 'dec4', 'dec3', 'dec2', 'dec1', 'score'],
+  },
 };
 
 /** Build an architecture by name with fresh, seeded weights. */

@@ -137,29 +137,76 @@ export function copyInitialWeights(target: tf.LayersModel, source: tf.LayersMode
   target.setWeights(source.getWeights());
 }
 
+/** One training example as a stage sees it: a side×side input and its 0/1 LV mask. */
+export interface TrainingSample {
+  image: Float32Array;
+  mask: Uint8Array;
+}
+
+/** What one training stage fits on and selects by. */
+export interface StageData {
+  /** Examples per epoch. */
+  count: number;
+  /** Side of every sample. */
+  side: number;
+  /** Example i of this epoch (augmented, cropped), drawn with `rng`. */
+  sample(i: number, rng: SeededRandom): TrainingSample;
+  /** Model selection metric on held-out data (val); absent: the last epoch is kept. */
+  select?(model: tf.LayersModel): Promise<SplitMetrics> | SplitMetrics;
+}
+
 /**
  * Train an architecture on `train`, selecting the epoch with the best val Dice. Deterministic for a seed on a
  * given backend. The val split is used for model selection only: no gradient ever comes from it.
  * `init`: a trained model of the same architecture to start from (its weights are copied; the caller keeps it).
  */
 export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}, init?: tf.LayersModel): Promise<TrainResult> {
-  const started = Date.now();
-  const rng = new SeededRandom(cfg.seed);
   const n = MODEL_INPUT_SIZE;
   const side = cfg.crop > 0 ? cfg.crop : n;
   const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n });
   if (init) copyInitialWeights(model, init);
   const samples = prepare(train);
+  const data: StageData = {
+    count: samples.length,
+    side,
+    sample: (i, rng) => {
+      const aug = augmentPair(samples[i].input, samples[i].mask, n, cfg.augment, rng);
+      if (cfg.crop <= 0) return aug;
+      const [r0, c0] = cropOrigin(aug.mask, n, side, cfg.lvCropProbability, rng);
+      const image = new Float32Array(side * side);
+      const mask = new Uint8Array(side * side);
+      for (let r = 0; r < side; r++) {
+        const from = (r + r0) * n + c0;
+        image.set(aug.image.subarray(from, from + side), r * side);
+        mask.set(aug.mask.subarray(from, from + side), r * side);
+      }
+      return { image, mask };
+    },
+    select: val.length ? (m) => evaluateSplit(m, val, cfg.mask) : undefined,
+  };
+  return fitStage(model, data, cfg, hooks);
+}
+
+/**
+ * The training loop of every stage: seeded shuffles, the staircase learning rate, one optimiser step per batch,
+ * train metrics pooled over the epoch, selection every `valEvery` epochs (and at the last) keeping the best weights.
+ * `epochOffset` numbers this stage's epochs after an earlier stage's (one run record for a cascade).
+ */
+export async function fitStage(model: tf.LayersModel, data: StageData, cfg: TrainConfig, hooks: TrainHooks = {}, epochOffset = 0): Promise<TrainResult> {
+  const started = Date.now();
+  const rng = new SeededRandom(cfg.seed);
+  const side = data.side;
   const optimizer = makeOptimizer(cfg);
-  const stepsPerEpoch = Math.ceil(samples.length / cfg.batchSize);
+  const stepsPerEpoch = Math.ceil(data.count / cfg.batchSize);
   const history: EpochMetrics[] = [];
   let best: { dice: number; epoch: number; weights: tf.Tensor[] } | undefined;
   let step = 0;
 
-  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+  for (let e = 1; e <= cfg.epochs; e++) {
+    const epoch = e + epochOffset;
     const epochStart = Date.now();
     hooks.onEpochStart?.(epoch, stepsPerEpoch);
-    const order = rng.shuffle(samples.map((_, i) => i));
+    const order = rng.shuffle(Array.from({ length: data.count }, (_, i) => i));
     let lossSum = 0;
     let tp = 0, fp = 0, fn = 0, correct = 0, total = 0;
     for (let s = 0; s < stepsPerEpoch; s++) {
@@ -168,18 +215,10 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
       const ys = new Float32Array(idx.length * side * side * 2);
       const truth = new Uint8Array(idx.length * side * side);
       idx.forEach((i, k) => {
-        const aug = augmentPair(samples[i].input, samples[i].mask, n, cfg.augment, rng);
-        const [r0, c0] = cfg.crop > 0 ? cropOrigin(aug.mask, n, side, cfg.lvCropProbability, rng) : [0, 0];
-        for (let r = 0; r < side; r++) {
-          for (let c = 0; c < side; c++) {
-            const src = (r + r0) * n + (c + c0);
-            const dst = k * side * side + r * side + c;
-            xs[dst] = aug.image[src];
-            const m = aug.mask[src];
-            truth[dst] = m;
-            ys[dst * 2 + m] = 1;
-          }
-        }
+        const sample = data.sample(i, rng);
+        xs.set(sample.image, k * side * side);
+        truth.set(sample.mask, k * side * side);
+        for (let p = 0; p < side * side; p++) ys[(k * side * side + p) * 2 + sample.mask[p]] = 1;
       });
       const lr = staircaseLearningRate(step, cfg.learningRate, cfg.decayRate, cfg.decaySteps);
       setLearningRate(optimizer, lr);
@@ -214,13 +253,13 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
     const metrics: EpochMetrics = {
       epoch,
       learningRate: staircaseLearningRate(step - 1, cfg.learningRate, cfg.decayRate, cfg.decaySteps),
-      trainLoss: lossSum / samples.length,
+      trainLoss: lossSum / data.count,
       trainPixelAccuracy: correct / total,
       trainDice: tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn),
       ms: 0,
     };
-    if (val.length && (epoch % cfg.valEvery === 0 || epoch === cfg.epochs)) {
-      metrics.val = evaluateSplit(model, val, cfg.mask);
+    if (data.select && (e % cfg.valEvery === 0 || e === cfg.epochs)) {
+      metrics.val = await data.select(model);
       if (!best || metrics.val.dice > best.dice) {
         best?.weights.forEach((w) => w.dispose());
         best = { dice: metrics.val.dice, epoch, weights: model.getWeights().map((w) => w.clone()) };
@@ -231,7 +270,7 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
     await hooks.onEpochEnd?.(metrics, model);
   }
   optimizer.dispose();
-  let bestEpoch = cfg.epochs;
+  let bestEpoch = cfg.epochs + epochOffset;
   if (best) {
     model.setWeights(best.weights);
     best.weights.forEach((w) => w.dispose());

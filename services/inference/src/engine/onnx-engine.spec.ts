@@ -88,7 +88,7 @@ describe('OnnxEngineFactory (real file store, real onnxruntime, real DICOMs)', (
     return { onnx, tfjs };
   };
 
-  describe.each(['fcn-paper', 'unet-small'])('%s', (architecture) => {
+  describe.each(['fcn-paper', 'unet-small', 'cascade'])('%s', (architecture) => {
     let card: ModelCard;
     let onnx: SegmentationEngine;
     let tfjs: SegmentationEngine;
@@ -105,7 +105,8 @@ describe('OnnxEngineFactory (real file store, real onnxruntime, real DICOMs)', (
 
     it('serves the mask path on onnxruntime and explanations on tfjs', () => {
       expect(onnx).toBeInstanceOf(OnnxSegmentationEngine);
-      expect(onnx.runtime).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(cpu, worker thread, 1 intra-op thread\); explanations on tfjs \(\w+\)$/);
+      const workers = architecture === 'cascade' ? '2 worker threads' : 'worker thread';
+      expect(onnx.runtime).toMatch(new RegExp(`^onnxruntime-node 1\\.\\d+\\.\\d+ \\(cpu, ${workers}, 1 intra-op thread\\); explanations on tfjs \\(\\w+\\)$`));
       expect(onnx.heatmapLayers).toEqual(tfjs.heatmapLayers);
     });
 
@@ -136,7 +137,8 @@ describe('OnnxEngineFactory (real file store, real onnxruntime, real DICOMs)', (
 
     it('delegates heatmaps to tfjs (identical maps)', async () => {
       const image = { rows: 256, columns: 256, data: Float32Array.from({ length: 65536 }, (_, i) => (i % 256) + Math.floor(i / 256)) };
-      const layers = onnx.heatmapLayers.slice(0, 2);
+      // The first two layers, and for a cascade also its segmenter's first (maps brought back to the image grid).
+      const layers = [...onnx.heatmapLayers.slice(0, 2), ...onnx.heatmapLayers.filter((l) => l.startsWith('segmenter.')).slice(0, 1)];
       expect(await onnx.activationMaps(image, layers)).toEqual(await tfjs.activationMaps(image, layers));
     });
   });

@@ -2,12 +2,12 @@ import type * as Ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError } from '@lvseg/common';
 import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
-import { GradCamMap, LayerMap, MaskOptions, exportToOnnx, probabilityToMask } from '@lvseg/model';
+import { GradCamMap, LayerMap, MaskOptions, StageRunner, exportToOnnx, predictLvProbabilities, probabilityToMask, segmentCascade } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
 import { OnnxSessionRunner, startOnnxWorker } from './onnx-worker';
-import { EngineFactory, ImageSegmentation, SegmentationEngine } from './segmentation-engine';
+import { EngineFactory, ImageSegmentation, SegmentOptions, SegmentationEngine } from './segmentation-engine';
 import { maskOptionsOf } from '@lvseg/model';
-import { TfjsEngineFactory, TfjsSegmentationEngine } from './tfjs-engine';
+import { TfjsEngineFactory, TfjsSegmentationEngine, stageNetworks } from './tfjs-engine';
 
 /** The onnxruntime-node module, loaded by the caller (so a build without it still starts on tfjs). */
 export type OnnxRuntime = typeof Ort;
@@ -26,23 +26,39 @@ export interface OnnxEngineOptions {
  */
 const PROBE_TOLERANCE = 1e-3;
 
+/** One network of a model on onnxruntime: its worker session and the side it runs at. */
+interface OnnxStage {
+  session: OnnxSessionRunner;
+  size: number;
+}
+
+/** LV probability maps of size×size inputs, one batched call to a stage's session. */
+function onnxRunner(stage: OnnxStage): StageRunner {
+  return async (inputs, size) => {
+    const batch = new Float32Array(inputs.length * size * size);
+    inputs.forEach((x, k) => batch.set(x, k * size * size));
+    const { data } = await stage.session.run(batch, [inputs.length, size, size, 1]);
+    return inputs.map((_, k) => data.subarray(k * size * size, (k + 1) * size * size));
+  };
+}
+
 /**
- * The mask path on onnxruntime in a worker thread (the tfjs model exported once at load, softmax and the LV channel
- * inside the graph), with the same preprocessing and post-processing as `segmentImages`; heatmaps and Grad-CAM stay
- * on tfjs.
+ * The mask path on onnxruntime in worker threads (each network exported once at load, softmax and the LV channel
+ * inside the graph; a cascade's localiser and segmenter in a worker each), with the same preprocessing and
+ * post-processing as `segmentLv`; heatmaps and Grad-CAM stay on tfjs.
  */
 export class OnnxSegmentationEngine implements SegmentationEngine {
   readonly version: string;
   readonly architecture: string;
   readonly heatmapLayers: string[];
   readonly runtime: string;
-  /** Two: the event loop prepares (normalise, resample) or finishes (masks) one batch while the worker runs the other. */
+  /** Two: the event loop prepares (normalise, resample) or finishes (masks) one batch while a worker runs the other. */
   readonly maxConcurrentCalls = 2;
   private readonly maskOptions: MaskOptions;
   private disposed = false;
 
   constructor(
-    private readonly session: OnnxSessionRunner,
+    private readonly stages: OnnxStage[],
     ort: OnnxRuntime,
     /** Serves explanations; owned (disposed) by this engine. */
     private readonly explainer: TfjsSegmentationEngine,
@@ -53,20 +69,36 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     this.architecture = explainer.architecture;
     this.heatmapLayers = explainer.heatmapLayers;
     this.maskOptions = maskOptionsOf(card);
-    this.runtime = `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common} (cpu, worker thread, ${threads} intra-op thread${threads === 1 ? '' : 's'}); explanations on ${explainer.runtime}`;
+    this.runtime = `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common} (cpu, ${stages.length === 1 ? 'worker thread' : `${stages.length} worker threads`}, ${threads} intra-op thread${threads === 1 ? '' : 's'}); explanations on ${explainer.runtime}`;
   }
 
-  async segment(images: GrayImage[]): Promise<ImageSegmentation[]> {
+  async segment(images: GrayImage[], opts: SegmentOptions = {}): Promise<ImageSegmentation[]> {
     this.assertLive();
     if (images.length === 0) return [];
+    const model = this.explainer.model;
+    if (model.kind === 'cascade') {
+      return segmentCascade(images, { localiser: onnxRunner(this.stages[0]), segmenter: onnxRunner(this.stages[1]) }, model.spec, this.maskOptions, opts);
+    }
     const s = MODEL_INPUT_SIZE;
-    const batch = new Float32Array(images.length * s * s);
-    images.forEach((im, k) => batch.set(toModelInput(im), k * s * s));
-    const { data: probs } = await this.session.run(batch, [images.length, s, s, 1]);
+    const probs = await onnxRunner(this.stages[0])(images.map((im) => toModelInput(im)), s);
     return images.map((im, k) => {
-      const probability = resizeBilinear(probs.subarray(k * s * s, (k + 1) * s * s), s, s, im.rows, im.columns);
-      return { probability, mask: probabilityToMask(probability, im.rows, im.columns, this.maskOptions) };
+      const probability = resizeBilinear(probs[k], s, s, im.rows, im.columns);
+      const mask = probabilityToMask(probability, im.rows, im.columns, this.maskOptions);
+      return { probability, mask, lvFound: mask.data.some((v) => v !== 0), roi: null, roiSource: null };
     });
+  }
+
+  /** Each network's LV map on onnxruntime and on tfjs for the same synthetic input: the largest difference. */
+  async probeDifference(): Promise<number> {
+    let max = 0;
+    const nets = stageNetworks(this.explainer.model);
+    for (const [k, { net, size }] of nets.entries()) {
+      const input = probeInput(size);
+      const [ours] = await onnxRunner(this.stages[k])([input], size);
+      const [theirs] = predictLvProbabilities(net, [input], size, 1);
+      for (let i = 0; i < ours.length; i++) max = Math.max(max, Math.abs(ours[i] - theirs[i]));
+    }
+    return max;
   }
 
   activationMaps(image: GrayImage, layers: string[]): Promise<LayerMap[]> {
@@ -83,7 +115,7 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     if (this.disposed) return;
     this.disposed = true;
     this.explainer.dispose();
-    void this.session.release().catch(() => undefined);
+    for (const st of this.stages) void st.session.release().catch(() => undefined);
   }
 
   private assertLive(): void {
@@ -97,7 +129,7 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
  * cannot map, or whose probe disagrees, is served on tfjs alone (logged as `engine.onnx_fallback`), not refused.
  */
 export class OnnxEngineFactory implements EngineFactory {
-  private readonly onnxByVersion = new Map<string, Uint8Array>();
+  private readonly onnxByVersion = new Map<string, Uint8Array[]>();
   private readonly tfjs = new TfjsEngineFactory();
 
   constructor(
@@ -107,26 +139,28 @@ export class OnnxEngineFactory implements EngineFactory {
 
   async create(card: ModelCard, files: Map<string, Buffer>): Promise<SegmentationEngine> {
     const explainer = (await this.tfjs.create(card, files)) as TfjsSegmentationEngine;
-    let session: OnnxSessionRunner | undefined;
+    const stages: OnnxStage[] = [];
     try {
-      const bytes = this.onnxOf(card, explainer);
-      session = await startOnnxWorker(bytes, {
-        intraOpNumThreads: this.options.threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        // A spinning worker only burns the core the event loop and other processes need.
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
-      });
-      const engine = new OnnxSegmentationEngine(session, this.ort, explainer, card, this.options.threads);
-      const diff = await probeDifference(engine, explainer);
+      for (const [k, { size }] of this.onnxOf(card, explainer).entries()) {
+        const session = await startOnnxWorker(this.onnxByVersion.get(card.version)![k], {
+          intraOpNumThreads: this.options.threads,
+          interOpNumThreads: 1,
+          executionMode: 'sequential',
+          graphOptimizationLevel: 'all',
+          // A spinning worker only burns the core the event loop and other processes need.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        });
+        stages.push({ session, size });
+      }
+      const engine = new OnnxSegmentationEngine(stages, this.ort, explainer, card, this.options.threads);
+      const diff = await engine.probeDifference();
       if (!(diff <= PROBE_TOLERANCE)) {
         throw new LvsegError('unsupported', 'ONNX_PROBE_MISMATCH', `onnxruntime and tfjs disagree by ${diff} on the probe image (tolerance ${PROBE_TOLERANCE})`);
       }
       this.options.logger?.info({ event: 'engine.onnx_ready', version: card.version, probeMaxAbsDiff: diff, runtime: engine.runtime }, `model ${card.version} on onnxruntime`);
       return engine;
     } catch (e) {
-      await session?.release().catch(() => undefined);
+      for (const st of stages) await st.session.release().catch(() => undefined);
       const code = isLvsegError(e) ? e.code : 'ONNX_SESSION_FAILED';
       const message = String((e as Error).message ?? e).slice(0, 300);
       this.options.logger?.warn({ event: 'engine.onnx_fallback', version: card.version, code }, `model ${card.version} served on tfjs: ${message}`);
@@ -140,33 +174,32 @@ export class OnnxEngineFactory implements EngineFactory {
     return [...this.onnxByVersion.keys()];
   }
 
-  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine): Uint8Array {
+  /** The ONNX bytes of each network of a version (cached), with the side each runs at. */
+  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine): Array<{ size: number }> {
+    const nets = stageNetworks(explainer.model);
     let bytes = this.onnxByVersion.get(card.version);
     if (bytes) {
       this.onnxByVersion.delete(card.version); // LRU: re-inserted below as the newest
     } else {
       const lv = card.classes.indexOf('lv');
-      bytes = exportToOnnx(explainer.model, { output: { kind: 'class-probability', classIndex: lv >= 0 ? lv : 1 }, metadata: { version: card.version, architecture: card.architecture } });
+      bytes = nets.map(({ name, net }) =>
+        exportToOnnx(net, { output: { kind: 'class-probability', classIndex: lv >= 0 ? lv : 1 }, metadata: { version: card.version, architecture: card.architecture, network: name } }),
+      );
     }
     this.onnxByVersion.set(card.version, bytes);
     while (this.onnxByVersion.size > (this.options.cacheSize ?? 4)) this.onnxByVersion.delete(this.onnxByVersion.keys().next().value as string);
-    return bytes;
+    return nets.map(({ size }) => ({ size }));
   }
 }
 
-/** Max |LV probability| difference of the two engines on a smooth synthetic image with structure at every scale. */
-async function probeDifference(a: SegmentationEngine, b: SegmentationEngine): Promise<number> {
-  const s = MODEL_INPUT_SIZE;
+/** A smooth synthetic input with structure at every scale, in the normalised range. */
+function probeInput(s: number): Float32Array {
   const data = new Float32Array(s * s);
   for (let r = 0; r < s; r++) {
     for (let c = 0; c < s; c++) {
       const d = Math.hypot(r - s * 0.45, c - s * 0.55);
-      data[r * s + c] = 400 * Math.exp(-((d / 30) ** 2)) + 120 * Math.sin(r / 7) * Math.cos(c / 11) + 200;
+      data[r * s + c] = Math.min(1, Math.max(0, 0.6 * Math.exp(-((d / (s / 8)) ** 2)) + 0.2 * Math.sin(r / 7) * Math.cos(c / 11) + 0.3));
     }
   }
-  const image = { rows: s, columns: s, data };
-  const [[x], [y]] = await Promise.all([a.segment([image]), b.segment([image])]);
-  let max = 0;
-  for (let i = 0; i < x.probability.length; i++) max = Math.max(max, Math.abs(x.probability[i] - y.probability[i]));
-  return max;
+  return data;
 }

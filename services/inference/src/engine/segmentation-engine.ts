@@ -1,4 +1,4 @@
-import type { BinaryMask, GrayImage } from '@lvseg/imaging';
+import type { BinaryMask, GrayImage, Roi } from '@lvseg/imaging';
 import type { GradCamMap, LayerMap } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
 
@@ -6,6 +6,16 @@ import type { ModelCard } from '@lvseg/model-store';
 export interface ImageSegmentation {
   probability: Float32Array;
   mask: BinaryMask;
+  /** False when the model found no LV in the image (the mask is then empty). */
+  lvFound: boolean;
+  /** A cascade's region of interest (image pixels) and where its centre came from; null for whole-image models. */
+  roi: Roi | null;
+  roiSource: 'localiser' | 'series' | null;
+}
+
+export interface SegmentOptions {
+  /** The images are one series (one heart's slices and phases), segmented together. */
+  series?: boolean;
 }
 
 /**
@@ -25,7 +35,7 @@ export interface SegmentationEngine {
   /** Layer names `heatmaps` and `gradcam` accept, in network order. */
   readonly heatmapLayers: string[];
   /** Segments a batch of images in one forward pass (any sizes: the shared preprocessing resamples them). */
-  segment(images: GrayImage[]): Promise<ImageSegmentation[]>;
+  segment(images: GrayImage[], opts?: SegmentOptions): Promise<ImageSegmentation[]>;
   /** Channel-mean activation of each named layer for one image, at the layer's resolution. */
   activationMaps(image: GrayImage, layers: string[]): Promise<LayerMap[]>;
   /** Grad-CAM of the LV class over `mask` (the predicted region; image size) at `layer`. */

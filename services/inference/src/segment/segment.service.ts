@@ -8,7 +8,8 @@ import { MetricsService } from '../metrics/metrics.service';
 import { ModelRegistry } from '../models/model-registry.service';
 import { InferenceQueue } from './inference-queue';
 import { SegmentQuery, gradCamLayerFor, heatmapLayersFor, readLabel, safeUid } from './segment-request';
-import type { GradCamDto, HeatmapDto, LabelMetricsDto, LvAreaDto, SegmentResponseDto, TimingsDto } from './dto/segment-response.dto';
+import type { GradCamDto, HeatmapDto, LabelMetricsDto, LvAreaDto, RoiDto, SegmentResponseDto, TimingsDto } from './dto/segment-response.dto';
+import type { ImageSegmentation } from '../engine/segmentation-engine';
 
 /** One POST /segment, as the controller hands it over. */
 export interface SegmentInput {
@@ -138,6 +139,8 @@ export class SegmentService implements OnApplicationShutdown {
         image: { rows: image.rows, columns: image.columns, pixelSpacingMm: image.pixelSpacingMm ?? null, sopInstanceUid },
         mask: { png: maskPng, rows: mask.rows, columns: mask.columns },
         lvArea,
+        lvFound: seg.result.lvFound,
+        roi: roiDtoOf(seg.result),
         ...(labelMetrics ? { label: labelMetrics } : {}),
         ...(heatmaps ? { heatmaps } : {}),
         ...(gradcam ? { gradcam } : {}),
@@ -174,4 +177,11 @@ export function lvAreaOf(mask: BinaryMask, image: GrayImage): LvAreaDto {
 function labelMetricsOf(mask: BinaryMask, truth: BinaryMask, kind: 'png' | 'contour'): LabelMetricsDto {
   const c = confusion(mask, truth);
   return { kind, dice: diceFromConfusion(c), jaccard: jaccardFromConfusion(c), pixelAccuracy: pixelAccuracyFromConfusion(c), labelPixels: c.tp + c.fn };
+}
+
+/** The ROI a cascade segmented, rounded for JSON; null for whole-image models or when no LV was found. */
+export function roiDtoOf(seg: ImageSegmentation): RoiDto | null {
+  if (!seg.roi || !seg.roiSource) return null;
+  const r2 = (v: number) => Math.round(v * 100) / 100;
+  return { centerRow: r2(seg.roi.centerRow), centerColumn: r2(seg.roi.centerColumn), height: r2(seg.roi.height), width: r2(seg.roi.width), source: seg.roiSource };
 }

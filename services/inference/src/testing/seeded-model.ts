@@ -1,7 +1,8 @@
 /** Test support: publishing real (untrained, seeded) tfjs models into a real model store, as the trainer would. */
 import * as tf from '@tensorflow/tfjs';
 import { sha256Hex } from '@lvseg/common';
-import { buildModel, modelToFiles } from '@lvseg/model';
+import { CASCADE_ARCHITECTURE, DEFAULT_CASCADE_SPEC, LvModel, buildModel, lvModelToFiles, lvParameterCount, disposeLvModel } from '@lvseg/model';
+import { resizeBilinear } from '@lvseg/imaging';
 import type { ModelCard, ModelStore } from '@lvseg/model-store';
 
 /** Builds `architecture` with seeded weights and publishes it; the card says plainly that it is untrained. */
@@ -17,13 +18,12 @@ export async function publishSeededModel(
 ): Promise<ModelCard> {
   const architecture = opts.architecture ?? 'fcn-paper';
   const seed = opts.seed ?? 1;
-  const model = buildModel(architecture, { seed });
+  const model = buildSeeded(architecture, seed, opts.decisive ? (opts.probe ?? syntheticProbe(256)) : undefined);
   try {
-    if (opts.decisive) makeDecisive(model, seed, opts.probe);
-    const files = await modelToFiles(model);
+    const files = await lvModelToFiles(model);
     return await store.publish({
       architecture,
-      parameterCount: model.countParams(),
+      parameterCount: lvParameterCount(model),
       inputShape: [256, 256, 1],
       classes: ['background', 'lv'],
       preprocessing: { normalize: { lowPercentile: 0.5, highPercentile: 99.5 }, resize: 'bilinear 256x256' },
@@ -37,8 +37,29 @@ export async function publishSeededModel(
       files,
     });
   } finally {
-    model.dispose();
+    disposeLvModel(model);
   }
+}
+
+/**
+ * A seeded model of an architecture; a `cascade` is an unet-tiny localiser and an unet-small segmenter (both
+ * size-agnostic). With a probe (a 256² model input), each network is made decisive on it at its own input size.
+ */
+function buildSeeded(architecture: string, seed: number, probe?: Float32Array): LvModel {
+  const at = (size: number) => (probe ? resizeBilinear(probe, 256, 256, size, size) : undefined);
+  if (architecture !== CASCADE_ARCHITECTURE) {
+    const model = buildModel(architecture, { seed });
+    if (probe) makeDecisive(model, seed, probe, 256);
+    return { kind: 'single', architecture, model };
+  }
+  const spec = DEFAULT_CASCADE_SPEC;
+  const localiser = buildModel('unet-tiny', { seed, size: null });
+  const segmenter = buildModel('unet-small', { seed: seed + 1, size: null });
+  if (probe) {
+    makeDecisive(localiser, seed, at(spec.localiserSize), spec.localiserSize);
+    makeDecisive(segmenter, seed + 1, at(spec.segmenterSize), spec.segmenterSize);
+  }
+  return { kind: 'cascade', localiser, segmenter, spec };
 }
 
 /**
@@ -47,7 +68,7 @@ export async function publishSeededModel(
  * LV-minus-background logit has a standard deviation of 4 on a probe image and shifted so 20 % of the probe is LV:
  * masks with real structure, most pixels far from the threshold.
  */
-function makeDecisive(model: tf.LayersModel, seed: number, probe?: Float32Array): void {
+function makeDecisive(model: tf.LayersModel, seed: number, probe: Float32Array | undefined, size: number): void {
   let t = seed >>> 0;
   const rand = () => {
     t = (t + 0x6d2b79f5) >>> 0;
@@ -61,7 +82,6 @@ function makeDecisive(model: tf.LayersModel, seed: number, probe?: Float32Array)
       if (w.length === 2 && w[1].rank === 1) layer.setWeights([w[0], tf.tensor1d(Float32Array.from({ length: w[1].size }, () => (rand() - 0.5) * 0.2))]);
     }
   });
-  const size = (model.inputs[0].shape[1] as number | null) ?? 256;
   const input = probe ?? syntheticProbe(size);
   const lvMinusBackground = () =>
     tf.tidy(() => {

@@ -11,7 +11,8 @@ import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
 import { decodeDicom } from '@lvseg/imaging/dicom';
 import { normalize } from '@lvseg/imaging/normalize';
 import { parseContour, rasterizeContour } from '@lvseg/imaging/contour';
-import { maskOptionsOf, segmentImages } from '@lvseg/model/segmentation';
+import { maskOptionsOf, predictLvProbabilities, segmentImages } from '@lvseg/model/segmentation';
+import { CascadeSpec, DEFAULT_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
 import { dice } from '@lvseg/model/metrics/overlap';
 import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto';
 import type { ErrorResponseDto, SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
@@ -43,7 +44,9 @@ interface ViewerState {
 }
 
 const state: ViewerState = { generation: 0 };
-const browserModels = new Map<string, Promise<tf.LayersModel>>();
+/** A version as this page runs it: one whole-image network, or a cascade's two networks and its spec. */
+type BrowserModel = { kind: 'single'; model: tf.LayersModel } | { kind: 'cascade'; localiser: tf.LayersModel; segmenter: tf.LayersModel; spec: CascadeSpec };
+const browserModels = new Map<string, Promise<BrowserModel>>();
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -323,10 +326,15 @@ function initTf(): Promise<string> {
 }
 
 /** The version's tfjs files, fetched from GET /models/:version/files/* (checked against the card's sha256 by the store). */
-function browserModel(version: string): Promise<tf.LayersModel> {
+function browserModel(version: string, card: ModelCardDto): Promise<BrowserModel> {
   let p = browserModels.get(version);
   if (!p) {
-    p = tf.loadLayersModel(`/models/${encodeURIComponent(version)}/files/model.json`);
+    const base = `/models/${encodeURIComponent(version)}/files`;
+    p = card.files['cascade.json']
+      ? Promise.all([tf.loadLayersModel(`${base}/localiser.model.json`), tf.loadLayersModel(`${base}/segmenter.model.json`), apiJson<Partial<CascadeSpec>>(`${base}/cascade.json`)]).then(
+          ([localiser, segmenter, spec]): BrowserModel => ({ kind: 'cascade', localiser, segmenter, spec: { ...DEFAULT_CASCADE_SPEC, ...spec } }),
+        )
+      : tf.loadLayersModel(`${base}/model.json`).then((model): BrowserModel => ({ kind: 'single', model }));
     p.catch(() => browserModels.delete(version));
     browserModels.set(version, p);
   }
@@ -345,8 +353,8 @@ async function runInBrowser(): Promise<void> {
     const loadStarted = performance.now();
     const backend = await initTf();
     // The very version the server answered with (an alias could have moved since).
-    const model = await browserModel(r.model.version);
     const card = state.card?.version === r.model.version ? state.card : await apiJson<ModelCardDto>(`/models/${encodeURIComponent(r.model.version)}`);
+    const model = await browserModel(r.model.version, card);
     const loadMs = performance.now() - loadStarted;
     setStatus(`Running ${r.model.version} in this browser (tfjs ${backend})…`);
     // Let the status paint before the synchronous forward pass.
@@ -355,7 +363,15 @@ async function runInBrowser(): Promise<void> {
     const maskOptions = maskOptionsOf(card);
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
-    const [{ mask }] = segmentImages(model, [image], maskOptions, 1);
+    const [{ mask }] =
+      model.kind === 'single'
+        ? segmentImages(model.model, [image], maskOptions, 1)
+        : await segmentCascade(
+            [image],
+            { localiser: async (x, size) => predictLvProbabilities(model.localiser, x, size, 1), segmenter: async (x, size) => predictLvProbabilities(model.segmenter, x, size, 1) },
+            model.spec,
+            maskOptions,
+          );
     const inferenceMs = performance.now() - started;
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (generation !== state.generation) return;

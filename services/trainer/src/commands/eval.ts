@@ -1,46 +1,77 @@
 import { loadDataset } from '@lvseg/imaging';
-import { EvaluationReport, evaluateCases, loadModelByRef, maskOptionsOf, segmentImages } from '@lvseg/model';
+import { EvaluationReport, LvSegmentation, disposeLvModel, evaluateCases, loadLvModelByRef, maskOptionsOf, segmentLv } from '@lvseg/model';
 import { ModelStore } from '@lvseg/model-store';
 import { requireDataDir } from '../store';
+import { CaseEf, EfItem, EfSummary, ejectionFractionByCase } from './eval-ef';
+
+/** The evaluation report with each case's ejection fraction (expert vs model) added. */
+export type EvalReport = Omit<EvaluationReport, 'perCase'> & { perCase: Array<EvaluationReport['perCase'][number] & { ef: CaseEf }> };
 
 export interface EvalResult {
   model: { source: string; version?: string; architecture?: string };
   data: string;
   split: string;
-  report: EvaluationReport;
+  report: EvalReport;
+  /** Mean |model − expert| EF over the patients (a fraction; the text table shows percentage points). */
+  ejectionFraction: EfSummary;
+}
+
+/** Adds the per-case EF of the images `efItems` to an evaluation report (the reporting half of `evaluateModel`). */
+export function withEjectionFraction(report: EvaluationReport, efItems: readonly EfItem[]): { report: EvalReport; ejectionFraction: EfSummary } {
+  const ef = ejectionFractionByCase(efItems);
+  return { report: { ...report, perCase: report.perCase.map((c) => ({ ...c, ef: ef.perCase.get(c.case) as CaseEf })) }, ejectionFraction: ef.summary };
 }
 
 /** Evaluate a model on one split of a data set with the serving path (the same masks /segment returns). */
-export async function evaluateModel(store: ModelStore, ref: string, data: string, split: string): Promise<EvalResult> {
+export async function evaluateModel(store: ModelStore, ref: string, data: string, split: string, opts: { series?: boolean } = {}): Promise<EvalResult> {
   const dir = requireDataDir(data);
-  const { model, card, source } = await loadModelByRef(store, ref);
+  const { model, card, source } = await loadLvModelByRef(store, ref);
   try {
     const { items } = loadDataset(dir, { splits: [split] });
     const mask = maskOptionsOf(card);
-    const results = segmentImages(model, items.map((i) => i.image), mask);
+    // As a series: each case's images together (the PACS path and the series endpoint), so a cascade can use the
+    // series' consensus LV position; alone: every image on its own, as POST /segment.
+    const results: LvSegmentation[] = new Array(items.length);
+    const groups = new Map<string, number[]>();
+    items.forEach((it, k) => groups.set(opts.series ? it.case : it.id, [...(groups.get(opts.series ? it.case : it.id) ?? []), k]));
+    for (const idx of groups.values()) {
+      const out = await segmentLv(model, idx.map((k) => items[k].image), mask, { series: opts.series });
+      idx.forEach((k, j) => (results[k] = out[j]));
+    }
     const report = evaluateCases(
       items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })),
     );
-    return { model: { source, version: card?.version, architecture: card?.architecture }, data: dir, split, report };
+    const efItems = items.map((it, k) => ({ id: it.id, case: it.case, imageName: it.id, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm, acquisition: it.acquisition }));
+    return { model: { source, version: card?.version, architecture: card?.architecture }, data: dir, split, ...withEjectionFraction(report, efItems) };
   } finally {
-    model.dispose();
+    disposeLvModel(model);
   }
 }
 
-/** Human-readable evaluation table. */
+/** Human-readable evaluation table: APD in the report's unit (mm, or px without pixel spacing), EF in percent. */
 export function formatEval(r: EvalResult): string {
   const rep = r.report;
+  const unit = rep.apdUnit;
   const f = (v: number | null | undefined, d = 4) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
+  const pct = (v: number | null) => (v === null ? '-' : (v * 100).toFixed(1));
+  const good = `good (APD<${rep.goodApdMm} ${unit})`;
+  const apd = `mean APD (${unit})`;
+  const ef = r.ejectionFraction;
+  const withoutEf = rep.perCase.filter((c) => c.ef.absError === null);
   const lines = [
     `model ${r.model.version ?? r.model.source} (${r.model.architecture ?? 'unknown arch'})  data ${r.data}  split ${r.split}`,
     '',
-    'case                images  mean Dice  pixel acc  good (APD<5mm)  mean APD',
+    `case                images  mean Dice  pixel acc  ${good}  ${apd}  EF expert %  EF model %  |ΔEF| pp`,
     ...rep.perCase.map(
-      (c) => `${c.case.padEnd(20)}${String(c.images).padStart(6)}  ${f(c.meanDice).padStart(9)}  ${f(c.pixelAccuracy).padStart(9)}  ${f(c.goodContourRate, 3).padStart(14)}  ${f(c.meanApdMm, 2).padStart(8)}`,
+      (c) =>
+        `${c.case.padEnd(20)}${String(c.images).padStart(6)}  ${f(c.meanDice).padStart(9)}  ${f(c.pixelAccuracy).padStart(9)}  ${f(c.goodContourRate, 3).padStart(good.length)}  ${f(c.meanApdMm, 2).padStart(apd.length)}` +
+        `  ${pct(c.ef.expert).padStart(11)}  ${pct(c.ef.model).padStart(10)}  ${pct(c.ef.absError).padStart(8)}`,
     ),
     '',
     `images ${rep.images}   mean Dice ${f(rep.meanDice)}   pixel accuracy ${f(rep.pixelAccuracy)}   mean Jaccard ${f(rep.meanJaccard)}`,
-    `2009 challenge protocol: good contours (APD < 5 ${rep.apdInPixels ? 'px' : 'mm'}) ${f(rep.goodContourRate * 100, 1)}%   Dice over good ${f(rep.meanDiceGood)}   APD over good ${f(rep.meanApdMmGood, 2)} ${rep.apdInPixels ? 'px' : 'mm'}`,
+    `2009 challenge protocol (APD in ${unit}${unit === 'px' ? ': the images carry no pixel spacing' : ''}): good contours (APD < ${rep.goodApdMm} ${unit}) ${f(rep.goodContourRate * 100, 1)}%   Dice over good ${f(rep.meanDiceGood)}   APD over good ${f(rep.meanApdMmGood, 2)} ${unit}`,
+    `ejection fraction (disc summation, expert masks vs model masks): mean |EF model − EF expert| ${ef.meanAbsError === null ? '-' : `${(ef.meanAbsError * 100).toFixed(1)} percentage points`} over ${ef.patientsWithEf} of ${ef.patients} patients`,
+    ...withoutEf.map((c) => `  no EF for ${c.case}: ${c.ef.reason ?? 'unknown'}`),
   ];
   return lines.join('\n');
 }

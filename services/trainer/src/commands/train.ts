@@ -1,8 +1,10 @@
 import { basename } from 'node:path';
-import type * as tf from '@tensorflow/tfjs';
 import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
-import { BackendInfo, SplitMetrics, TrainConfig, TrainHooks, TrainResult, evaluateSplit, loadModelByRef, modelToFiles, trainConfigFor, trainModel } from '@lvseg/model';
+import {
+  BackendInfo, CASCADE_ARCHITECTURE, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
+  loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
+} from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
 import { gitCommit, requireDataDir } from '../store';
@@ -20,12 +22,19 @@ export interface TrainCommandOptions {
   /** Record the run (epochs, heatmaps, outcome) for the live monitor; omitted: not recorded. */
   recording?: RunRecordingOptions;
   /** Start from this trained model's weights (fine-tuning); its version is recorded as `initFrom`. */
-  init?: { model: tf.LayersModel; version: string; architecture: string };
+  init?: { model: LvModel; version: string; architecture: string };
+  /** Cascade only: epochs of the localiser stage (the other options set the segmenter stage). */
+  localiserEpochs?: number;
 }
 
 export interface TrainedModel {
+  /** For a cascade: its segmenter stage's configuration (the whole one is `cascade`). */
   cfg: TrainConfig;
+  cascade?: CascadeTrainConfig;
+  /** For a cascade: the segmenter stage's result, with both stages' epochs in `history`. */
   result: TrainResult;
+  /** The trained model, of either kind (for a single network, `result.model` itself). */
+  lvModel: LvModel;
   manifest: Manifest;
   dataDir: string;
   protocol: 'by-patient' | 'paper';
@@ -37,9 +46,9 @@ export interface TrainedModel {
 
 /** The model a fine-tuning run starts from: a version, alias or model folder whose card names its architecture. */
 export async function loadInitModel(store: ModelStore, ref: string): Promise<NonNullable<TrainCommandOptions['init']>> {
-  const { model, card, source } = await loadModelByRef(store, ref);
+  const { model, card, source } = await loadLvModelByRef(store, ref);
   if (!card) {
-    model.dispose();
+    disposeLvModel(model);
     throw new LvsegError('invalid-input', 'INIT_MODEL_NO_CARD', `--init-from ${ref}: ${source} has no card.json, so its architecture is unknown`);
   }
   return { model, version: card.version, architecture: card.architecture };
@@ -67,22 +76,48 @@ export function protocolSplits(dir: string, protocol: 'by-patient' | 'paper', se
   return { manifest, fit: items.filter((i) => i.split === 'train'), select: items.filter((i) => i.split === 'val') };
 }
 
+/** The architectures a run of `arch` may start from: its own, and for a cascade a unet-small (its segmenter). */
+function initCompatible(arch: string, initArch: string): boolean {
+  return initArch === arch || (arch === CASCADE_ARCHITECTURE && initArch === 'unet-small');
+}
+
 /** Train one model and measure it on both of its splits with the serving path. */
 export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHooks): Promise<TrainedModel> {
   const dir = requireDataDir(opts.data);
   const protocol = opts.protocol ?? 'by-patient';
-  if (opts.init && opts.init.architecture !== opts.arch) {
+  if (opts.init && !initCompatible(opts.arch, opts.init.architecture)) {
     throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
   }
   const { manifest, fit, select } = protocolSplits(dir, protocol);
-  const cfg = trainConfigFor(opts.arch, { ...opts.overrides, ...(opts.init ? { initFrom: opts.init.version } : {}) });
+  const initFrom = opts.init ? { initFrom: opts.init.version } : {};
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom } }) : undefined;
+  const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
+  // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
+  const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
   const recorder = opts.recording
-    ? await RunRecorder.start(opts.recording, { cfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...cfg, protocol } })
+    ? await RunRecorder.start(opts.recording, { cfg: recordCfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...(cascade ?? cfg), protocol } })
     : undefined;
   try {
     // The recorder's hooks run first, so an epoch is queued for the store before any caller hook sees it.
-    const result = await trainModel(fit, select, cfg, recorder ? combineHooks(recorder.hooks(), hooks) : hooks, opts.init?.model);
-    return { cfg, result, manifest, dataDir: dir, protocol, train: evaluateSplit(result.model, fit, cfg.mask), val: evaluateSplit(result.model, select, cfg.mask), recorder };
+    const allHooks = recorder ? combineHooks(recorder.hooks(), hooks) : hooks;
+    let result: TrainResult;
+    let lvModel: LvModel;
+    if (cascade) {
+      const init = opts.init?.model;
+      const trained = await trainCascade(fit, select, cascade, allHooks, init?.kind === 'cascade' ? { localiser: init.localiser, segmenter: init.segmenter } : init ? { segmenter: init.model } : undefined);
+      lvModel = trained.model;
+      const seg = trained.segmenter;
+      result = { ...seg, history: [...trained.localiser.history, ...seg.history], steps: trained.localiser.steps + seg.steps, trainMs: trained.localiser.trainMs + seg.trainMs };
+    } else {
+      result = await trainModel(fit, select, cfg, allHooks, opts.init?.model.kind === 'single' ? opts.init.model.model : undefined);
+      lvModel = { kind: 'single', architecture: cfg.arch, model: result.model };
+    }
+    return {
+      cfg, cascade, result, lvModel, manifest, dataDir: dir, protocol,
+      train: await evaluateLvSplit(lvModel, fit, cfg.mask),
+      val: await evaluateLvSplit(lvModel, select, cfg.mask),
+      recorder,
+    };
   } catch (e) {
     await recorder?.fail(e);
     throw e;
@@ -105,16 +140,23 @@ export async function trainAndPublish(store: ModelStore, backend: BackendInfo, o
 
 /** Publish a trained model as an immutable version with its model card. */
 export async function publishTrained(store: ModelStore, backend: BackendInfo, t: TrainedModel, notes?: string): Promise<ModelCard> {
-  const files = await modelToFiles(t.result.model);
+  const files = await lvModelToFiles(t.lvModel);
   files.set('history.json', Buffer.from(JSON.stringify(t.result.history, null, 2)));
   const m = (s: SplitMetrics) => ({ dice: s.dice, pixelAccuracy: s.pixelAccuracy, images: s.images });
   return store.publish({
-    architecture: t.cfg.arch,
-    parameterCount: t.result.model.countParams(),
+    architecture: t.cascade ? CASCADE_ARCHITECTURE : t.cfg.arch,
+    parameterCount: lvParameterCount(t.lvModel),
     inputShape: [256, 256, 1],
     classes: ['background', 'lv'],
-    preprocessing: { normalize: 'per-image percentiles 0.5..99.5 -> [0,1], clipped', resample: 'bilinear to 256x256', postprocess: t.cfg.mask },
-    hyperParameters: { ...t.cfg, protocol: t.protocol, bestEpoch: t.result.bestEpoch, steps: t.result.steps },
+    preprocessing: {
+      normalize: 'per-image percentiles 0.5..99.5 -> [0,1], clipped',
+      resample: t.cascade
+        ? `localiser: bilinear to ${t.cascade.spec.localiserSize}x${t.cascade.spec.localiserSize}; segmenter: a ${t.cascade.spec.roiSideMm} mm square ROI around the localised LV (PixelSpacing, else a 350 mm field of view), bilinear to ${t.cascade.spec.segmenterSize}x${t.cascade.spec.segmenterSize}`
+        : 'bilinear to 256x256',
+      postprocess: t.cfg.mask,
+      ...(t.cascade ? { cascade: t.cascade.spec } : {}),
+    },
+    hyperParameters: { ...(t.cascade ?? t.cfg), protocol: t.protocol, bestEpoch: t.result.bestEpoch, steps: t.result.steps },
     data: { manifestSha256: t.manifest.sha256, source: basename(t.dataDir), trainImages: t.train.images, valImages: t.val.images },
     // Under the paper protocol "val" is the per-image holdout of the train split, and the card says so.
     metrics: { train: m(t.train), ...(t.val.images ? { val: m(t.val) } : {}) },

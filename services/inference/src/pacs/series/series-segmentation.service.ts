@@ -27,8 +27,6 @@ interface DecodedImage {
   sopInstanceUid: string;
 }
 
-/** Images of one series submitted to the inference queue at once. */
-const PACS_SUBMIT_BATCH = 2;
 
 const ms = (from: number): number => Math.round((performance.now() - from) * 10) / 10;
 
@@ -174,27 +172,19 @@ export class SeriesSegmentationService {
   }
 
   /**
-   * Masks of the images, through the service's inference queue (one lane to the engine, batched with HTTP requests
-   * and other series), two at a time: a forward pass blocks the event loop, and short ones let webhooks and
-   * POST /segment be answered in between (per-image cost hardly depends on the batch size on a CPU backend).
+   * Masks of the images, through the service's inference queue, segmented together as one series (a cascade then
+   * places each ROI with the series' consensus LV position). A full queue (HTTP traffic) is waited out here rather
+   * than failing the whole series.
    */
   private async segment(handle: ModelHandle, images: GrayImage[]): Promise<BinaryMask[]> {
-    const batch = Math.min(PACS_SUBMIT_BATCH, this.config.inference.maxBatchSize);
-    const masks: BinaryMask[] = [];
-    for (let i = 0; i < images.length; i += batch) {
-      const chunk = images.slice(i, i + batch);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const outcomes = await Promise.all(chunk.map((image) => this.segmentation.queue.segment(handle, image)));
-          masks.push(...outcomes.map((o) => o.result.mask));
-          break;
-        } catch (e) {
-          // A full queue (HTTP traffic) is waited out here rather than failing the whole series.
-          if (!isLvsegError(e) || e.code !== 'QUEUE_FULL' || attempt >= 20) throw e;
-          await sleep(Math.min(2000, 100 * attempt));
-        }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { value } = await this.segmentation.queue.run(handle, 'series', () => handle.engine.segment(images, { series: true }));
+        return value.map((r) => r.mask);
+      } catch (e) {
+        if (!isLvsegError(e) || e.code !== 'QUEUE_FULL' || attempt >= 20) throw e;
+        await sleep(Math.min(2000, 100 * attempt));
       }
     }
-    return masks;
   }
 }

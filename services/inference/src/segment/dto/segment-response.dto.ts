@@ -127,6 +127,14 @@ export class TimingsDto {
   totalMs!: number;
 }
 
+export class RoiDto {
+  @ApiProperty({ description: 'ROI centre row (image pixels, pixel-centre coordinates)' }) centerRow!: number;
+  @ApiProperty({ description: 'ROI centre column (image pixels)' }) centerColumn!: number;
+  @ApiProperty({ description: 'ROI extent along rows, image pixels' }) height!: number;
+  @ApiProperty({ description: 'ROI extent along columns, image pixels' }) width!: number;
+  @ApiProperty({ enum: ['localiser', 'series'], description: "localiser: this image's own localisation; series: the series' consensus centre" }) source!: 'localiser' | 'series';
+}
+
 export class SegmentResponseDto {
   @ApiProperty({ type: ModelRefDto })
   model!: ModelRefDto;
@@ -139,6 +147,12 @@ export class SegmentResponseDto {
 
   @ApiProperty({ type: LvAreaDto })
   lvArea!: LvAreaDto;
+
+  @ApiProperty({ description: 'False when the model found no LV in the image (blank, noise, a slice beyond the heart): the mask is then empty' })
+  lvFound!: boolean;
+
+  @ApiProperty({ type: RoiDto, nullable: true, description: "The region a cascade model's segmenter looked at; null for whole-image models or when no LV was found" })
+  roi!: RoiDto | null;
 
   @ApiPropertyOptional({ type: LabelMetricsDto, description: 'Present when a label was sent' })
   label?: LabelMetricsDto;

@@ -1,0 +1,166 @@
+import * as tf from '@tensorflow/tfjs';
+import { SeededRandom } from '@lvseg/common';
+import { AugmentOptions, DEFAULT_AUGMENTATION, LabelledImage, MODEL_INPUT_SIZE, augmentPair, cropToRoi, effectivePixelSpacingMm, maskCentroid, maskToModelSize, roiAround, toModelInput } from '@lvseg/imaging';
+import { buildModel } from '../architectures';
+import { dice, pixelAccuracy } from '../metrics';
+import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities } from '../segmentation';
+import { TrainConfig, TrainHooks, TrainResult, SplitMetrics, StageData, copyInitialWeights, fitStage } from '../training/trainer';
+import { trainConfigFor } from '../training/recipes';
+import { CascadeOptions, CascadeSpec, DEFAULT_CASCADE_SPEC } from './cascade';
+import { LvModel, segmentLv } from './lv-model';
+
+/** Everything that determines a cascade training run (on the card as hyper-parameters). */
+export interface CascadeTrainConfig {
+  seed: number;
+  spec: CascadeSpec;
+  /** Stage 1: the localiser on whole images at `spec.localiserSize`². */
+  localiser: TrainConfig;
+  /** Stage 2: the segmenter on ROIs at `spec.segmenterSize`², selected by the whole cascade's val Dice. */
+  segmenter: TrainConfig;
+  /** Training ROIs are centred on the expert LV's centroid moved by up to this many mm (the localiser's error). */
+  centreJitterMm: number;
+  /** Training ROIs are scaled by a factor in [1 − s, 1 + s] (different heart and pixel sizes). */
+  scaleJitter: number;
+  /** Share of training ROIs placed anywhere in the image, so the segmenter learns to answer "no LV here". */
+  negativeRoiProbability: number;
+  /** Select on val as a series (per case), as the PACS path and the series endpoint segment. */
+  selectAsSeries: boolean;
+}
+
+/** The entries of `o` that are set (an explicit `undefined` must not replace a recipe's value). */
+function defined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const LOCALISER_AUGMENTATION: AugmentOptions = { ...DEFAULT_AUGMENTATION, maxShiftPx: 4 };
+
+/** lvseg's cascade recipe (stage sizes from `spec`); `overrides.localiser` / `.segmenter` override per stage. */
+export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'localiser' | 'segmenter'>> & { localiser?: Partial<TrainConfig>; segmenter?: Partial<TrainConfig> } = {}): CascadeTrainConfig {
+  const seed = overrides.seed ?? overrides.segmenter?.seed ?? 1;
+  return {
+    seed,
+    spec: { ...DEFAULT_CASCADE_SPEC, ...(overrides.spec ?? {}) },
+    centreJitterMm: overrides.centreJitterMm ?? 10,
+    scaleJitter: overrides.scaleJitter ?? 0.1,
+    negativeRoiProbability: overrides.negativeRoiProbability ?? 0.1,
+    selectAsSeries: overrides.selectAsSeries ?? false,
+    localiser: trainConfigFor('unet-tiny', { seed, epochs: 40, batchSize: 8, learningRate: 0.002, decayRate: 0.5, decaySteps: 600, crop: 0, augment: LOCALISER_AUGMENTATION, valEvery: 5, ...defined(overrides.localiser) }),
+    segmenter: trainConfigFor('unet-small', { seed, epochs: 40, batchSize: 8, learningRate: 0.001, decayRate: 0.5, decaySteps: 500, crop: 0, augment: DEFAULT_AUGMENTATION, valEvery: 5, mask: DEFAULT_MASK_OPTIONS, ...defined(overrides.segmenter) }),
+  };
+}
+
+/** Mean Dice and pixel accuracy of any LV model on labelled images, through the serving path (`segmentLv`). */
+export async function evaluateLvSplit(m: LvModel, items: LabelledImage[], mask: MaskOptions, opts: CascadeOptions = {}): Promise<SplitMetrics> {
+  if (items.length === 0) return { dice: NaN, pixelAccuracy: NaN, images: 0 };
+  const groups = new Map<string, LabelledImage[]>();
+  for (const it of items) groups.set(opts.series ? it.case : it.id, [...(groups.get(opts.series ? it.case : it.id) ?? []), it]);
+  let d = 0, a = 0;
+  for (const group of groups.values()) {
+    const results = await segmentLv(m, group.map((i) => i.image), mask, opts);
+    results.forEach((r, k) => {
+      d += dice(r.mask, group[k].mask);
+      a += pixelAccuracy(r.mask, group[k].mask);
+    });
+  }
+  return { dice: d / items.length, pixelAccuracy: a / items.length, images: items.length };
+}
+
+/** Box-average downsampling of an n×n 0/1 mask by an integer factor, ≥ half covered → 1. */
+function downsampleMask(mask: Uint8Array, n: number, factor: number): Uint8Array {
+  const m = n / factor;
+  const out = new Uint8Array(m * m);
+  for (let r = 0; r < m; r++) {
+    for (let c = 0; c < m; c++) {
+      let s = 0;
+      for (let i = 0; i < factor; i++) for (let j = 0; j < factor; j++) s += mask[(r * factor + i) * n + c * factor + j];
+      out[r * m + c] = s * 2 >= factor * factor ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** Stage 1 data: whole images at the localiser's size, augmented there. */
+function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig): StageData {
+  const n = MODEL_INPUT_SIZE;
+  const s = cfg.spec.localiserSize;
+  const prep = train.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s) }));
+  const valPrep = val.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s) }));
+  return {
+    count: prep.length,
+    side: s,
+    sample: (i, rng) => augmentPair(prep[i].input, prep[i].mask, s, cfg.localiser.augment, rng),
+    select: valPrep.length
+      ? (model) => {
+          // Dice of the localiser's own map at its size: how well it finds the LV, before any ROI.
+          const probs = predictLvProbabilities(model, valPrep.map((v) => v.input), s, 8);
+          let d = 0, a = 0;
+          probs.forEach((p, k) => {
+            const pred = { rows: s, columns: s, data: Uint8Array.from(p, (v) => (v >= 0.5 ? 1 : 0)) };
+            const truth = { rows: s, columns: s, data: valPrep[k].mask };
+            d += dice(pred, truth);
+            a += pixelAccuracy(pred, truth);
+          });
+          return { dice: d / probs.length, pixelAccuracy: a / probs.length, images: probs.length };
+        }
+      : undefined,
+  };
+}
+
+/** Stage 2 data: ROIs around the (jittered) expert LV centre of augmented images, resampled to the segmenter's size. */
+function segmenterData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig, localiser: tf.LayersModel): StageData {
+  const n = MODEL_INPUT_SIZE;
+  const s = cfg.spec.segmenterSize;
+  const prep = train.map((it) => ({ input: toModelInput(it.image), mask: maskToModelSize(it.mask).data, spacing: effectivePixelSpacingMm(it.image), rows: it.image.rows, columns: it.image.columns }));
+  return {
+    count: prep.length,
+    side: s,
+    sample: (i, rng: SeededRandom) => {
+      const p = prep[i];
+      const aug = augmentPair(p.input, p.mask, n, cfg.segmenter.augment, rng);
+      // The 256² model grid spans the image's field of view: its pixel spacing scales by the image's side / 256.
+      const grid = { rows: n, columns: n, pixelSpacingMm: [(p.spacing[0] * p.rows) / n, (p.spacing[1] * p.columns) / n] as [number, number] };
+      let centre = maskCentroid(aug.mask, n, n);
+      if (!centre || rng.next() < cfg.negativeRoiProbability) centre = [rng.uniform(0, n - 1), rng.uniform(0, n - 1)];
+      else {
+        const jr = cfg.centreJitterMm / grid.pixelSpacingMm[0];
+        const jc = cfg.centreJitterMm / grid.pixelSpacingMm[1];
+        centre = [centre[0] + rng.uniform(-jr, jr), centre[1] + rng.uniform(-jc, jc)];
+      }
+      const scale = rng.uniform(1 - cfg.scaleJitter, 1 + cfg.scaleJitter);
+      const roi = roiAround(grid, centre[0], centre[1], cfg.spec.roiSideMm * scale);
+      const image = cropToRoi(aug.image, n, n, roi, s);
+      const maskF = cropToRoi(aug.mask, n, n, roi, s);
+      return { image, mask: Uint8Array.from(maskF, (v) => (v >= 0.5 ? 1 : 0)) };
+    },
+    select: val.length
+      ? (segmenter) => evaluateLvSplit({ kind: 'cascade', localiser, segmenter, spec: cfg.spec }, val, cfg.segmenter.mask, { series: cfg.selectAsSeries })
+      : undefined,
+  };
+}
+
+export interface CascadeTrainResult {
+  model: Extract<LvModel, { kind: 'cascade' }>;
+  localiser: TrainResult;
+  segmenter: TrainResult;
+}
+
+/**
+ * Train a cascade on `train`: the localiser first (selected by its own val Dice), then the segmenter on ROIs,
+ * selected by the whole cascade's val Dice with that localiser. `init`: starting weights for either stage (a
+ * unet-small version for the segmenter, a cascade for both). Epochs of both stages are numbered in one sequence.
+ */
+export async function trainCascade(
+  train: LabelledImage[],
+  val: LabelledImage[],
+  cfg: CascadeTrainConfig,
+  hooks: TrainHooks = {},
+  init?: { localiser?: tf.LayersModel; segmenter?: tf.LayersModel },
+): Promise<CascadeTrainResult> {
+  const localiserModel = buildModel(cfg.localiser.arch, { seed: cfg.seed, size: null });
+  if (init?.localiser) copyInitialWeights(localiserModel, init.localiser);
+  const loc = await fitStage(localiserModel, localiserData(train, val, cfg), cfg.localiser, hooks);
+  const segmenterModel = buildModel(cfg.segmenter.arch, { seed: cfg.seed + 1, size: null });
+  if (init?.segmenter) copyInitialWeights(segmenterModel, init.segmenter);
+  const seg = await fitStage(segmenterModel, segmenterData(train, val, cfg, loc.model), cfg.segmenter, hooks, cfg.localiser.epochs);
+  return { model: { kind: 'cascade', localiser: loc.model, segmenter: seg.model, spec: cfg.spec }, localiser: loc, segmenter: seg };
+}

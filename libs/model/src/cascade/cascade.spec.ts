@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs';
+import { GrayImage } from '@lvseg/imaging';
+import { initBackend } from '../backend';
+import { buildModel } from '../architectures';
+import { DEFAULT_MASK_OPTIONS } from '../segmentation';
+import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, planRois } from './cascade';
+import { LvModel, disposeLvModel, lvActivationMaps, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
+
+const spec: CascadeSpec = { ...DEFAULT_CASCADE_SPEC, localiserSize: 8, minLocaliserMass: 1 };
+
+/** An 8×8 localiser map with probability `p` on the given (row, column) cells, 0.01 elsewhere. */
+function locMap(cells: Array<[number, number]>, p = 0.9): Float32Array {
+  const m = new Float32Array(64).fill(0.01);
+  for (const [r, c] of cells) m[r * 8 + c] = p;
+  return m;
+}
+
+describe('localise', () => {
+  it('finds the most probable component and maps its weighted centre to image pixels', () => {
+    // A 2×2 blob at rows 2-3, columns 4-5 of 8 (centre 2.5, 4.5), and a weaker single pixel elsewhere.
+    const prob = locMap([[2, 4], [2, 5], [3, 4], [3, 5]]);
+    prob[7 * 8 + 0] = 0.6;
+    const loc = localise(prob, 8, 256, 256, spec);
+    expect(loc.found).toBe(true);
+    expect(loc.mass).toBeCloseTo(3.6, 5);
+    // Localiser cell k covers image pixels 32k..32k+31: centre (k + 0.5)·32 − 0.5.
+    expect(loc.centerRow).toBeCloseTo((2.5 + 0.5) * 32 - 0.5, 4);
+    expect(loc.centerColumn).toBeCloseTo((4.5 + 0.5) * 32 - 0.5, 4);
+  });
+
+  it('finds no LV in a map without a confident component, or one whose mass is below the bar', () => {
+    expect(localise(new Float32Array(64).fill(0.2), 8, 256, 256, spec).found).toBe(false);
+    const single = localise(locMap([[4, 4]], 0.7), 8, 256, 256, spec);
+    expect(single.found).toBe(false);
+    expect(single.mass).toBeCloseTo(0.7, 5);
+  });
+});
+
+describe('planRois', () => {
+  const image: GrayImage = { rows: 256, columns: 256, data: new Float32Array(0) };
+  const at = (r: number, c: number, found = true): Localisation => ({ found, centerRow: r, centerColumn: c, mass: found ? 5 : 0 });
+
+  it('alone: each found image gets its own ROI of roiSideMm, the others none', () => {
+    const plans = planRois([image, image], [at(100, 120), at(0, 0, false)], spec);
+    expect(plans[0]).toEqual({ roi: { centerRow: 100, centerColumn: 120, height: 96, width: 96 }, source: 'localiser' });
+    expect(plans[1]).toBeNull();
+  });
+
+  it('as a series: an outlier and a missed image take the median centre; the others keep their own', () => {
+    const locs = [at(100, 120), at(104, 118), at(98, 123), at(180, 40), at(0, 0, false)];
+    const plans = planRois(locs.map(() => image), locs, spec, { series: true });
+    expect(plans.slice(0, 3).map((p) => p!.source)).toEqual(['localiser', 'localiser', 'localiser']);
+    // Median of the four found centres: rows (100, 104, 98, 180) → 102; columns (120, 118, 123, 40) → 119.
+    for (const k of [3, 4]) expect(plans[k]).toEqual({ roi: { centerRow: 102, centerColumn: 119, height: 96, width: 96 }, source: 'series' });
+  });
+});
+
+describe('a cascade model (real tfjs networks, seeded)', () => {
+  let model: LvModel;
+  beforeAll(async () => {
+    await initBackend();
+    model = { kind: 'cascade', localiser: buildModel('unet-tiny', { seed: 3, size: null }), segmenter: buildModel('unet-small', { seed: 4, size: null }), spec: DEFAULT_CASCADE_SPEC };
+  });
+  afterAll(() => disposeLvModel(model));
+
+  it('round-trips through its store files and names every layer by stage', async () => {
+    const files = await lvModelToFiles(model);
+    expect([...files.keys()].sort()).toEqual(['cascade.json', 'localiser.model.json', 'localiser.weights.bin', 'segmenter.model.json', 'segmenter.weights.bin']);
+    const again = await lvModelFromFiles(files, 'cascade');
+    try {
+      expect(again.kind).toBe('cascade');
+      const image: GrayImage = { rows: 64, columns: 64, data: Float32Array.from({ length: 4096 }, (_, i) => (i % 64) * Math.floor(i / 64)) };
+      const layers = ['localiser.enc2', 'segmenter.dec1'];
+      // Maps of the reloaded model equal the original's (the segmenter's only when an LV was localised).
+      expect(lvActivationMaps(again, image, layers)).toEqual(lvActivationMaps(model, image, layers));
+      expect(lvHeatmapLayers(again)).toEqual(lvHeatmapLayers(model));
+      expect(lvHeatmapLayers(model)[0]).toBe('localiser.enc1');
+      expect(lvHeatmapLayers(model)).toContain('segmenter.score');
+    } finally {
+      disposeLvModel(again);
+    }
+  });
+
+  it('answers an empty mask with lvFound false when the localiser finds nothing, leaving no tensors behind', async () => {
+    // An untrained localiser says ~0.5 everywhere; a score bias of (+4, −4) makes it say "background" everywhere.
+    const score = model.kind === 'cascade' ? model.localiser.getLayer('score') : undefined;
+    const [kernel, bias] = score!.getWeights();
+    score!.setWeights([kernel, tf.tensor1d([4, -4])]);
+    const before = tf.memory().numTensors;
+    const [r] = await segmentLv(model, [{ rows: 100, columns: 90, data: Float32Array.from({ length: 9000 }, (_, i) => i % 7) }], DEFAULT_MASK_OPTIONS);
+    expect(r.lvFound).toBe(false);
+    expect(r.roi).toBeNull();
+    expect(r.mask.data.every((v) => v === 0)).toBe(true);
+    expect([r.mask.rows, r.mask.columns]).toEqual([100, 90]);
+    expect(tf.memory().numTensors).toBe(before);
+    score!.setWeights([kernel, bias]);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * The two-stage LV segmentation ("cascade"): a small localiser looks at the whole image downsampled to
+ * `localiserSize`², finds the LV (the most probable connected component of its LV map) and its centre; a segmenter
+ * then runs at `segmenterSize`² on a fixed-size square region of interest (`roiSideMm`, in millimetres where the
+ * image has PixelSpacing, else on the nominal Sunnybrook field of view) around that centre, and its LV probability is
+ * pasted back into the image grid. Stage runners are injected, so the same code serves tfjs, onnxruntime and the
+ * browser.
+ */
+import { BinaryMask, GrayImage, Roi, cropToRoi, effectivePixelSpacingMm, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
+import { selectComponent } from '../metrics';
+import { MaskOptions, probabilityToMask } from '../segmentation';
+
+export interface CascadeSpec {
+  /** Side of the localiser's input (the whole image, bilinear). */
+  localiserSize: number;
+  /** Side of the segmenter's input (the ROI, bilinear). */
+  segmenterSize: number;
+  /** Side of the ROI in mm. */
+  roiSideMm: number;
+  /**
+   * Summed LV probability of the localiser's chosen component (on its `localiserSize`² grid) below which an image is
+   * said to hold no LV: nothing is segmented and the answer says `lvFound: false`.
+   */
+  minLocaliserMass: number;
+  /** With a series: a ROI centre further than this (mm) from the series' median centre is replaced by the median. */
+  seriesMaxOffsetMm: number;
+}
+
+/**
+ * 64² localiser, 128² segmenter on a 131.25 mm ROI (96 px of a 256-px Sunnybrook image, so about 1.03 mm per
+ * segmenter pixel: the LV is drawn 1.33× larger than in the whole-image model).
+ */
+export const DEFAULT_CASCADE_SPEC: CascadeSpec = {
+  localiserSize: 64,
+  segmenterSize: 128,
+  roiSideMm: 131.25,
+  minLocaliserMass: 1,
+  seriesMaxOffsetMm: 25,
+};
+
+/** LV probability maps for a batch of size×size model inputs (softmax LV channel). */
+export type StageRunner = (inputs: Float32Array[], size: number) => Promise<Float32Array[]>;
+
+export interface CascadeRunners {
+  localiser: StageRunner;
+  segmenter: StageRunner;
+}
+
+/** Where the localiser put the LV in one image (image pixel coordinates). */
+export interface Localisation {
+  found: boolean;
+  centerRow: number;
+  centerColumn: number;
+  /** Summed probability of the chosen component on the localiser grid. */
+  mass: number;
+}
+
+export interface CascadeSegmentation {
+  /** LV probability at the image's own size (0 outside the ROI). */
+  probability: Float32Array;
+  mask: BinaryMask;
+  /** False when no LV was found: the mask is then empty. */
+  lvFound: boolean;
+  /** The ROI the segmenter saw (image pixels); null when nothing was segmented. */
+  roi: Roi | null;
+  /** `localiser`: the image's own localisation; `series`: the series' consensus centre replaced it or stood in for it. */
+  roiSource: 'localiser' | 'series' | null;
+}
+
+export interface CascadeOptions {
+  /** The images are one series (slices and phases of one heart): use the series' consensus ROI centre. */
+  series?: boolean;
+}
+
+/** Localisation from the localiser's LV map (size×size) for an image of rows × columns. */
+export function localise(prob: Float32Array, size: number, rows: number, columns: number, spec: CascadeSpec): Localisation {
+  const raw = new Uint8Array(size * size);
+  for (let i = 0; i < raw.length; i++) raw[i] = prob[i] >= 0.5 ? 1 : 0;
+  const kept = selectComponent({ rows: size, columns: size, data: raw }, { probability: prob });
+  let mass = 0, sr = 0, sc = 0;
+  for (let i = 0; i < kept.data.length; i++) {
+    if (!kept.data[i]) continue;
+    const p = prob[i];
+    mass += p;
+    sr += p * Math.floor(i / size);
+    sc += p * (i % size);
+  }
+  if (!(mass >= spec.minLocaliserMass)) return { found: false, centerRow: (rows - 1) / 2, centerColumn: (columns - 1) / 2, mass };
+  // Localiser pixel centre k ↦ image coordinate (k + 0.5)·scale − 0.5.
+  return { found: true, centerRow: (sr / mass + 0.5) * (rows / size) - 0.5, centerColumn: (sc / mass + 0.5) * (columns / size) - 0.5, mass };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * ROI per image. Alone: the image's own localisation (none when no LV was found). As a series: the median of the
+ * found centres (in mm) is the consensus; a centre further than `seriesMaxOffsetMm` from it, or an image where no LV
+ * was found, gets the consensus centre (`series`), and the segmenter decides whether an LV is there.
+ */
+export function planRois(images: GrayImage[], locs: Localisation[], spec: CascadeSpec, opts: CascadeOptions = {}): Array<{ roi: Roi; source: 'localiser' | 'series' } | null> {
+  const own = (k: number) => roiAround(images[k], locs[k].centerRow, locs[k].centerColumn, spec.roiSideMm);
+  const found = locs.map((l, k) => (l.found ? k : -1)).filter((k) => k >= 0);
+  if (!opts.series || found.length === 0 || images.length < 3) return locs.map((l, k) => (l.found ? { roi: own(k), source: 'localiser' as const } : null));
+  const mm = (k: number, r: number, c: number): [number, number] => {
+    const [sr, sc] = effectivePixelSpacingMm(images[k]);
+    return [r * sr, c * sc];
+  };
+  const centresMm = found.map((k) => mm(k, locs[k].centerRow, locs[k].centerColumn));
+  const consensus: [number, number] = [median(centresMm.map((p) => p[0])), median(centresMm.map((p) => p[1]))];
+  return locs.map((l, k) => {
+    const [sr, sc] = effectivePixelSpacingMm(images[k]);
+    if (l.found) {
+      const [r, c] = mm(k, l.centerRow, l.centerColumn);
+      if (Math.hypot(r - consensus[0], c - consensus[1]) <= spec.seriesMaxOffsetMm) return { roi: own(k), source: 'localiser' as const };
+    }
+    return { roi: roiAround(images[k], consensus[0] / sr, consensus[1] / sc, spec.roiSideMm), source: 'series' as const };
+  });
+}
+
+/** The localiser's input for an already normalised image. */
+export function localiserInput(normalized: Float32Array, image: GrayImage, spec: CascadeSpec): Float32Array {
+  return resizeBilinear(normalized, image.rows, image.columns, spec.localiserSize, spec.localiserSize);
+}
+
+/** The segmenter's input: the ROI of an already normalised image. */
+export function segmenterInput(normalized: Float32Array, image: GrayImage, roi: Roi, spec: CascadeSpec): Float32Array {
+  return cropToRoi(normalized, image.rows, image.columns, roi, spec.segmenterSize);
+}
+
+/** Segment images with the cascade: normalize once, localise all, segment each ROI, paste back, post-process. */
+export async function segmentCascade(images: GrayImage[], runners: CascadeRunners, spec: CascadeSpec, mask: MaskOptions, opts: CascadeOptions = {}): Promise<CascadeSegmentation[]> {
+  if (images.length === 0) return [];
+  const normalized = images.map((im) => normalize(im));
+  const locProbs = await runners.localiser(normalized.map((n, k) => localiserInput(n, images[k], spec)), spec.localiserSize);
+  const locs = locProbs.map((p, k) => localise(p, spec.localiserSize, images[k].rows, images[k].columns, spec));
+  const plans = planRois(images, locs, spec, opts);
+  const todo = plans.map((p, k) => (p ? k : -1)).filter((k) => k >= 0);
+  const segProbs = todo.length ? await runners.segmenter(todo.map((k) => segmenterInput(normalized[k], images[k], plans[k]!.roi, spec)), spec.segmenterSize) : [];
+  const byImage = new Map(todo.map((k, j) => [k, segProbs[j]]));
+  return images.map((im, k) => {
+    const plan = plans[k];
+    const crop = byImage.get(k);
+    if (!plan || !crop) {
+      return { probability: new Float32Array(im.rows * im.columns), mask: { rows: im.rows, columns: im.columns, data: new Uint8Array(im.rows * im.columns) }, lvFound: false, roi: null, roiSource: null };
+    }
+    const probability = pasteRoiProbability(crop, plan.roi, im, spec);
+    const m = probabilityToMask(probability, im.rows, im.columns, mask);
+    return { probability, mask: m, lvFound: m.data.some((v) => v !== 0), roi: plan.roi, roiSource: plan.source };
+  });
+}
+
+/** The segmenter's LV map brought back to the image grid (0 outside the ROI). */
+export function pasteRoiProbability(crop: Float32Array, roi: Roi, image: GrayImage, spec: CascadeSpec): Float32Array {
+  return pasteFromRoi(crop, spec.segmenterSize, roi, image.rows, image.columns, 0);
+}

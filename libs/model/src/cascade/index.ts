@@ -1,0 +1,3 @@
+export * from './cascade';
+export * from './lv-model';
+export * from './cascade-trainer';
