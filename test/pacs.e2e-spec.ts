@@ -2,7 +2,7 @@
  * PACS integration end to end: a real Orthanc started from deploy/orthanc (its Lua webhook script included), the real
  * inference app with the PACS module (createInferenceApp), the 5 real Sunnybrook patients sent with dcmtk's storescu
  * as a scanner would. Expected masks and Dice are computed independently with the same model through the libraries
- * (`segmentImages`, `dice`, and `evaluateCases`, the report `lvseg eval` prints), never copied from a run.
+ * (`segmentLv`, `dice`, and `evaluateCases`, the report `lvseg eval` prints), never copied from a run.
  *
  * Order matters (one Orthanc, one state folder): live patients via webhooks → refused webhooks → a non-MR series →
  * a burst while lvseg is stopped, processed from the change feed after it starts again → every SEG checked.
@@ -18,7 +18,7 @@ import request from 'supertest';
 import { repoRoot } from '@lvseg/common';
 import { PacsConfig, loadPacsConfig } from '@lvseg/config';
 import { BinaryMask, decodeDicom, parseContour, rasterizeContour } from '@lvseg/imaging';
-import { DEFAULT_MASK_OPTIONS, EvaluationItem, MaskOptions, dice, evaluateCases, initBackend, loadModelByRef, segmentImages } from '@lvseg/model';
+import { DEFAULT_MASK_OPTIONS, EvaluationItem, MaskOptions, dice, disposeLvModel, evaluateCases, initBackend, loadLvModelByRef, segmentLv } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
 import type { PacsJobView } from '../services/inference/src/pacs/jobs/pacs-job';
 import { ReadSegmentation, naturalizeDicom, readDicomSeg } from '../services/inference/src/pacs/seg/dicom-seg-reader';
@@ -272,10 +272,10 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect(readFileSync(join(pacs.stateDir, 'processed.log'), 'utf8').trim().split('\n')).toHaveLength(5);
   }, PHASE_MS + 120_000);
 
-  it('every SEG sits in its study beside its MR series, references each source image, and its masks give the Dice of segmentImages and lvseg eval', async () => {
+  it('every SEG sits in its study beside its MR series, references each source image, and its masks give the Dice of segmentLv and lvseg eval', async () => {
     const series = await allSeries();
     const studies = new Set(series.map((s) => s.ParentStudy));
-    const { model } = await loadModelByRef(store, version);
+    const { model } = await loadLvModelByRef(store, version);
     const fromSeg: EvaluationItem[] = [];
     const fromLibrary: EvaluationItem[] = [];
     const summary: string[] = [];
@@ -302,7 +302,8 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         expect(seg.frameOfReferenceUid).toBe(firstSource.FrameOfReferenceUID);
 
         const images = rows.map((c) => decodeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image))).image);
-        const expected = segmentImages(model, images, maskOptions);
+        // The PACS path segments a series' images together (a cascade places its ROIs with the series' consensus).
+        const expected = await segmentLv(model, images, maskOptions, { series: true });
         const dices: number[] = [];
         rows.forEach((row, k) => {
           const frame = seg.frames.find((f) => f.referencedSopInstanceUid === String(sources[k].SOPInstanceUID))!;
@@ -323,9 +324,9 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         summary.push(`${patient} ${(dices.reduce((a, b) => a + b, 0) / dices.length).toFixed(4)}`);
       }
     } finally {
-      model.dispose();
+      disposeLvModel(model);
     }
-    // The report `lvseg eval` prints (evaluateCases over segmentImages' masks) is the same from the SEGs' masks.
+    // The report `lvseg eval` prints (evaluateCases over segmentLv's masks) is the same from the SEGs' masks.
     const segReport = evaluateCases(fromSeg);
     expect(segReport).toEqual(evaluateCases(fromLibrary));
     // eslint-disable-next-line no-console

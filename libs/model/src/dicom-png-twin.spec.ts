@@ -5,48 +5,55 @@ import { decodeDicom, decodePngGray, parseManifest } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
 import { initBackend } from './backend';
 import { dice } from './metrics';
-import { loadModelByRef } from './model-loading';
-import { segmentImages } from './segmentation';
-import type * as tf from '@tensorflow/tfjs';
+import { loadLvModelByRef } from './model-loading';
+import { DEFAULT_MASK_OPTIONS, maskOptionsOf } from './segmentation';
+import { LvModel, disposeLvModel, segmentLv } from './cascade';
 
 /**
  * The shared preprocessing must make a 16-bit DICOM and the 8-bit PNG exported from it (per-image min-max) the same
- * model input: the shipped model's masks for the two must agree (Dice ≥ 0.98).
+ * model input: the shipped model's masks for the two must agree (Dice ≥ 0.98). The PNG carries no tags, so it is
+ * given its DICOM's PixelSpacing (metadata, not pixels): a cascade sizes its ROI in mm, and the twins are the same image.
  */
 const SC_ID: Record<string, string> = { SCD0000101: 'SC-HF-I-01', SCD0000201: 'SC-HF-I-02', SCD0000301: 'SC-HF-I-04', SCD0000401: 'SC-HF-I-05', SCD0000501: 'SC-HF-I-06' };
 
 describe('DICOM and its PNG twin give the same mask with the shipped model', () => {
-  let model: tf.LayersModel;
+  let model: LvModel;
+  let mask = DEFAULT_MASK_OPTIONS;
   beforeAll(async () => {
     await initBackend();
     const store = openModelStore(`file://${join(repoRoot(), 'models')}`);
-    model = (await loadModelByRef(store, 'production')).model;
+    const loaded = await loadLvModelByRef(store, 'production');
+    model = loaded.model;
+    mask = { ...DEFAULT_MASK_OPTIONS, ...maskOptionsOf(loaded.card) };
   });
-  afterAll(() => model?.dispose());
+  afterAll(() => model && disposeLvModel(model));
 
-  function twinDice(dicomBytes: Buffer, pngBytes: Buffer): number {
-    const [a, b] = segmentImages(model, [decodeDicom(dicomBytes).image, decodePngGray(pngBytes)]);
+  async function twinDice(dicomBytes: Buffer, pngBytes: Buffer): Promise<number> {
+    const dicom = decodeDicom(dicomBytes).image;
+    const png = { ...decodePngGray(pngBytes), pixelSpacingMm: dicom.pixelSpacingMm };
+    const [a, b] = await segmentLv(model, [dicom, png], mask);
     return dice(a.mask, b.mask);
   }
 
-  it('on the committed fixtures', () => {
+  it('on the committed fixtures', async () => {
     const dir = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook');
     const rows = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     expect(rows.length).toBe(2);
-    for (const [dcm, , png] of rows) expect(twinDice(readFileSync(join(dir, dcm)), readFileSync(join(dir, png)))).toBeGreaterThanOrEqual(0.98);
+    for (const [dcm, , png] of rows) expect(await twinDice(readFileSync(join(dir, dcm)), readFileSync(join(dir, png)))).toBeGreaterThanOrEqual(0.98);
   });
 
   const dicomDir = join(dataRoot(), 'sunnybrook-dicom');
   const pngDir = join(dataRoot(), 'sunnybrook-png');
   const haveData = existsSync(join(dicomDir, 'manifest.csv')) && existsSync(join(pngDir, 'manifest.csv'));
   if (!haveData) console.log(`skipping the all-96 twin check: no data at ${dicomDir} / ${pngDir} (set LVSEG_DATA_DIR)`);
-  (haveData ? it : it.skip)('on all 96 DICOM frames of sunnybrook-dicom', () => {
+  (haveData ? it : it.skip)('on all 96 DICOM frames of sunnybrook-dicom', async () => {
     const manifest = parseManifest(readFileSync(join(dicomDir, 'manifest.csv'), 'utf8'), dicomDir);
-    const scores = manifest.rows.map((row) => {
+    const scores: number[] = [];
+    for (const row of manifest.rows) {
       const frame = row.image.split('/')[1].replace('.dcm', '').padStart(4, '0');
       const png = join(pngDir, 'images', `${SC_ID[row.case]}-IM-0001-${frame}.png`);
-      return twinDice(readFileSync(join(dicomDir, row.image)), readFileSync(png));
-    });
+      scores.push(await twinDice(readFileSync(join(dicomDir, row.image)), readFileSync(png)));
+    }
     expect(scores).toHaveLength(96);
     const min = Math.min(...scores);
     console.log(`DICOM vs PNG twin mask Dice over 96 frames: min ${min.toFixed(4)}, mean ${(scores.reduce((a, b) => a + b, 0) / 96).toFixed(4)}`);

@@ -1,7 +1,7 @@
 /**
  * The real inference app with the PACS module (createInferenceApp), listening on a given loopback port so it can be
  * stopped and started again where Orthanc's webhook points. The tfjs engine is passed explicitly: the test compares
- * the SEG masks with `segmentImages` (tfjs) on the same model.
+ * the SEG masks with `segmentLv` (tfjs) on the same model.
  */
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { PacsConfig, loadInferenceConfig } from '@lvseg/config';
