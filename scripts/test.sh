@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # test/deploy renders k8s/ offline with `kubectl kustomize`; Debian ships kubectl in the kubernetes-client package.
 command -v kubectl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends kubernetes-client; }
-# test/pacs*.e2e-spec.ts start a real Orthanc with its DICOMweb plugin, send DICOMs with dcmtk's storescu, check SEGs with dciodvfy.
+# test/pacs*.e2e-spec.ts start a real Orthanc with its DICOMweb plugin, send DICOMs with dcmtk's storescu, check SEGs and SRs with dciodvfy.
 { command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && command -v storescu >/dev/null && command -v dciodvfy >/dev/null || { apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk dicom3tools; }
 # test/*.browser-spec.ts drive Debian's chromium headless through playwright-core (the viewer, the training monitor, the report).
 test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }

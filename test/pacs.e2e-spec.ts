@@ -5,7 +5,8 @@
  * (`segmentLv`, `dice`, and `evaluateCases`, the report `lvseg eval` prints), never copied from a run.
  *
  * Order matters (one Orthanc, one state folder): live patients via webhooks → refused webhooks → a non-MR series →
- * a burst while lvseg is stopped, processed from the change feed after it starts again → every SEG checked.
+ * a burst while lvseg is stopped, processed from the change feed after it starts again → every SEG and LV function SR
+ * checked → a single-phase series (a SEG, no SR, the reason in the job).
  * Waits are generous (PACS_E2E_PHASE_MINUTES, default 12): on a machine shared with training runs this test gets
  * little CPU; the time per image is printed both as wall time and as this process's CPU time.
  */
@@ -18,11 +19,14 @@ import request from 'supertest';
 import { repoRoot } from '@lvseg/common';
 import { PacsConfig, loadPacsConfig } from '@lvseg/config';
 import { BinaryMask, decodeDicom, parseContour, rasterizeContour } from '@lvseg/imaging';
+import { computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
 import { DEFAULT_MASK_OPTIONS, EvaluationItem, MaskOptions, dice, disposeLvModel, evaluateCases, initBackend, loadLvModelByRef, segmentLv } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
 import type { PacsJobView } from '../services/inference/src/pacs/jobs/pacs-job';
 import { ReadSegmentation, naturalizeDicom, readDicomSeg } from '../services/inference/src/pacs/seg/dicom-seg-reader';
 import { LV_BLOOD_POOL_SEGMENT, SEGMENTATION_STORAGE } from '../services/inference/src/pacs/seg/dicom-seg-writer';
+import { ReadLvFunctionSr, readLvFunctionSr } from '../services/inference/src/pacs/sr/lv-function-sr-reader';
+import { COMPREHENSIVE_SR_STORAGE } from '../services/inference/src/pacs/sr/sr-codes';
 import { signWebhook } from '../services/inference/src/pacs/webhook/webhook-signature';
 import { publishSeededModel } from './support/models';
 import { RunningPacsApp, startPacsApp } from './support/pacs/lvseg-app';
@@ -36,6 +40,14 @@ if (reason) {
   console.warn(`skipping the PACS end-to-end test: ${reason}`);
 }
 const describeIfTools = reason ? describe.skip : describe;
+// dicom3tools (scripts/test.sh installs it): without it the dciodvfy checks are skipped with the reason, and fail under CI.
+const dciodvfyMissing = spawnSync('dciodvfy', [], { stdio: 'ignore' }).error ? 'dciodvfy (dicom3tools) is not installed (apt-get install dicom3tools)' : undefined;
+if (dciodvfyMissing && !reason) {
+  if (process.env.CI === 'true') throw new Error(`the PACS end-to-end test needs dciodvfy under CI: ${dciodvfyMissing}`);
+  // eslint-disable-next-line no-console
+  console.warn(`skipping the dciodvfy checks of the PACS end-to-end test: ${dciodvfyMissing}`);
+}
+const itWithDciodvfy = dciodvfyMissing ? it.skip : it;
 
 const LIVE = ['SCD0000101', 'SCD0000201', 'SCD0000301'];
 const BURST = ['SCD0000401', 'SCD0000501'];
@@ -84,6 +96,28 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
 
   const allSeries = () => orthanc.rest<OrthancSeries[]>('/series?expand');
   const segSeries = async () => (await allSeries()).filter((s) => s.MainDicomTags.Modality === 'SEG');
+  const srSeries = async () => (await allSeries()).filter((s) => s.MainDicomTags.Modality === 'SR');
+  /** The Sunnybrook values the derived objects copy verbatim (UIDs with leading zeros, birth date 00000000), for dciodvfy. */
+  const copiedSourceValues = (): Set<string> => {
+    const copied = new Set<string>();
+    for (const [sop, c] of bySop) {
+      const ds = naturalizeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image)));
+      for (const v of [sop, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID, ds.PatientBirthDate]) copied.add(String(v));
+    }
+    return copied;
+  };
+  /** dciodvfy's error lines that are not about a value copied from the sources. */
+  const ownErrors = (dciodvfyOutput: string): string[] => {
+    const copied = copiedSourceValues();
+    return dciodvfyOutput
+      .split('\n')
+      .filter((l) => l.startsWith('Error'))
+      .filter((l) => !/Dicom dataset contains invalid data values/.test(l))
+      .filter((l) => {
+        const value = /= <([^>]*)>/.exec(l)?.[1];
+        return value === undefined || !copied.has(value);
+      });
+  };
   const startApp = () => startPacsApp({ store, port, pacs });
   async function collectJobs(): Promise<void> {
     const ids = app.logLines().filter((l) => l.event === 'pacs.job_finished').map((l) => String(l.jobId));
@@ -279,6 +313,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     const fromSeg: EvaluationItem[] = [];
     const fromLibrary: EvaluationItem[] = [];
     const summary: string[] = [];
+    const efSummary: string[] = [];
     try {
       for (const patient of [...LIVE, ...BURST]) {
         const rows = cases().filter((c) => c.case === patient);
@@ -287,7 +322,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         // The study in Orthanc's REST API: the MR series and lvseg's SEG series beside it.
         const inStudy = await orthanc.rest<OrthancSeries[]>(`/studies/${mr.ParentStudy}/series`);
         const modalities = inStudy.map((s) => s.MainDicomTags.Modality).sort();
-        expect(modalities.filter((m) => m !== 'OT')).toEqual(['MR', 'SEG']);
+        expect(modalities.filter((m) => m !== 'OT')).toEqual(['MR', 'SEG', 'SR']);
         const segInfo = inStudy.find((s) => s.MainDicomTags.Modality === 'SEG')!;
         const seg: ReadSegmentation = readDicomSeg(await orthanc.restBytes(`/instances/${segInfo.Instances[0]}/file`));
 
@@ -301,7 +336,8 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         const firstSource = sources.reduce((a, b) => (Number(a.InstanceNumber) <= Number(b.InstanceNumber) ? a : b));
         expect(seg.frameOfReferenceUid).toBe(firstSource.FrameOfReferenceUID);
 
-        const images = rows.map((c) => decodeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image))).image);
+        const decoded = rows.map((c) => decodeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image))));
+        const images = decoded.map((d) => d.image);
         // The PACS path segments a series' images together (a cascade places its ROIs with the series' consensus).
         const expected = await segmentLv(model, images, maskOptions, { series: true });
         const dices: number[] = [];
@@ -321,6 +357,39 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         for (const image of job.result!.images!) {
           expect(image.lvArea.pixels).toBe(countLv(seg.frames.find((f) => f.referencedSopInstanceUid === image.sopInstanceUid)!.mask));
         }
+
+        // One LV function SR beside it, whose numbers are the job's, and the EF libs/lv-function gives from the SEG's
+        // masks placed by the images' own DICOM geometry (computed here, not by the service).
+        const srInfo = inStudy.filter((s) => s.MainDicomTags.Modality === 'SR');
+        expect(srInfo).toHaveLength(1);
+        expect(srInfo[0].Instances).toHaveLength(1);
+        const sr: ReadLvFunctionSr = readLvFunctionSr(await orthanc.restBytes(`/instances/${srInfo[0].Instances[0]}/file`));
+        const fn = job.result!.function!;
+        if (!fn.computed) throw new Error(`${patient}: no LV function (${fn.reason.code}: ${fn.reason.message})`);
+        expect(sr).toMatchObject({ sopClassUid: COMPREHENSIVE_SR_STORAGE, sopInstanceUid: fn.sr.sopInstanceUid, seriesInstanceUid: fn.sr.seriesInstanceUid, studyInstanceUid: sources[0].StudyInstanceUID, templateId: '1500' });
+        expect(sr.lvFunction).toMatchObject({ efPercent: fn.efPercent, edvMl: fn.edvMl, esvMl: fn.esvMl, svMl: fn.svMl, segSopInstanceUid: job.result!.seg!.sopInstanceUid });
+        expect(fn.edvMl).not.toBeNull();
+        const placed = framesFromDicom(
+          rows.map((_, k) => {
+            const frame = seg.frames.find((f) => f.referencedSopInstanceUid === String(sources[k].SOPInstanceUID))!;
+            const [sr0, sc0] = decoded[k].meta.pixelSpacingMm!;
+            return { id: String(sources[k].SOPInstanceUID), areaPx: countLv(frame.mask), areaMm2: countLv(frame.mask) * sr0 * sc0, ...decoded[k].meta };
+          }),
+        );
+        const expectedFn = computeLvFunction(placed.frames, placed);
+        expect(fn.efPercent).toBe(Math.round(expectedFn.ef * 10000) / 100);
+        expect(fn.edvMl).toBe(Math.round((expectedFn.edvMl as number) * 100) / 100);
+        expect(fn.esvMl).toBe(Math.round((expectedFn.esvMl as number) * 100) / 100);
+        // Per image: its area (mm², to 0.01), its source image, and the SEG frame that holds its mask.
+        expect(sr.images.map((g) => g.sourceSopInstanceUid).sort()).toEqual(sources.map((s) => String(s.SOPInstanceUID)).sort());
+        for (const g of sr.images) {
+          const image = job.result!.images!.find((i) => i.sopInstanceUid === g.sourceSopInstanceUid)!;
+          expect(g.unit).toBe('mm2');
+          expect(g.value).toBe(Math.round(image.lvArea.mm2! * 100) / 100);
+          expect(g.segSopInstanceUid).toBe(job.result!.seg!.sopInstanceUid);
+          expect(seg.frames[g.segFrameNumber! - 1].referencedSopInstanceUid).toBe(g.sourceSopInstanceUid);
+        }
+        efSummary.push(`${patient} EF ${fn.efPercent} % (EDV ${fn.edvMl} mL, ESV ${fn.esvMl} mL)`);
         summary.push(`${patient} ${(dices.reduce((a, b) => a + b, 0) / dices.length).toFixed(4)}`);
       }
     } finally {
@@ -331,15 +400,12 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect(segReport).toEqual(evaluateCases(fromLibrary));
     // eslint-disable-next-line no-console
     console.log(`Dice from the SEGs in Orthanc (model ${version}): mean ${segReport.meanDice.toFixed(4)} over ${segReport.images} images; per patient ${summary.join(', ')}`);
+    // eslint-disable-next-line no-console
+    console.log(`LV function from the SRs in Orthanc (model ${version}): ${efSummary.join('; ')}`);
     expect(studies.size).toBe(5);
   }, PHASE_MS);
 
-  it('a SEG as stored in Orthanc passes dciodvfy, except for values copied verbatim from its sources', async () => {
-    if (spawnSync('dciodvfy', [], { stdio: 'ignore' }).error) {
-      // eslint-disable-next-line no-console
-      console.warn('dciodvfy (dicom3tools) is not installed: SEG validated by dcmjs parsing only');
-      return;
-    }
+  itWithDciodvfy('a SEG as stored in Orthanc passes dciodvfy, except for values copied verbatim from its sources', async () => {
     const seg = (await segSeries())[0];
     const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-dciodvfy-'));
     dirs.push(dir);
@@ -351,19 +417,53 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect(text).toMatch(/^Segmentation$/m);
     // The Sunnybrook files carry UIDs with leading zeros and a birth date of 00000000 (invalid values the SEG must copy
     // to stay in the same study and point at its images); any other error is the SEG's own.
-    const copied = new Set<string>();
-    for (const [sop, c] of bySop) {
-      const ds = naturalizeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image)));
-      for (const v of [sop, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID, ds.PatientBirthDate]) copied.add(String(v));
-    }
-    const own = text
-      .split('\n')
-      .filter((l) => l.startsWith('Error'))
-      .filter((l) => !/Dicom dataset contains invalid data values/.test(l))
-      .filter((l) => {
-        const value = /= <([^>]*)>/.exec(l)?.[1];
-        return value === undefined || !copied.has(value);
-      });
-    expect(own).toEqual([]);
+    expect(ownErrors(text)).toEqual([]);
   }, 120_000);
+
+  itWithDciodvfy('every LV function SR as stored in Orthanc passes dciodvfy as a Comprehensive SR, except for values copied from its sources', async () => {
+    const srs = await srSeries();
+    expect(srs).toHaveLength(5);
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-dciodvfy-sr-'));
+    dirs.push(dir);
+    for (const [k, s] of srs.entries()) {
+      const file = join(dir, `sr-${k}.dcm`);
+      writeFileSync(file, await orthanc.restBytes(`/instances/${s.Instances[0]}/file`));
+      const out = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+      const text = `${out.stdout}${out.stderr}`;
+      expect(text).toMatch(/^ComprehensiveSR$/m);
+      expect(ownErrors(text)).toEqual([]);
+      if (k === 0) {
+        // eslint-disable-next-line no-console
+        console.log(`dciodvfy on an SR from Orthanc:\n${text.trim()}`);
+      }
+    }
+  }, 120_000);
+
+  it('a series of a single cardiac phase gets its SEG and no SR; the job is done and says why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-one-phase-'));
+    dirs.push(dir);
+    const src = join(SUNNYBROOK_DICOM_DIR, cases().find((x) => x.case === LIVE[0])!.image);
+    const file = join(dir, 'one.dcm');
+    execFileSync('cp', [src, file]);
+    // One image filed as its own MR series (in a study of its own), via dcmtk: one slice at one phase.
+    const uid = () => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`)}`;
+    const [studyUid, seriesUid] = [uid(), uid()];
+    execFileSync('dcmodify', ['-nb', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`, '-m', `(0008,0018)=${seriesUid}.1`, file]);
+    const before = (await srSeries()).length;
+    await storescu(orthanc, [file]);
+    const job = await until('the single-phase job', async () => {
+      await collectJobs();
+      return finishedJobs.find((j) => j.series.seriesInstanceUid === seriesUid);
+    }, PHASE_MS);
+    expect(job.state).toBe('done');
+    expect(job.result?.seg?.frames).toBe(1);
+    expect(job.result?.function).toEqual({ computed: false, reason: { code: 'LV_SINGLE_PHASE', message: expect.stringMatching(/single phase/) } });
+    const study = (await allSeries()).find((s) => s.MainDicomTags.SeriesInstanceUID === seriesUid)!.ParentStudy;
+    const modalities = (await orthanc.rest<OrthancSeries[]>(`/studies/${study}/series`)).map((s) => s.MainDicomTags.Modality).sort();
+    expect(modalities).toEqual(['MR', 'SEG']);
+    expect((await srSeries()).length).toBe(before);
+    expect(app.logLines().some((l) => l.event === 'pacs.lv_function_not_computed' && l.code === 'LV_SINGLE_PHASE')).toBe(true);
+    expect((await request(app.url).get('/metrics').expect(200)).text).toContain('lvseg_pacs_lv_function_reports_total{outcome="not_computed"} 1');
+    expect(app.logText()).not.toContain('SCD0000');
+  }, PHASE_MS + 60_000);
 });

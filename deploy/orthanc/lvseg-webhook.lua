@@ -166,8 +166,8 @@ function LvsegSignedHeaders(secret, timestamp, body)
 end
 
 function OnStoredInstance(instanceId, tags, metadata, origin)
-  -- lvseg's own results (and any other segmentation) are not images to segment.
-  if tags['Modality'] == 'SEG' then return end
+  -- lvseg's own results (and any other segmentation or structured report) are not images to segment.
+  if tags['Modality'] == 'SEG' or tags['Modality'] == 'SR' then return end
   local url, secret = lvsegSettings()
   if url == nil or url == '' or secret == nil or secret == '' then
     print('lvseg webhook: Lvseg.WebhookUrl or Lvseg.WebhookSecret is not configured; not notifying')

@@ -8,6 +8,7 @@ export class PacsMetrics {
   readonly webhooks: Counter<'outcome'>;
   readonly jobs: Counter<'outcome'>;
   readonly jobDuration: Histogram<'outcome'>;
+  readonly lvFunctionReports: Counter<'outcome'>;
   readonly pendingSeries: Gauge;
   readonly changeFeedErrors: Counter;
   readonly changeFeedCursor: Gauge;
@@ -26,6 +27,12 @@ export class PacsMetrics {
       help: 'Time from a series job being created to its end (waiting for the series to be complete included)',
       labelNames: ['outcome'] as const,
       buckets: [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600],
+      registers,
+    });
+    this.lvFunctionReports = new Counter({
+      name: 'lvseg_pacs_lv_function_reports_total',
+      help: 'Segmented series by LV function report outcome (sr_stored, not_computed: e.g. a single cardiac phase)',
+      labelNames: ['outcome'] as const,
       registers,
     });
     this.pendingSeries = new Gauge({ name: 'lvseg_pacs_pending_series', help: 'Series promised (webhook or change feed) and not yet done', registers });

@@ -24,7 +24,7 @@ export interface PacsOptions {
 
 /**
  * The PACS integration inside the inference service: signed webhook (POST /webhooks/pacs), job status (GET /jobs/:id),
- * the job runner, the change-feed follower, and the series → DICOM SEG pipeline. It uses the inference module's model
+ * the job runner, the change-feed follower, and the series → DICOM SEG + LV function SR pipeline. It uses the inference module's model
  * registry and inference queue (exported by InferenceModule), so PACS work and POST /segment share one engine lane.
  */
 @Module({})

@@ -1,4 +1,5 @@
 import type { SeriesRef } from '../client/pacs-client';
+import type { ReportedLvFunction } from '../sr/lv-function-sr-writer';
 import type { PacsTriggerSource } from '../state/pacs-state-store';
 
 export type PacsJobState = 'waiting-for-series' | 'queued' | 'running' | 'retrying' | 'done' | 'skipped' | 'failed';
@@ -17,6 +18,14 @@ export interface PacsImageResult {
   lvArea: { pixels: number; mm2: number | null; reason?: string };
 }
 
+/**
+ * The series' LV function as lvseg's SR states it (volumes mL and EF % to 0.01; method, spacing source and notes),
+ * with the SR's UIDs; or why there is none (no SR is stored then, and the job is still done), e.g. LV_SINGLE_PHASE.
+ */
+export type PacsLvFunctionResult =
+  | ({ computed: true; sr: { seriesInstanceUid: string; sopInstanceUid: string } } & ReportedLvFunction)
+  | { computed: false; reason: { code: string; message: string } };
+
 export interface PacsJobResult {
   outcome: 'segmented' | 'skipped';
   /** Why nothing was written (outcome 'skipped'). */
@@ -30,6 +39,8 @@ export interface PacsJobResult {
     frameOfReferenceUid?: string;
   };
   images?: PacsImageResult[];
+  /** EDV, ESV, SV, EF of the series (outcome 'segmented'). */
+  function?: PacsLvFunctionResult;
   /** Images of the series that could not be segmented (and are not in the SEG). */
   skippedImages?: Array<{ sopInstanceUid?: string; code: string; message: string }>;
   warnings?: string[];

@@ -236,7 +236,15 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
     this.metrics.jobs.inc({ outcome: result.outcome });
     this.metrics.jobDuration.observe({ outcome: result.outcome }, seconds);
     this.log.info(
-      { event: 'pacs.job_finished', jobId: job.id, state: job.state, ...(result.reason ? { reason: result.reason.code } : {}), images: result.images?.length ?? 0, ms: Math.round(seconds * 1000) },
+      {
+        event: 'pacs.job_finished',
+        jobId: job.id,
+        state: job.state,
+        ...(result.reason ? { reason: result.reason.code } : {}),
+        images: result.images?.length ?? 0,
+        ...(result.function ? { lvFunction: result.function.computed ? 'sr_stored' : result.function.reason.code } : {}),
+        ms: Math.round(seconds * 1000),
+      },
       `job ${job.id} ${job.state}${result.reason ? ` (${result.reason.code})` : ''}`,
     );
   }

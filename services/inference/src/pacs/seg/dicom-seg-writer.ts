@@ -88,10 +88,12 @@ const clip = (s: string, max: number): string => (s.length <= max ? s : s.slice(
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
 }
-function dicomDate(d: Date): string {
+/** DICOM DA (YYYYMMDD) of `d` in UTC. */
+export function dicomDate(d: Date): string {
   return `${d.getUTCFullYear()}${pad2(d.getUTCMonth() + 1)}${pad2(d.getUTCDate())}`;
 }
-function dicomTime(d: Date): string {
+/** DICOM TM (HHMMSS) of `d` in UTC. */
+export function dicomTime(d: Date): string {
   return `${pad2(d.getUTCHours())}${pad2(d.getUTCMinutes())}${pad2(d.getUTCSeconds())}`;
 }
 
@@ -107,6 +109,29 @@ function normalOf(iop: number[]): Vec3 {
 
 function invalid(code: string, message: string): LvsegError {
   return new LvsegError('invalid-input', code, message);
+}
+
+/**
+ * The source's character set and its Patient and General Study attributes, copied as they are (type 2 ones present,
+ * maybe empty), so a derived object (SEG, SR) files under the same patient and study. Never logged.
+ */
+export function patientAndStudyOf(source: NaturalDataset): NaturalDataset {
+  const copy = (keys: string[], type2: boolean): NaturalDataset => {
+    const out: NaturalDataset = {};
+    for (const k of keys) {
+      const v = source[k];
+      if (v !== undefined && v !== null && v !== '') out[k] = v;
+      else if (type2) out[k] = '';
+    }
+    return out;
+  };
+  return {
+    ...copy(['SpecificCharacterSet'], false),
+    ...copy(['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex'], true),
+    ...copy(['IssuerOfPatientID'], false),
+    ...copy(['StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber'], true),
+    ...copy(['StudyDescription'], false),
+  };
 }
 
 /**
@@ -229,19 +254,8 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     });
   }
 
-  // Patient and study attributes are copied as they are (type 2 ones present, maybe empty) and never logged.
-  const copy = (keys: string[], type2: boolean): NaturalDataset => {
-    const out: NaturalDataset = {};
-    for (const k of keys) {
-      const v = first[k];
-      if (v !== undefined && v !== null && v !== '') out[k] = v;
-      else if (type2) out[k] = '';
-    }
-    return out;
-  };
-
   const dataset: NaturalDataset = {
-    ...copy(['SpecificCharacterSet'], false),
+    ...patientAndStudyOf(first),
     ImageType: ['DERIVED', 'PRIMARY'],
     InstanceCreationDate: date,
     InstanceCreationTime: time,
@@ -257,10 +271,6 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     DeviceSerialNumber: 'lvseg',
     SoftwareVersions: [clip(`lvseg ${opts.softwareVersion}`, 64), clip(`model ${opts.model.version}`, 64)],
     SeriesDescription: clip(`lvseg LV blood pool (${opts.model.version})`, 64),
-    ...copy(['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex'], true),
-    ...copy(['IssuerOfPatientID'], false),
-    ...copy(['StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber'], true),
-    ...copy(['StudyDescription'], false),
     StudyInstanceUID: studyUid,
     SeriesInstanceUID: opts.seriesInstanceUid,
     SeriesNumber: seriesNumber,
@@ -306,24 +316,29 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     _vrMap: { PixelData: 'OB' },
   };
 
-  const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: SEGMENTATION_STORAGE,
-    MediaStorageSOPInstanceUID: opts.sopInstanceUid,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: LVSEG_IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: clip(`LVSEG_${opts.softwareVersion}`, 16),
-    _vrMap: { FileMetaInformationVersion: 'OB' },
-  });
-  const file = new dcmjsData.DicomDict(meta);
-  file.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(dataset);
   return {
-    bytes: Buffer.from(file.write()),
+    bytes: toPart10(dataset, opts.softwareVersion),
     frames: ordered.length,
     frameOfReferenceUid: hasGeometry ? frameOfReferenceUid : undefined,
     frameSources: ordered.map((s) => String(s.dataset.SOPInstanceUID)),
     warnings,
   };
+}
+
+/** A DICOM Part 10 file (Explicit VR Little Endian) of a naturalized dataset with SOPClassUID and SOPInstanceUID, written by lvseg. */
+export function toPart10(dataset: NaturalDataset, softwareVersion: string): Buffer {
+  const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({
+    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+    MediaStorageSOPClassUID: dataset.SOPClassUID,
+    MediaStorageSOPInstanceUID: dataset.SOPInstanceUID,
+    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
+    ImplementationClassUID: LVSEG_IMPLEMENTATION_CLASS_UID,
+    ImplementationVersionName: clip(`LVSEG_${softwareVersion}`, 16),
+    _vrMap: { FileMetaInformationVersion: 'OB' },
+  });
+  const file = new dcmjsData.DicomDict(meta);
+  file.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(dataset);
+  return Buffer.from(file.write());
 }
 
 /**

@@ -37,3 +37,11 @@ export function segUidsFor(sourceSeriesInstanceUid: string, modelVersion: string
     dimensionOrganizationUid: deterministicUid('lvseg/seg/dimensions', sourceSeriesInstanceUid, modelVersion),
   };
 }
+
+/** UIDs of the LV function SR lvseg writes for one source series and model version (stable across retries and restarts). */
+export function lvFunctionSrUidsFor(sourceSeriesInstanceUid: string, modelVersion: string): { seriesInstanceUid: string; sopInstanceUid: string } {
+  return {
+    seriesInstanceUid: deterministicUid('lvseg/sr/series', sourceSeriesInstanceUid, modelVersion),
+    sopInstanceUid: deterministicUid('lvseg/sr/instance', sourceSeriesInstanceUid, modelVersion),
+  };
+}

@@ -11,11 +11,14 @@ import type { ModelHandle } from '../../models/model-handle';
 import { ModelRegistry } from '../../models/model-registry.service';
 import { SegmentService, lvAreaOf } from '../../segment/segment.service';
 import type { PacsClient, SeriesRef } from '../client/pacs-client';
-import type { PacsImageResult, PacsJobResult } from '../jobs/pacs-job';
+import type { PacsImageResult, PacsJobResult, PacsLvFunctionResult } from '../jobs/pacs-job';
+import { PacsMetrics } from '../pacs-metrics';
 import { PACS_CLIENT, PACS_STATE } from '../pacs.tokens';
 import { naturalizeDicom } from '../seg/dicom-seg-reader';
-import { writeLvSegmentation } from '../seg/dicom-seg-writer';
-import { segUidsFor } from '../seg/uids';
+import { LV_BLOOD_POOL_SEGMENT, WrittenSeg, writeLvSegmentation } from '../seg/dicom-seg-writer';
+import { lvFunctionSrUidsFor, segUidsFor } from '../seg/uids';
+import { writeLvFunctionSr } from '../sr/lv-function-sr-writer';
+import { lvFunctionOfSeries } from '../sr/series-lv-function';
 import type { PacsStateStore } from '../state/pacs-state-store';
 import { sleep } from '../util/retry';
 import { shortAxisSkipReason } from './short-axis-check';
@@ -40,9 +43,11 @@ function lvsegVersion(): string {
 
 /**
  * The PACS pipeline for one series: (already done?) → WADO-RS retrieve → decode → MR short-axis check → segment on the
- * service's inference queue (shared with POST /segment, batched) → DICOM SEG → STOW-RS → remember. Idempotent: the SEG's
- * UIDs derive from the series and model version, a series already processed (or whose SEG the PACS already holds) is
- * skipped, and a PACS keeps one copy of a SOP Instance stored twice.
+ * service's inference queue (shared with POST /segment, batched) → DICOM SEG → STOW-RS → LV function (EDV, ESV, SV,
+ * EF; libs/lv-function) → DICOM SR (TID 1500) → STOW-RS → remember. Idempotent: the SEG's and SR's UIDs derive from the
+ * series and model version, a series already processed (or whose SEG and SR the PACS already holds) is skipped, and a
+ * PACS keeps one copy of a SOP Instance stored twice. A series without an LV function (e.g. one cardiac phase) gets
+ * its SEG and no SR, with the reason in the result.
  */
 @Injectable()
 export class SeriesSegmentationService {
@@ -55,9 +60,10 @@ export class SeriesSegmentationService {
     private readonly segmentation: SegmentService,
     @Inject(INFERENCE_CONFIG) private readonly config: InferenceConfig,
     @Inject(APP_LOGGER) private readonly log: Logger,
+    private readonly metrics: PacsMetrics,
   ) {}
 
-  /** Segments the series and stores its SEG; throws LvsegErrors (transient ones are retried by the job runner). */
+  /** Segments the series and stores its SEG and LV function SR; throws LvsegErrors (transient ones are retried by the job runner). */
   async process(ref: SeriesRef, jobId: string): Promise<PacsJobResult> {
     const started = performance.now();
     const timings: Record<string, number> = {};
@@ -68,10 +74,13 @@ export class SeriesSegmentationService {
         return { outcome: 'skipped', modelVersion, reason: { code: 'ALREADY_SEGMENTED', message: `lvseg already wrote a SEG for this series with model ${modelVersion}` } };
       }
       const uids = segUidsFor(ref.seriesInstanceUid, modelVersion);
+      const srUids = lvFunctionSrUidsFor(ref.seriesInstanceUid, modelVersion);
       let mark = performance.now();
-      if (await this.pacs.seriesExists(ref.studyInstanceUid, uids.seriesInstanceUid)) {
+      // A SEG without its SR (a run stopped between the two stores, or a series without an LV function) is done
+      // again: the SEG's store is idempotent, and the SR needs the masks.
+      if ((await this.pacs.seriesExists(ref.studyInstanceUid, uids.seriesInstanceUid)) && (await this.pacs.seriesExists(ref.studyInstanceUid, srUids.seriesInstanceUid))) {
         this.state.markProcessed(ref.seriesInstanceUid, modelVersion);
-        return { outcome: 'skipped', modelVersion, reason: { code: 'SEG_ALREADY_IN_PACS', message: `the study already holds lvseg's SEG of this series for model ${modelVersion}` } };
+        return { outcome: 'skipped', modelVersion, reason: { code: 'SEG_ALREADY_IN_PACS', message: `the study already holds lvseg's SEG and SR of this series for model ${modelVersion}` } };
       }
       timings.checkMs = ms(mark);
 
@@ -112,39 +121,83 @@ export class SeriesSegmentationService {
       timings.writeMs = ms(mark);
 
       mark = performance.now();
-      const stored = await this.pacs.store(ref.studyInstanceUid, [seg.bytes]);
+      await this.storeInStudy(ref.studyInstanceUid, 'SEG', seg.bytes, uids);
       timings.storeMs = ms(mark);
-      if (!stored.stored.includes(uids.sopInstanceUid)) {
-        const failure = stored.failed[0]?.reason;
-        // The store answer is ambiguous (e.g. a retry after a lost answer): the PACS may hold it anyway.
-        if (!(await this.pacs.seriesExists(ref.studyInstanceUid, uids.seriesInstanceUid))) {
-          throw new LvsegError('unavailable', 'PACS_STORE_FAILED', `STOW-RS did not store the SEG${failure !== undefined ? ` (failure reason 0x${failure.toString(16)})` : ''}`);
-        }
-      }
+      this.log.info({ event: 'pacs.seg_stored', jobId, modelVersion, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames }, `stored SEG ${uids.sopInstanceUid} (${seg.frames} frames)`);
+
+      const areas = usable.map((d, k) => lvAreaOf(masks[k], d.image));
+      const lvFunction = await this.reportLvFunction(usable, areas, seg, { ref, jobId, modelVersion, architecture: handle.architecture, segUids: uids, srUids }, timings);
       this.state.markProcessed(ref.seriesInstanceUid, modelVersion);
       timings.totalMs = ms(started);
 
       const images: PacsImageResult[] = usable.map((d, k) => ({
         sopInstanceUid: d.sopInstanceUid,
         ...(d.meta.instanceNumber !== undefined ? { instanceNumber: d.meta.instanceNumber } : {}),
-        lvArea: lvAreaOf(masks[k], d.image),
+        lvArea: areas[k],
       }));
       images.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0));
-      this.log.info(
-        { event: 'pacs.seg_stored', jobId, modelVersion, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames, ms: timings.totalMs },
-        `stored SEG ${uids.sopInstanceUid} (${seg.frames} frames)`,
-      );
       return {
         outcome: 'segmented',
         modelVersion,
         seg: { studyInstanceUid: ref.studyInstanceUid, seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames, frameOfReferenceUid: seg.frameOfReferenceUid },
         images,
+        function: lvFunction,
         ...(skippedImages.length ? { skippedImages } : {}),
         ...(seg.warnings.length ? { warnings: seg.warnings } : {}),
         timings,
       };
     } finally {
       handle.release();
+    }
+  }
+
+  /**
+   * EDV/ESV/SV/EF of the series from its masks' areas, written as an SR (TID 1500) and stored beside the SEG; or why
+   * there is none (libs/lv-function's LV_* code, e.g. LV_SINGLE_PHASE), which is an answer, not a failure. Logs name
+   * the SR's SOP Instance UID and the reason's code only.
+   */
+  private async reportLvFunction(
+    usable: DecodedImage[],
+    areas: Array<{ pixels: number; mm2: number | null }>,
+    seg: WrittenSeg,
+    ctx: { ref: SeriesRef; jobId: string; modelVersion: string; architecture: string; segUids: { seriesInstanceUid: string; sopInstanceUid: string }; srUids: { seriesInstanceUid: string; sopInstanceUid: string } },
+    timings: Record<string, number>,
+  ): Promise<PacsLvFunctionResult> {
+    let mark = performance.now();
+    const fn = lvFunctionOfSeries(usable.map((d, k) => ({ sopInstanceUid: d.sopInstanceUid, meta: d.meta, area: areas[k] })));
+    if ('reason' in fn) {
+      timings.functionMs = ms(mark);
+      this.metrics.lvFunctionReports.inc({ outcome: 'not_computed' });
+      this.log.info({ event: 'pacs.lv_function_not_computed', jobId: ctx.jobId, code: fn.reason.code }, `no LV function for job ${ctx.jobId} (${fn.reason.code}): no SR written`);
+      return { computed: false, reason: fn.reason };
+    }
+    const sr = writeLvFunctionSr(
+      usable.map((d, k) => ({ dataset: d.dataset, area: areas[k], frame: fn.frames[k] })),
+      {
+        ...ctx.srUids,
+        seg: { ...ctx.segUids, segmentNumber: LV_BLOOD_POOL_SEGMENT.number, frameSources: seg.frameSources },
+        lvFunction: fn.lvFunction,
+        model: { version: ctx.modelVersion, architecture: ctx.architecture },
+        softwareVersion: this.softwareVersion,
+      },
+    );
+    timings.functionMs = ms(mark);
+    mark = performance.now();
+    await this.storeInStudy(ctx.ref.studyInstanceUid, 'SR', sr.bytes, ctx.srUids);
+    timings.srStoreMs = ms(mark);
+    this.metrics.lvFunctionReports.inc({ outcome: 'sr_stored' });
+    this.log.info({ event: 'pacs.sr_stored', jobId: ctx.jobId, modelVersion: ctx.modelVersion, sopInstanceUid: ctx.srUids.sopInstanceUid, images: sr.imageGroups }, `stored SR ${ctx.srUids.sopInstanceUid}`);
+    return { computed: true, ...sr.reported, sr: { ...ctx.srUids } };
+  }
+
+  /** STOW-RS of one object lvseg wrote; an ambiguous answer is settled by asking whether the study holds its series. */
+  private async storeInStudy(studyInstanceUid: string, what: 'SEG' | 'SR', bytes: Buffer, uids: { seriesInstanceUid: string; sopInstanceUid: string }): Promise<void> {
+    const stored = await this.pacs.store(studyInstanceUid, [bytes]);
+    if (stored.stored.includes(uids.sopInstanceUid)) return;
+    const failure = stored.failed[0]?.reason;
+    // The store answer is ambiguous (e.g. a retry after a lost answer): the PACS may hold it anyway.
+    if (!(await this.pacs.seriesExists(studyInstanceUid, uids.seriesInstanceUid))) {
+      throw new LvsegError('unavailable', 'PACS_STORE_FAILED', `STOW-RS did not store the ${what}${failure !== undefined ? ` (failure reason 0x${failure.toString(16)})` : ''}`);
     }
   }
 

@@ -1,0 +1,60 @@
+// Where a cascade loses Dice: the localiser (no LV found, or a ROI that misses the expert LV) or the segmenter (a
+// ROI around the LV, drawn wrong). For each image of a split: the cascade alone, as a series (per case), and with an
+// "oracle" ROI centred on the expert LV's centroid (what a perfect localiser would give). A measurement, not serving.
+// Usage: npx tsx scripts/cascade-analysis.ts <cascade version|alias> [split=val]   (store: LVSEG_MODEL_STORE or default)
+import { join } from 'node:path';
+import { dataRoot } from '../libs/common/src';
+import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { loadDataset, maskCentroid, normalize, roiAround } from '../libs/imaging/src';
+import {
+  dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, pasteRoiProbability, predictLvProbabilities, probabilityToMask, segmentLv, segmenterInput,
+} from '../libs/model/src';
+
+(async () => {
+  await initBackend();
+  const split = process.argv[3] ?? 'val';
+  const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
+  if (model.kind !== 'cascade') throw new Error(`${process.argv[2]} is not a cascade`);
+  const mask = maskOptionsOf(card);
+  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
+  const alone = await segmentLv(model, items.map((i) => i.image), mask);
+  const byCase = new Map<string, number[]>();
+  items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
+  const series = new Array(items.length);
+  for (const idx of byCase.values()) (await segmentLv(model, idx.map((k) => items[k].image), mask, { series: true })).forEach((r, j) => (series[idx[j]] = r));
+  let notFound = 0, roiMisses = 0;
+  const d = { alone: [] as number[], series: [] as number[], oracle: [] as number[] };
+  const perCase = new Map<string, { alone: number[]; series: number[]; oracle: number[] }>();
+  items.forEach((it, k) => {
+    const a = alone[k];
+    if (!a.lvFound) notFound++;
+    const [cr, cc] = maskCentroid(it.mask.data, it.mask.rows, it.mask.columns)!;
+    if (a.roi) {
+      // The ROI misses the LV when an expert LV pixel lies outside it.
+      let outside = 0;
+      for (let i = 0; i < it.mask.data.length; i++) {
+        if (!it.mask.data[i]) continue;
+        const r = Math.floor(i / it.mask.columns), c = i % it.mask.columns;
+        if (Math.abs(r - a.roi.centerRow) > a.roi.height / 2 || Math.abs(c - a.roi.centerColumn) > a.roi.width / 2) outside++;
+      }
+      if (outside) roiMisses++;
+    }
+    const roi = roiAround(it.image, cr, cc, model.spec.roiSideMm);
+    const [p] = predictLvProbabilities(model.segmenter, [segmenterInput(normalize(it.image), it.image, roi, model.spec)], model.spec.segmenterSize, 1);
+    const oracle = probabilityToMask(pasteRoiProbability(p, roi, it.image, model.spec), it.image.rows, it.image.columns, mask);
+    const row = { alone: dice(a.mask, it.mask), series: dice(series[k].mask, it.mask), oracle: dice(oracle, it.mask) };
+    const pc = perCase.get(it.case) ?? { alone: [], series: [], oracle: [] };
+    for (const key of ['alone', 'series', 'oracle'] as const) {
+      d[key].push(row[key]);
+      pc[key].push(row[key]);
+    }
+    perCase.set(it.case, pc);
+  });
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  console.log(`model ${card?.version} split ${split}: ${items.length} images`);
+  console.log('case                 alone  series  oracle ROI');
+  for (const [c, v] of perCase) console.log(`${c.padEnd(20)} ${mean(v.alone).toFixed(4)}  ${mean(v.series).toFixed(4)}  ${mean(v.oracle).toFixed(4)}`);
+  console.log(`mean Dice: alone ${mean(d.alone).toFixed(4)}, as series ${mean(d.series).toFixed(4)}, oracle ROI ${mean(d.oracle).toFixed(4)}`);
+  console.log(`alone: no LV found in ${notFound} images; ROI cut off part of the expert LV in ${roiMisses}; Dice < 0.5 in ${d.alone.filter((x) => x < 0.5).length}`);
+  disposeLvModel(model);
+})();
