@@ -13,6 +13,8 @@ describe('loadInferenceConfig', () => {
       aliasPollSeconds: 10,
       defaultModelRef: 'production',
       extraModels: 2,
+      seriesMaxFiles: 400,
+      seriesMaxBytes: 128 * 1024 * 1024,
       logLevel: 'info',
     });
   });
@@ -28,9 +30,24 @@ describe('loadInferenceConfig', () => {
       LVSEG_ALIAS_POLL_SECONDS: '0.5',
       LVSEG_SERVE_MODEL: 'staging',
       LVSEG_EXTRA_MODELS: '0',
+      LVSEG_SERIES_MAX_FILES: '40',
+      LVSEG_SERIES_MAX_MB: '2',
       LOG_LEVEL: 'warn',
     }).inference;
-    expect(c).toEqual({ port: 8080, maxBodyBytes: 524288, maxImageSide: 512, queueSize: 4, batchWindowMs: 0, maxBatchSize: 2, aliasPollSeconds: 0.5, defaultModelRef: 'staging', extraModels: 0, logLevel: 'warn' });
+    expect(c).toEqual({
+      port: 8080,
+      maxBodyBytes: 524288,
+      maxImageSide: 512,
+      queueSize: 4,
+      batchWindowMs: 0,
+      maxBatchSize: 2,
+      aliasPollSeconds: 0.5,
+      defaultModelRef: 'staging',
+      extraModels: 0,
+      seriesMaxFiles: 40,
+      seriesMaxBytes: 2 * 1024 * 1024,
+      logLevel: 'warn',
+    });
   });
 
   it.each([
@@ -40,6 +57,9 @@ describe('loadInferenceConfig', () => {
     ['LVSEG_MAX_BATCH', '2.5', /LVSEG_MAX_BATCH must be an integer/],
     ['LVSEG_ALIAS_POLL_SECONDS', '-1', /LVSEG_ALIAS_POLL_SECONDS must be a number/],
     ['LVSEG_MAX_BODY_MB', 'lots', /LVSEG_MAX_BODY_MB must be a number/],
+    ['LVSEG_SERIES_MAX_FILES', '1', /LVSEG_SERIES_MAX_FILES must be an integer in \[2, 10000\]/],
+    ['LVSEG_SERIES_MAX_FILES', '12.5', /LVSEG_SERIES_MAX_FILES must be an integer/],
+    ['LVSEG_SERIES_MAX_MB', '0', /LVSEG_SERIES_MAX_MB must be a number in \[0.001, 4096\]/],
     ['LVSEG_SERVE_MODEL', '../x', /LVSEG_SERVE_MODEL must be an alias or version id/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
   ])('refuses %s=%s with a config error naming it', (name, value, message) => {

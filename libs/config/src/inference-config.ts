@@ -21,6 +21,10 @@ export interface InferenceSettings {
   defaultModelRef: string;
   /** Models other than the default kept loaded for `?model=` requests (`LVSEG_EXTRA_MODELS`, default 2). */
   extraModels: number;
+  /** Most DICOMs in one POST /segment/series (`LVSEG_SERIES_MAX_FILES`, default 400); more → 413. Each file is held to `maxBodyBytes`. */
+  seriesMaxFiles: number;
+  /** Most bytes of all parts of one POST /segment/series together (`LVSEG_SERIES_MAX_MB`, default 128 MiB); more → 413. */
+  seriesMaxBytes: number;
   /** pino level (`LOG_LEVEL`, default `info`). */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -69,6 +73,9 @@ export function loadInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
       aliasPollSeconds: numberSetting(env, 'LVSEG_ALIAS_POLL_SECONDS', 10, { min: 0.05, max: 86400 }),
       defaultModelRef,
       extraModels: numberSetting(env, 'LVSEG_EXTRA_MODELS', 2, { min: 0, max: 16, integer: true }),
+      // Two at least: a series needs an ED and an ES frame.
+      seriesMaxFiles: numberSetting(env, 'LVSEG_SERIES_MAX_FILES', 400, { min: 2, max: 10000, integer: true }),
+      seriesMaxBytes: Math.round(numberSetting(env, 'LVSEG_SERIES_MAX_MB', 128, { min: 0.001, max: 4096 }) * 1024 * 1024),
       logLevel,
     },
   };

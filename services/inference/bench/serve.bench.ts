@@ -10,15 +10,14 @@
  *   npm run build && npm run bench:serve -- [--url http://host:port] [--seeded fcn-paper] [--concurrency 1,8]
  *        [--duration 20] [--queries ',?heatmaps=all'] [--node-arg --cpu-prof] [--json]
  */
-import { spawn, execFileSync, ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { dataRoot, sha256Hex } from '@lvseg/common';
 import { buildModel, modelToFiles } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
+import { BenchService as Service, cpuSeconds, runningService, startBuiltService } from './bench-service';
 
 // autocannon ships no types; the part used here.
 interface Histogram {
@@ -84,25 +83,6 @@ function loadDicoms(dir: string): Buffer[] {
   return lines.map((l) => readFileSync(join(dir, l.split(',')[col])));
 }
 
-/** A started service: its URL, process (for CPU time) and how to stop it. */
-interface Service {
-  url: string;
-  pid?: number;
-  describe: string;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Publishes an untrained seeded model as `production` in a fresh temporary file store; returns the store URI. */
 async function seededStore(architecture: string): Promise<{ uri: string; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'lvseg-bench-store-'));
@@ -133,65 +113,14 @@ async function seededStore(architecture: string): Promise<{ uri: string; dir: st
 }
 
 async function startService(o: Options): Promise<Service> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) };
-  let storeDir: string | undefined;
-  if (o.seeded) {
-    const s = await seededStore(o.seeded);
-    env.LVSEG_MODEL_STORE = s.uri;
-    storeDir = s.dir;
-  }
-  const logPath = join(tmpdir(), `lvseg-bench-service-${port}.log`);
-  const log = openSync(logPath, 'w');
-  const main = join(__dirname, '..', 'src', 'main.js');
-  const child: ChildProcess = spawn(process.execPath, [...o.nodeArgs, main], { env, stdio: ['ignore', log, log] });
-  const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before it was ready; see ${logPath}`);
-    try {
-      const r = await fetch(`${url}/health/ready`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGTERM');
-      throw new Error(`the service was not ready within 180 s (no production model in ${env.LVSEG_MODEL_STORE ?? 'the configured store'}? try --seeded fcn-paper); see ${logPath}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return {
-    url,
-    pid: child.pid,
-    describe: `started ${main} (pid ${child.pid}, log ${logPath})${o.seeded ? `, untrained seeded ${o.seeded} in ${env.LVSEG_MODEL_STORE}` : ''}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-    },
-  };
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** user + system CPU seconds of a process so far (Linux /proc), or undefined elsewhere. */
-function cpuSeconds(pid?: number): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
+  if (!o.seeded) return startBuiltService({ nodeArgs: o.nodeArgs, notReadyHint: 'no production model in the configured store? try --seeded fcn-paper' });
+  const s = await seededStore(o.seeded);
+  return startBuiltService({
+    env: { LVSEG_MODEL_STORE: s.uri },
+    nodeArgs: o.nodeArgs,
+    note: `untrained seeded ${o.seeded} in ${s.uri}`,
+    afterStop: () => rmSync(s.dir, { recursive: true, force: true }),
+  });
 }
 
 interface ScenarioResult {
@@ -250,7 +179,7 @@ const round = (v: number, digits: number) => Number(v.toFixed(digits));
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const dicoms = loadDicoms(o.data);
-  const service: Service = o.url ? { url: o.url, describe: `running service at ${o.url}`, stop: async () => undefined } : await startService(o);
+  const service: Service = o.url ? runningService(o.url) : await startService(o);
   try {
     const ready = (await (await fetch(`${service.url}/health/ready`)).json()) as { version?: string; architecture?: string; engine?: Record<string, unknown> };
     const header = {

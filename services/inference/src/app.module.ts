@@ -15,6 +15,8 @@ import { PacsModule, PacsOptions } from './pacs/pacs.module';
 import { RunsModule } from './runs/runs.module';
 import { SegmentController } from './segment/segment.controller';
 import { SegmentService } from './segment/segment.service';
+import { SegmentSeriesController } from './segment/segment-series.controller';
+import { SegmentSeriesService } from './segment/segment-series.service';
 import { APP_LOGGER, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
 
 /** The outside things the app is built with (each behind an interface, so tests pass real ones of their choosing). */
@@ -39,6 +41,7 @@ export class InferenceModule {
       module: InferenceModule,
       imports: [
         // Uploads stay in memory (a DICOM slice is small, and the limit bounds it); at most a file and a label.
+        // (POST /segment/series reads its many parts with its own limits: SeriesUploadInterceptor.)
         MulterModule.register({ storage: memoryStorage(), limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 2, fields: 4, parts: 6 } }),
         ...(deps.pacs ? [PacsModule.register(deps.pacs)] : []),
         RunsModule.register(deps.runStore),
@@ -46,7 +49,7 @@ export class InferenceModule {
       // Global, with these exports, so the PACS module reuses the registry and the inference queue (one engine lane).
       global: true,
       exports: [INFERENCE_CONFIG, APP_LOGGER, MetricsService, ModelRegistry, SegmentService],
-      controllers: [SegmentController, ModelsController, HealthController, MetricsController],
+      controllers: [SegmentController, SegmentSeriesController, ModelsController, HealthController, MetricsController],
       providers: [
         { provide: INFERENCE_CONFIG, useValue: deps.config },
         { provide: MODEL_STORE, useValue: deps.store },
@@ -56,6 +59,7 @@ export class InferenceModule {
         MetricsService,
         ModelRegistry,
         SegmentService,
+        SegmentSeriesService,
       ],
     };
   }

@@ -25,9 +25,10 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
   config: 500,
 };
 
-// invalid-input about the *content* of a well-formed request (a damaged DICOM, a label that does not fit the image)
-// is 422; invalid-input about the request itself (query, form fields, model ref) stays 400.
-const UNPROCESSABLE_CODE_PREFIXES = ['DICOM_', 'PNG_', 'CONTOUR_', 'LABEL_'];
+// invalid-input about the *content* of a well-formed request (a damaged DICOM, a label that does not fit the image,
+// a series whose geometry gives no LV function) is 422; invalid-input about the request itself (query, form fields,
+// model ref) stays 400.
+const UNPROCESSABLE_CODE_PREFIXES = ['DICOM_', 'PNG_', 'CONTOUR_', 'LABEL_', 'LV_'];
 
 const CODE_OF_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST',

@@ -13,7 +13,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * One pino JSON line per request: request id (the caller's `x-request-id` when it is a plain token, else a UUID;
  * echoed back), method, url, route template, status, duration in ms, and for /segment the model version, the
- * image's SOP Instance UID and the error code. Headers and bodies are never logged, so no patient data gets in.
+ * image's SOP Instance UID and the error code (for /segment/series: the model version, the number of images and the
+ * error code). Headers and bodies are never logged, so no patient data gets in.
  * (Written here rather than with pino-http 11, which needs pino 10 while the project uses pino 9.)
  */
 export function requestLogging(log: Logger) {
@@ -42,6 +43,7 @@ export function requestLogging(log: Logger) {
         ...(aborted ? { aborted: true } : {}),
         ...(locals.modelVersion ? { modelVersion: locals.modelVersion } : {}),
         ...(locals.sopInstanceUid ? { sopInstanceUid: locals.sopInstanceUid } : {}),
+        ...(typeof locals.images === 'number' ? { images: locals.images } : {}),
         ...(locals.errorCode ? { errorCode: locals.errorCode } : {}),
       };
       const msg = `${req.method} ${req.path} ${status}`;

@@ -14,14 +14,14 @@ export interface SegmentQuery {
 
 export const SEGMENT_QUERY_KEYS: ReadonlyArray<keyof SegmentQuery> = ['model', 'heatmaps', 'gradcam'];
 
-/** Checks the query has only known keys, each given once as a string. */
-export function parseSegmentQuery(query: Record<string, unknown>): SegmentQuery {
-  const unknown = Object.keys(query).filter((k) => !(SEGMENT_QUERY_KEYS as string[]).includes(k));
+/** Checks the query has only known keys (by default those of POST /segment), each given once as a string. */
+export function parseSegmentQuery(query: Record<string, unknown>, known: ReadonlyArray<keyof SegmentQuery> = SEGMENT_QUERY_KEYS): SegmentQuery {
+  const unknown = Object.keys(query).filter((k) => !(known as string[]).includes(k));
   if (unknown.length > 0) {
-    throw new LvsegError('invalid-input', 'UNKNOWN_QUERY_PARAMETER', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; known: ${SEGMENT_QUERY_KEYS.join(', ')}`);
+    throw new LvsegError('invalid-input', 'UNKNOWN_QUERY_PARAMETER', `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; known: ${known.join(', ')}`);
   }
   const out: SegmentQuery = {};
-  for (const key of SEGMENT_QUERY_KEYS) {
+  for (const key of known) {
     const v = query[key];
     if (v === undefined) continue;
     if (typeof v !== 'string') throw new LvsegError('invalid-input', 'INVALID_QUERY_PARAMETER', `query parameter ${key} must be given once, as text`);

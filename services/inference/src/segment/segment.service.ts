@@ -69,7 +69,7 @@ export class SegmentService implements OnApplicationShutdown {
 
       let mark = performance.now();
       const { image, meta } = decodeDicom(input.dicom);
-      this.assertServable(image);
+      assertServableImage(image, this.config.inference.maxImageSide);
       const sopInstanceUid = safeUid(meta.sopInstanceUid);
       log.sopInstanceUid = sopInstanceUid;
       const decodeMs = performance.now() - mark;
@@ -150,18 +150,18 @@ export class SegmentService implements OnApplicationShutdown {
       handle.release();
     }
   }
+}
 
-  private assertServable(image: GrayImage): void {
-    const max = this.config.inference.maxImageSide;
-    if (image.rows > max || image.columns > max) {
-      throw new LvsegError('too-large', 'IMAGE_TOO_LARGE', `the image is ${image.columns}×${image.rows}; this service takes images up to ${max}×${max}`, {
-        rows: image.rows,
-        columns: image.columns,
-      });
-    }
-    for (let i = 0; i < image.data.length; i++) {
-      if (!Number.isFinite(image.data[i])) throw new LvsegError('invalid-input', 'DICOM_NON_FINITE_PIXELS', 'the image has NaN or infinite pixel values');
-    }
+/** Refuses an image this service does not segment: a side over `maxSide` (413), or NaN/infinite pixels (422). */
+export function assertServableImage(image: GrayImage, maxSide: number): void {
+  if (image.rows > maxSide || image.columns > maxSide) {
+    throw new LvsegError('too-large', 'IMAGE_TOO_LARGE', `the image is ${image.columns}×${image.rows}; this service takes images up to ${maxSide}×${maxSide}`, {
+      rows: image.rows,
+      columns: image.columns,
+    });
+  }
+  for (let i = 0; i < image.data.length; i++) {
+    if (!Number.isFinite(image.data[i])) throw new LvsegError('invalid-input', 'DICOM_NON_FINITE_PIXELS', 'the image has NaN or infinite pixel values');
   }
 }
 
@@ -174,7 +174,8 @@ export function lvAreaOf(mask: BinaryMask, image: GrayImage): LvAreaDto {
   return { pixels, mm2: pixels * spacing[0] * spacing[1] };
 }
 
-function labelMetricsOf(mask: BinaryMask, truth: BinaryMask, kind: 'png' | 'contour'): LabelMetricsDto {
+/** Dice, Jaccard and pixel accuracy of the mask against a label, and the label's LV pixels. */
+export function labelMetricsOf(mask: BinaryMask, truth: BinaryMask, kind: 'png' | 'contour'): LabelMetricsDto {
   const c = confusion(mask, truth);
   return { kind, dice: diceFromConfusion(c), jaccard: jaccardFromConfusion(c), pixelAccuracy: pixelAccuracyFromConfusion(c), labelPixels: c.tp + c.fn };
 }

@@ -1,0 +1,103 @@
+/**
+ * The service a benchmark measures: the built one (`dist/services/inference/src/main.js`) started on a free port with
+ * the caller's environment, or one already running at a URL; plus its CPU time from /proc.
+ */
+import { spawn, execFileSync, ChildProcess } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A service under test: its URL, process (for CPU time) and how to stop it. */
+export interface BenchService {
+  url: string;
+  pid?: number;
+  describe: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A service already running at `url` (not stopped at the end). */
+export function runningService(url: string): BenchService {
+  return { url, describe: `running service at ${url}`, stop: async () => undefined };
+}
+
+export interface StartOptions {
+  /** Added to this process's environment (PORT is set here). */
+  env?: NodeJS.ProcessEnv;
+  /** Extra arguments for node (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Appended to `describe`. */
+  note?: string;
+  /** Said when the service does not get ready. */
+  notReadyHint?: string;
+  /** Run after the service has exited (e.g. remove a temporary store). */
+  afterStop?: () => void;
+}
+
+/** Starts the built service on a free port and waits (up to 180 s) until /health/ready answers 200. */
+export async function startBuiltService(o: StartOptions = {}): Promise<BenchService> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, PORT: String(port) };
+  const logPath = join(tmpdir(), `lvseg-bench-service-${port}.log`);
+  const log = openSync(logPath, 'w');
+  const main = join(__dirname, '..', 'src', 'main.js');
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? []), main], { env, stdio: ['ignore', log, log] });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} before it was ready; see ${logPath}`);
+    try {
+      const r = await fetch(`${url}/health/ready`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`the service was not ready within 180 s${o.notReadyHint ? ` (${o.notReadyHint})` : ''}; see ${logPath}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    pid: child.pid,
+    describe: `started ${main} (pid ${child.pid}, log ${logPath})${o.note ? `, ${o.note}` : ''}`,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      o.afterStop?.();
+    },
+  };
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** user + system CPU seconds of a process so far (Linux /proc), or undefined elsewhere. */
+export function cpuSeconds(pid?: number): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
