@@ -3,8 +3,8 @@ import { GrayImage } from '@lvseg/imaging';
 import { initBackend } from '../backend';
 import { buildModel } from '../architectures';
 import { DEFAULT_MASK_OPTIONS } from '../segmentation';
-import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, planRois } from './cascade';
-import { LvModel, disposeLvModel, lvActivationMaps, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
+import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, planRois, runSegmenter } from './cascade';
+import { LvModel, disposeLvModel, lvActivationMaps, lvGradCam, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
 
 const spec: CascadeSpec = { ...DEFAULT_CASCADE_SPEC, localiserSize: 8, minLocaliserMass: 1 };
 
@@ -55,6 +55,19 @@ describe('planRois', () => {
   });
 });
 
+describe('runSegmenter', () => {
+  it('with testTimeFlip, averages the map of each ROI and the mirrored map of its mirror image', async () => {
+    const s = 4;
+    const x = Float32Array.from({ length: s * s }, (_, i) => i + 1);
+    // A "network" that weights each pixel by its column: mirrored and averaged, every column weighs (s − 1) / 2.
+    const byColumn = async (inputs: Float32Array[]) => inputs.map((a) => a.map((v, i) => v * (i % s)));
+    const [plain] = await runSegmenter(byColumn, [x], { ...spec, segmenterSize: s });
+    const [flipped] = await runSegmenter(byColumn, [x], { ...spec, segmenterSize: s, testTimeFlip: true });
+    expect(Array.from(plain)).toEqual(Array.from(x, (v, i) => v * (i % s)));
+    expect(Array.from(flipped)).toEqual(Array.from(x, (v) => (v * (s - 1)) / 2));
+  });
+});
+
 describe('a cascade model (real tfjs networks, seeded)', () => {
   let model: LvModel;
   beforeAll(async () => {
@@ -79,6 +92,29 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
     } finally {
       disposeLvModel(again);
     }
+  });
+
+  it('explains each stage: Grad-CAM at a segmenter layer lies on the ROI, 0 outside it; at a localiser layer, whole image', async () => {
+    const n = 128;
+    // A bright disc: the untrained localiser's map is ~0.5 everywhere, so it finds one large component near the centre.
+    const image: GrayImage = { rows: n, columns: n, data: Float32Array.from({ length: n * n }, (_, i) => (Math.hypot((i % n) - 70, Math.floor(i / n) - 60) < 12 ? 900 : 200 + (i % 13))) };
+    const [seg] = await segmentLv(model, [image], { ...DEFAULT_MASK_OPTIONS, threshold: 0 });
+    expect(seg.roi).not.toBeNull();
+    const cam = lvGradCam(model, image, 'segmenter.dec1', seg.mask);
+    expect([cam.layer, cam.rows, cam.columns]).toEqual(['segmenter.dec1', n, n]);
+    const roi = seg.roi!;
+    let outside = 0, inside = 0;
+    cam.data.forEach((v, i) => {
+      const r = Math.floor(i / n), c = i % n;
+      const within = Math.abs(r - roi.centerRow) <= roi.height / 2 && Math.abs(c - roi.centerColumn) <= roi.width / 2;
+      if (within) inside = Math.max(inside, v);
+      else outside = Math.max(outside, v);
+    });
+    expect(outside).toBe(0);
+    expect(inside).toBeGreaterThan(0);
+    const loc = lvGradCam(model, image, 'localiser.enc2', seg.mask);
+    expect([loc.layer, loc.rows, loc.columns]).toEqual(['localiser.enc2', 32, 32]);
+    expect(() => lvGradCam(model, image, 'dec1', seg.mask)).toThrow(/unknown layer "dec1"; valid layers: localiser.enc1/);
   });
 
   it('answers an empty mask with lvFound false when the localiser finds nothing, leaving no tensors behind', async () => {

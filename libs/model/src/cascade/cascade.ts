@@ -24,6 +24,8 @@ export interface CascadeSpec {
   minLocaliserMass: number;
   /** With a series: a ROI centre further than this (mm) from the series' median centre is replaced by the median. */
   seriesMaxOffsetMm: number;
+  /** Average the segmenter's LV map over the ROI and its left-right mirror (twice the segmenter's cost). */
+  testTimeFlip?: boolean;
 }
 
 /**
@@ -139,7 +141,8 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
   const locs = locProbs.map((p, k) => localise(p, spec.localiserSize, images[k].rows, images[k].columns, spec));
   const plans = planRois(images, locs, spec, opts);
   const todo = plans.map((p, k) => (p ? k : -1)).filter((k) => k >= 0);
-  const segProbs = todo.length ? await runners.segmenter(todo.map((k) => segmenterInput(normalized[k], images[k], plans[k]!.roi, spec)), spec.segmenterSize) : [];
+  const crops = todo.map((k) => segmenterInput(normalized[k], images[k], plans[k]!.roi, spec));
+  const segProbs = todo.length ? await runSegmenter(runners.segmenter, crops, spec) : [];
   const byImage = new Map(todo.map((k, j) => [k, segProbs[j]]));
   return images.map((im, k) => {
     const plan = plans[k];
@@ -150,6 +153,24 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
     const probability = pasteRoiProbability(crop, plan.roi, im, spec);
     const m = probabilityToMask(probability, im.rows, im.columns, mask);
     return { probability, mask: m, lvFound: m.data.some((v) => v !== 0), roi: plan.roi, roiSource: plan.source };
+  });
+}
+
+/** A size×size map mirrored left-right (its own inverse). */
+function mirror(a: Float32Array, size: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) out[r * size + c] = a[r * size + size - 1 - c];
+  return out;
+}
+
+/** The segmenter on the ROIs, averaged with its map of their mirror images when `testTimeFlip` is on. */
+export async function runSegmenter(run: StageRunner, crops: Float32Array[], spec: CascadeSpec): Promise<Float32Array[]> {
+  const s = spec.segmenterSize;
+  if (!spec.testTimeFlip) return run(crops, s);
+  const out = await run([...crops, ...crops.map((c) => mirror(c, s))], s);
+  return crops.map((_, k) => {
+    const back = mirror(out[crops.length + k], s);
+    return out[k].map((v, i) => (v + back[i]) / 2);
   });
 }
 
