@@ -51,7 +51,7 @@ function libraryLvFunction(frames: Array<{ c: SunnybrookDicomCase; image: GrayIm
 
 /** Complete (every field of the DTO) and consistent: SV = EDV − ESV, EF = SV / EDV. */
 function expectCompleteFunction(f: Record<string, unknown>): void {
-  for (const k of ['edvMl', 'esvMl', 'svMl', 'ef', 'edPhase', 'esPhase', 'phaseRule', 'slicesUsed', 'spacingMm', 'spacingSource', 'areaUnit', 'method', 'notes']) expect(f).toHaveProperty(k);
+  for (const k of ['edvMl', 'esvMl', 'svMl', 'ef', 'edPhase', 'esPhase', 'phaseRule', 'slicesUsed', 'spacingMm', 'spacingSource', 'areaUnit', 'method', 'notes', 'phases']) expect(f).toHaveProperty(k);
   const { edvMl, esvMl, svMl, ef } = f as { edvMl: number; esvMl: number; svMl: number; ef: number };
   for (const v of [edvMl, esvMl, svMl, ef]) expect(Number.isFinite(v)).toBe(true);
   expect(edvMl).toBeGreaterThan(0);
@@ -65,6 +65,11 @@ function expectCompleteFunction(f: Record<string, unknown>): void {
   expect(f.spacingMm as number).toBeGreaterThan(0);
   expect(f.method).toMatch(/disc summation/i);
   expect(Array.isArray(f.notes)).toBe(true);
+  // Every phase's volume, ED's and ES's the EDV and ESV.
+  const phases = f.phases as Array<{ phase: number; role: string | null; volumeMl: number }>;
+  expect(phases.map((p) => p.phase)).toEqual([...phases.map((p) => p.phase)].sort((a, b) => a - b));
+  expect(phases.find((p) => p.role === 'ED')).toMatchObject({ phase: f.edPhase, volumeMl: edvMl });
+  expect(phases.find((p) => p.role === 'ES')).toMatchObject({ phase: f.esPhase, volumeMl: esvMl });
 }
 
 /** A synthetic 32×32 frame of one series: slice 10 mm apart along z, phase by InstanceNumber, fake patient tags. */
@@ -217,8 +222,9 @@ describeIfData('POST /segment/series end to end (shipped model, 5 Sunnybrook pat
       expect.arrayContaining(['model', 'series', 'images', 'function', 'functionError', 'comparison', 'comparisonError', 'timings']),
     );
     expect(Object.keys(schemas.LvFunctionDto.properties)).toEqual(
-      expect.arrayContaining(['edvMl', 'esvMl', 'svMl', 'ef', 'edPhase', 'esPhase', 'slicesUsed', 'spacingMm', 'spacingSource', 'method', 'notes']),
+      expect.arrayContaining(['edvMl', 'esvMl', 'svMl', 'ef', 'edPhase', 'esPhase', 'slicesUsed', 'spacingMm', 'spacingSource', 'method', 'notes', 'phases']),
     );
+    expect(Object.keys(schemas.LvPhaseSumDto.properties)).toEqual(['phase', 'role', 'areaSum', 'volumeMl']);
     expect(Object.keys(schemas.LvFunctionComparisonDto.properties)).toEqual(['frames', 'expert', 'model', 'difference']);
     expect(Object.keys(schemas.SeriesImageDto.properties)).toEqual(
       expect.arrayContaining(['fileName', 'sopInstanceUid', 'instanceNumber', 'mask', 'lvArea', 'lvFound', 'roi', 'label']),

@@ -72,6 +72,10 @@ describe('computeLvFunction', () => {
     expect(noSpacing).toMatchObject({ edvMl: null, esvMl: null, svMl: null, spacingMm: null, spacingSource: null, areaUnit: 'mm2', edPhase: 0, esPhase: 7 });
     expect(noSpacing.volumeNullReason).toMatch(/no slice spacing/);
     expect(noSpacing.ef).toBeCloseTo(10 / 18, 12);
+    expect(noSpacing.phases).toEqual([
+      { phase: 0, role: 'ED', areaSum: 1800, volumeMl: null },
+      { phase: 7, role: 'ES', areaSum: 800, volumeMl: null },
+    ]);
 
     // PNG-like: no mm² at all. Pixel sums 3600 and 1600 → EF 2000 / 3600.
     const px = frames.map((f) => ({ ...f, areaMm2: null }));
@@ -163,6 +167,11 @@ describe('computeLvFunction', () => {
       expect(r.edvMl).toBeCloseTo(1.35, 12);
       expect(r.esvMl).toBeCloseTo(0.45, 12);
       expect(r.ef).toBeCloseTo(2 / 3, 12);
+      // Every phase's sum, in phase order, with ED and ES marked: 45, 75, 135, 105, 60 mm² × 10 mm.
+      expect(r.phases.map((p) => [p.phase, p.role, p.areaSum])).toEqual([[0, 'ES', 45], [1, null, 75], [2, 'ED', 135], [3, null, 105], [4, null, 60]]);
+      r.phases.forEach((p) => expect(p.volumeMl).toBeCloseTo(p.areaSum / 100, 12));
+      expect(r.phases.find((p) => p.role === 'ED')!.volumeMl).toBe(r.edvMl);
+      expect(r.phases.find((p) => p.role === 'ES')!.volumeMl).toBe(r.esvMl);
     });
 
     it('notes slices where the ES phase is the larger one, but keeps the phases as acquired', () => {
@@ -201,6 +210,10 @@ describe('computeLvFunction', () => {
       expect(r.esvMl).toBeCloseTo(1.2, 12);
       expect(r.notes).toEqual(['slice-pair rule: slice(s) 2 do not have exactly two frames and are left out']);
       expect(r.method).toMatch(/the larger LV is ED and the smaller ES/);
+      expect(r.phases).toEqual([
+        { phase: null, role: 'ED', areaSum: 190, volumeMl: r.edvMl },
+        { phase: null, role: 'ES', areaSum: 120, volumeMl: r.esvMl },
+      ]);
     });
   });
 

@@ -63,6 +63,20 @@ export interface LvFunction {
   notes: string[];
   /** Why the volumes are null. */
   volumeNullReason?: string;
+  /** Every phase's summed area and volume (what ED and ES were chosen from), in phase order; ED then ES under the slice-pair rule. */
+  phases: LvPhaseSum[];
+}
+
+/** One phase of the stack summed over the slices every phase covers (interpolated slices included). */
+export interface LvPhaseSum {
+  /** 0-based cine phase; null under the slice-pair rule, whose two groups are ED and ES. */
+  phase: number | null;
+  /** 'ED' or 'ES' for the two phases EF is computed from, else null. */
+  role: 'ED' | 'ES' | null;
+  /** Σ area over the summed slices, in `areaUnit` (mm², or pixels when a frame has no PixelSpacing). */
+  areaSum: number;
+  /** areaSum × slice spacing, mL; null when the volumes are (see `volumeNullReason`). */
+  volumeMl: number | null;
 }
 
 const invalid = (code: string, message: string, details?: Record<string, unknown>) => new LvsegError('invalid-input', code, message, details);
@@ -256,6 +270,11 @@ export function computeLvFunction(frames: readonly LvFrame[], options: LvFunctio
   const ml = (sum: number) => (volumeNullReason === undefined ? (sum * (spacingMm as number)) / 1000 : null);
   const edvMl = ml(edSum);
   const esvMl = ml(esSum);
+  // Cine phases in order; the slice-pair rule's two groups as ED, ES.
+  const rank = (k: PhaseKey) => (k === 'ED' ? -2 : k === 'ES' ? -1 : k);
+  const phases: LvPhaseSum[] = [...phaseKeys]
+    .sort((a, b) => rank(a) - rank(b))
+    .map((k) => ({ phase: typeof k === 'number' ? k : null, role: k === ed ? 'ED' : k === es ? 'ES' : null, areaSum: sums.get(k) as number, volumeMl: ml(sums.get(k) as number) }));
 
   const phaseWords =
     rule === 'cine-phase'
@@ -286,6 +305,7 @@ export function computeLvFunction(frames: readonly LvFrame[], options: LvFunctio
     method,
     notes,
     ...(volumeNullReason === undefined ? {} : { volumeNullReason }),
+    phases,
   };
 }
 

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataRoot, isLvsegError } from '@lvseg/common';
-import { loadDataset } from '@lvseg/imaging';
+import { DicomMeta, loadDataset } from '@lvseg/imaging';
 import { computeLvFunction } from './lv-function';
-import { DicomFrameInput, framesFromDicom, indexSlicePositions, phaseOrderWithinSlices, planeAngleDeg, sliceNormal, slicePositionAlong } from './slice-geometry';
+import { DicomFrameInput, framesFromDicom, indexSlicePositions, placeDicomFrames, phaseOrderWithinSlices, planeAngleDeg, sliceNormal, slicePositionAlong } from './slice-geometry';
 import { parseSunnybrookFileName } from './sunnybrook';
 
 const COS30 = Math.sqrt(3) / 2;
@@ -110,6 +110,54 @@ describe('framesFromDicom', () => {
     expect(placed.notes[0]).toMatch(/SliceLocation/);
     expect(codeOf(() => framesFromDicom(withoutPosition))).toBe('LV_NO_SLICE_POSITION');
     expect(codeOf(() => framesFromDicom([]))).toBe('LV_NO_FRAMES');
+  });
+});
+
+describe('placeDicomFrames', () => {
+  /** A decoded image's metadata (libs/imaging's DicomMeta): slice 8 mm apart along z, phase by TriggerTime. */
+  const meta = (slice: number, phase: number, extra: Partial<DicomMeta> = {}): DicomMeta => ({
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    rows: 256,
+    columns: 256,
+    bitsAllocated: 16,
+    bitsStored: 16,
+    highBit: 15,
+    pixelRepresentation: 0,
+    photometricInterpretation: 'MONOCHROME2',
+    rescaleSlope: 1,
+    rescaleIntercept: 0,
+    numberOfFrames: 1,
+    seriesInstanceUid: '1.2.3',
+    imageOrientationPatient: [1, 0, 0, 0, 1, 0],
+    imagePositionPatient: [-100, -100, 8 * slice],
+    triggerTimeMs: 300 + 600 * phase,
+    instanceNumber: 1 + 20 * slice + phase,
+    sliceThicknessMm: 6,
+    spacingBetweenSlicesMm: 8,
+    ...extra,
+  });
+  const images = [0, 1].flatMap((slice) => [0, 1].map((phase) => ({ id: `${slice}.${phase}`, tags: meta(slice, phase), area: { pixels: 100 * (1 + phase), mm2: 200 * (1 + phase) } })));
+
+  it('places DICOM metadata as framesFromDicom does, with the spacing options computeLvFunction takes', () => {
+    const placed = placeDicomFrames(images);
+    const direct = framesFromDicom(images.map((im) => ({ id: im.id, areaPx: im.area.pixels, areaMm2: im.area.mm2, ...im.tags })));
+    expect(placed).toEqual({ ...direct, options: { spacingBetweenSlicesMm: 8, sliceThicknessMm: 6 } });
+    expect(placed.frames.map((f) => [f.id, f.sliceIndex, f.phaseIndex, f.areaPx, f.areaMm2])).toEqual([
+      ['0.0', 0, 0, 100, 200],
+      ['0.1', 0, 1, 200, 400],
+      ['1.0', 1, 0, 100, 200],
+      ['1.1', 1, 1, 200, 400],
+    ]);
+    // Only the placing tags are read: the rest of the metadata never reaches a frame.
+    expect(Object.keys(placed.frames[0]).sort()).toEqual(['areaMm2', 'areaPx', 'id', 'instanceNumber', 'phaseIndex', 'sliceIndex', 'slicePositionMm', 'triggerTimeMs']);
+    expect(computeLvFunction(placed.frames, placed.options)).toMatchObject({ edPhase: 1, esPhase: 0, spacingMm: 8 });
+  });
+
+  it('leaves out the options a series does not have, and throws the LV_* errors', () => {
+    const untagged = images.map((im) => ({ ...im, tags: meta(Number(im.id[0]), Number(im.id[2]), { sliceThicknessMm: undefined, spacingBetweenSlicesMm: undefined }) }));
+    expect(placeDicomFrames(untagged).options).toEqual({});
+    const unplaced = images.map((im) => ({ ...im, tags: { ...im.tags, imagePositionPatient: undefined } }));
+    expect(codeOf(() => placeDicomFrames(unplaced))).toBe('LV_NO_SLICE_POSITION');
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { LvsegError } from '@lvseg/common';
 import { LvFunctionErrorCode } from './errors';
-import type { LvFrame } from './lv-function';
+import type { LvFrame, LvFunctionOptions } from './lv-function';
 
 /** Frames whose positions differ by less than this are on the same slice. */
 export const SAME_SLICE_TOLERANCE_MM = 0.1;
@@ -222,4 +222,44 @@ export function framesFromDicom(inputs: readonly DicomFrameInput[]): FramesFromD
     sliceThicknessMm: sharedValue(inputs.map((f) => f.sliceThicknessMm), 'SliceThickness', notes),
     notes,
   };
+}
+
+/** One image of a series for `placeDicomFrames`: its frame id (used in notes), its DICOM tags and its LV area. */
+export interface DicomImageArea {
+  id: string;
+  /** The image's placing tags; libs/imaging's `DicomMeta` (or `FrameAcquisition`) fits as is, only these tags are read. */
+  tags: DicomFrameTags;
+  area: { pixels: number; mm2: number | null };
+}
+
+/** The frames of a series as `framesFromDicom` places them, with the `computeLvFunction` options their spacing tags give. */
+export interface PlacedDicomFrames extends FramesFromDicom {
+  options: LvFunctionOptions;
+}
+
+/**
+ * One series' images (DICOM tags and LV areas) as LV frames placed by `framesFromDicom`, and the options
+ * (SpacingBetweenSlices, SliceThickness) `computeLvFunction` needs for them: the one mapping from DICOM metadata to
+ * frames that every series entry point uses. Throws `framesFromDicom`'s LV_* errors.
+ */
+export function placeDicomFrames(images: readonly DicomImageArea[]): PlacedDicomFrames {
+  const placed = framesFromDicom(
+    images.map(({ id, tags, area }) => ({
+      id,
+      areaPx: area.pixels,
+      areaMm2: area.mm2,
+      imagePositionPatient: tags.imagePositionPatient,
+      imageOrientationPatient: tags.imageOrientationPatient,
+      sliceLocation: tags.sliceLocation,
+      triggerTimeMs: tags.triggerTimeMs,
+      instanceNumber: tags.instanceNumber,
+      sliceThicknessMm: tags.sliceThicknessMm,
+      spacingBetweenSlicesMm: tags.spacingBetweenSlicesMm,
+    })),
+  );
+  const options: LvFunctionOptions = {
+    ...(placed.spacingBetweenSlicesMm !== undefined ? { spacingBetweenSlicesMm: placed.spacingBetweenSlicesMm } : {}),
+    ...(placed.sliceThicknessMm !== undefined ? { sliceThicknessMm: placed.sliceThicknessMm } : {}),
+  };
+  return { ...placed, options };
 }

@@ -5,7 +5,7 @@
  */
 import { isLvsegError } from '@lvseg/common';
 import type { DicomMeta } from '@lvseg/imaging';
-import { FramesFromDicom, LvFrame, LvFunction, LvFunctionComparison, LvFunctionOptions, compareLvFunction, computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
+import { FramesFromDicom, LvFrame, LvFunction, LvFunctionComparison, LvFunctionOptions, compareLvFunction, computeLvFunction, placeDicomFrames } from '@lvseg/lv-function';
 
 /** LV area of one image: pixels, and mm² when the pixel spacing is known. */
 export interface FrameArea {
@@ -28,31 +28,14 @@ export interface PlacedSeries {
 export type LvFunctionOutcome<T> = { value: T } | { error: { code: string; message: string } };
 
 /**
- * Places the images by DICOM geometry (`framesFromDicom`) and checks the stack gives an LV function at all, before
+ * Places the images by DICOM geometry (`placeDicomFrames`) and checks the stack gives an LV function at all, before
  * any inference: with the same area everywhere only the geometry can fail (mixed orientations, no slice position,
  * irregular spacing, a single phase, two frames at one slice and phase). Throws those LV_* LvsegErrors.
  */
 export function placeSeries(ids: readonly string[], metas: readonly DicomMeta[]): PlacedSeries {
-  const placed = framesFromDicom(
-    metas.map((m, k) => ({
-      id: ids[k],
-      areaPx: 1,
-      areaMm2: 1,
-      imagePositionPatient: m.imagePositionPatient,
-      imageOrientationPatient: m.imageOrientationPatient,
-      sliceLocation: m.sliceLocation,
-      triggerTimeMs: m.triggerTimeMs,
-      instanceNumber: m.instanceNumber,
-      sliceThicknessMm: m.sliceThicknessMm,
-      spacingBetweenSlicesMm: m.spacingBetweenSlicesMm,
-    })),
-  );
-  const options: LvFunctionOptions = {
-    ...(placed.spacingBetweenSlicesMm !== undefined ? { spacingBetweenSlicesMm: placed.spacingBetweenSlicesMm } : {}),
-    ...(placed.sliceThicknessMm !== undefined ? { sliceThicknessMm: placed.sliceThicknessMm } : {}),
-  };
-  computeLvFunction(placed.frames, options);
-  return { frames: placed.frames, options, slicePositionSource: placed.slicePositionSource, phaseSource: placed.phaseSource, notes: placed.notes };
+  const placed = placeDicomFrames(metas.map((m, k) => ({ id: ids[k], tags: m, area: { pixels: 1, mm2: 1 } })));
+  computeLvFunction(placed.frames, placed.options);
+  return { frames: placed.frames, options: placed.options, slicePositionSource: placed.slicePositionSource, phaseSource: placed.phaseSource, notes: placed.notes };
 }
 
 /** The placed frames at `indices` with these areas (one per placed frame). */

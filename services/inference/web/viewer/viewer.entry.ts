@@ -1,6 +1,7 @@
 /**
  * The viewer at `/`: a DICOM in, the server's answer drawn (POST /segment: mask, LV area, Dice against an expert label,
  * every layer's activation heatmap and Grad-CAM), and the same model run in this browser with tfjs for comparison.
+ * Its series mode (series-view.ts) sends the DICOMs of a whole series to POST /segment/series and shows volumes and EF.
  *
  * No second preprocessing: the DICOM is decoded, normalised, resampled and post-processed by the very lib files the
  * server runs (decodeDicom, normalize, segmentImages → toModelInput, probabilityToMask), bundled by build-web.ts;
@@ -9,17 +10,16 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
 import { decodeDicom } from '@lvseg/imaging/dicom';
-import { normalize } from '@lvseg/imaging/normalize';
-import { parseContour, rasterizeContour } from '@lvseg/imaging/contour';
 import { maskOptionsOf, predictLvProbabilities, segmentImages } from '@lvseg/model/segmentation';
 import { CascadeSpec, DEFAULT_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
 import { dice } from '@lvseg/model/metrics/overlap';
 import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto';
-import type { ErrorResponseDto, SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
-import { PixelRegion, countLv, formatArea, formatMs, grayToRgba, maskFromRgba, maskOutlineSegments, zoomRegion } from './mask-geometry';
+import type { SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
+import { apiJson, describeError } from './api-client';
+import { OUTLINE, Outline, imageCanvas, labelMask, legendItem, maskFromBase64Png, paint } from './drawing';
+import { countLv, formatArea, formatMs, zoomRegion } from './mask-geometry';
+import { SeriesMode, setUpSeriesMode } from './series-view';
 
-/** Outline colours (also in the legend): chosen to stay apart on a grey MR image and for common colour blindness. */
-const OUTLINE = { server: '#ffd60a', label: '#00e5ff', browser: '#ff4fd8' } as const;
 /** Canvas pixels per image pixel: outlines along pixel edges stay crisp. */
 const SCALE = 2;
 
@@ -77,6 +77,13 @@ const ui = {
   zoom: $<HTMLCanvasElement>('zoom-canvas'),
   zoomFigure: $<HTMLElement>('zoom-figure'),
   heatmaps: $<HTMLDivElement>('heatmaps'),
+  modeImage: $<HTMLInputElement>('mode-image'),
+  modeSeries: $<HTMLInputElement>('mode-series'),
+  imageControls: $<HTMLDivElement>('image-controls'),
+  imageResult: $<HTMLElement>('image-result'),
+  imageExplain: $<HTMLElement>('image-explain'),
+  seriesControls: $<HTMLDivElement>('series-controls'),
+  seriesResult: $<HTMLElement>('series-result'),
 };
 
 function setStatus(text: string): void {
@@ -86,38 +93,6 @@ function setStatus(text: string): void {
 function showError(text: string | null): void {
   ui.error.textContent = text ?? '';
   ui.error.hidden = text === null;
-}
-
-/** An API answer that is not 2xx, shown as the API said it (status, code, message). */
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-async function apiJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ApiError(res.status, 'NOT_JSON', `${url} answered ${res.status} without JSON: ${text.slice(0, 200)}`);
-  }
-  if (!res.ok) {
-    const e = (body as Partial<ErrorResponseDto>).error;
-    throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `${url} answered ${res.status}`);
-  }
-  return body as T;
-}
-
-function describeError(e: unknown): string {
-  if (e instanceof ApiError) return `The API refused it (${e.status} ${e.code}): ${e.message}`;
-  return `Something went wrong: ${e instanceof Error ? e.message : String(e)}`;
 }
 
 // ---------------------------------------------------------------- models
@@ -259,7 +234,7 @@ async function scoreLabelOnServer(): Promise<void> {
 async function applyServerAnswer(call: SegmentCall): Promise<void> {
   const r = call.response;
   state.response = r;
-  state.serverMask = await maskFromPng(`data:image/png;base64,${r.mask.png}`, r.mask.rows, r.mask.columns);
+  state.serverMask = await maskFromBase64Png(r.mask.png, r.mask.rows, r.mask.columns);
   if (!state.image) {
     try {
       // The same decoder as the server; only for display (the mask above is the server's).
@@ -274,31 +249,6 @@ async function applyServerAnswer(call: SegmentCall): Promise<void> {
   ui.browserButton.disabled = !state.image;
   renderStats(call);
   draw();
-}
-
-/** A mask from a PNG (data URI or blob URL) decoded by the browser. */
-async function maskFromPng(src: string, rows: number, columns: number): Promise<BinaryMask> {
-  const img = new Image();
-  img.src = src;
-  await img.decode();
-  const c = document.createElement('canvas');
-  c.width = columns;
-  c.height = rows;
-  const ctx = c.getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(img, 0, 0);
-  return maskFromRgba(ctx.getImageData(0, 0, columns, rows).data, rows, columns);
-}
-
-/** The expert label as the server read it: a PNG mask (non-zero = LV), or a contour rasterised by the same lib code. */
-async function labelMask(bytes: Uint8Array, rows: number, columns: number): Promise<BinaryMask> {
-  const isPng = bytes.length > 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
-  if (!isPng) return rasterizeContour(parseContour(new TextDecoder('latin1').decode(bytes)), rows, columns);
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'image/png' }));
-  try {
-    return await maskFromPng(url, rows, columns);
-  } finally {
-    URL.revokeObjectURL(url);
-  }
 }
 
 // ---------------------------------------------------------------- in-browser inference
@@ -410,27 +360,12 @@ function clearResults(): void {
   draw();
 }
 
-interface Outline {
-  mask: BinaryMask | undefined;
-  colour: string;
-  /** Canvas pixels. */
-  width: number;
-  dash: number[];
-  name: string;
-}
-
 function draw(): void {
   const image = state.image;
   const rows = image?.rows ?? state.response?.image.rows ?? 256;
   const columns = image?.columns ?? state.response?.image.columns ?? 256;
   // Displayed with the shared normalize() window (0.5th–99.5th percentile), the model's own view of the image.
-  let source: HTMLCanvasElement | undefined;
-  if (image) {
-    source = document.createElement('canvas');
-    source.width = columns;
-    source.height = rows;
-    source.getContext('2d')!.putImageData(new ImageData(grayToRgba(normalize(image)), columns, rows), 0, 0);
-  }
+  const source = image ? imageCanvas(image) : undefined;
   // Drawn wide to thin, so a thinner outline on the same pixel edges leaves the one below it visible on both sides.
   const outlines: Outline[] = [
     { mask: state.serverMask, colour: OUTLINE.server, width: 3.5, dash: [], name: 'server mask' },
@@ -450,38 +385,6 @@ function draw(): void {
   ui.canvasCaption.textContent = image
     ? `${state.dicom?.name ?? ''}: ${columns}×${rows} px${image.pixelSpacingMm ? `, ${image.pixelSpacingMm[0].toFixed(3)}×${image.pixelSpacingMm[1].toFixed(3)} mm pixels` : ''}`
     : '';
-}
-
-/** Draws `region` of the image at `scale` canvas pixels per image pixel, with each mask's outline along pixel edges. */
-function paint(
-  canvas: HTMLCanvasElement,
-  source: HTMLCanvasElement | undefined,
-  region: PixelRegion,
-  scale: number,
-  outlines: Outline[],
-): void {
-  canvas.width = region.width * scale;
-  canvas.height = region.height * scale;
-  const ctx = canvas.getContext('2d')!;
-  ctx.fillStyle = '#111';
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  if (source) {
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(source, region.left, region.top, region.width, region.height, 0, 0, canvas.width, canvas.height);
-  }
-  for (const o of outlines) {
-    if (!o.mask) continue;
-    ctx.lineWidth = o.width;
-    ctx.strokeStyle = o.colour;
-    ctx.setLineDash(o.dash);
-    ctx.beginPath();
-    for (const [x0, y0, x1, y1] of maskOutlineSegments(o.mask)) {
-      ctx.moveTo((x0 - region.left) * scale, (y0 - region.top) * scale);
-      ctx.lineTo((x1 - region.left) * scale, (y1 - region.top) * scale);
-    }
-    ctx.stroke();
-  }
-  ctx.setLineDash([]);
 }
 
 /** Sets (or adds) a stat row; `value` (the full-precision number) goes to data-value for tests and tooling. */
@@ -624,13 +527,44 @@ async function runExample(examples: Example[]): Promise<void> {
   await chooseDicom(ex.dicom, await fetchBytes(ex.dicom), label);
 }
 
+// ---------------------------------------------------------------- modes
+
+type Mode = 'image' | 'series';
+const currentMode = (): Mode => (ui.modeSeries.checked ? 'series' : 'image');
+
+/** One image (POST /segment) or a whole series (POST /segment/series): each mode keeps its own input and answer. */
+function showMode(mode: Mode): void {
+  ui.modeSeries.checked = mode === 'series';
+  ui.modeImage.checked = mode === 'image';
+  for (const el of [ui.imageControls, ui.imageResult, ui.imageExplain]) el.hidden = mode !== 'image';
+  for (const el of [ui.seriesControls, ui.seriesResult]) el.hidden = mode !== 'series';
+  // The mode is in the address (`/#series`), so it can be linked to and survives a reload.
+  history.replaceState(null, '', mode === 'series' ? '#series' : `${location.pathname}${location.search}`);
+}
+
 async function main(): Promise<void> {
+  const series: SeriesMode = setUpSeriesMode({ chosenModel });
+  /** Modes whose shown answer is from a model other than the chosen one (chosen while the other mode was shown). */
+  const stale = new Set<Mode>();
+  const refresh = (mode: Mode) => (mode === 'series' ? series.resubmit() : state.dicom ? void segmentOnServer() : undefined);
+  for (const radio of [ui.modeImage, ui.modeSeries]) {
+    radio.addEventListener('change', () => {
+      const mode = currentMode();
+      showMode(mode);
+      if (stale.delete(mode)) refresh(mode);
+    });
+  }
+  showMode(location.hash === '#series' ? 'series' : 'image');
   dropZone(ui.dicomDrop, ui.dicomInput, (name, bytes) => chooseDicom(name, bytes));
   dropZone(ui.labelDrop, ui.labelInput, chooseLabel);
   ui.browserButton.addEventListener('click', () => void runInBrowser());
   ui.modelSelect.addEventListener('change', () => {
+    // The shown mode is segmented again with the chosen version now; the other one when it is shown next.
+    const mode = currentMode();
+    stale.add(mode === 'image' ? 'series' : 'image');
+    if (mode === 'series') refresh('series');
     void loadCard()
-      .then(() => (state.dicom ? segmentOnServer() : undefined))
+      .then(() => (mode === 'image' ? refresh('image') : undefined))
       .catch((e: unknown) => showError(describeError(e)));
   });
   ui.gradcamSelect.addEventListener('change', () => {
@@ -643,14 +577,9 @@ async function main(): Promise<void> {
   ];
   ui.legend.replaceChildren(
     ...legendItems.map(([key, name, text]) => {
-      const li = document.createElement('li');
+      const li = legendItem(OUTLINE[key], text, key === 'browser');
       li.dataset.name = name;
       li.hidden = true;
-      const swatch = document.createElement('span');
-      swatch.className = `swatch ${key}`;
-      swatch.style.borderColor = OUTLINE[key];
-      swatch.setAttribute('aria-hidden', 'true');
-      li.append(swatch, text);
       return li;
     }),
   );

@@ -1,10 +1,10 @@
 /**
  * The LV function of one PACS series from its images' LV areas: each image placed in the stack and the cycle by its
- * DICOM geometry (libs/lv-function `framesFromDicom`), then disc summation (`computeLvFunction`). Pure.
+ * DICOM geometry (libs/lv-function `placeDicomFrames`), then disc summation (`computeLvFunction`). Pure.
  */
 import { isLvsegError } from '@lvseg/common';
 import type { DicomMeta } from '@lvseg/imaging';
-import { LvFrame, LvFunction, LvFunctionOptions, computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
+import { LvFrame, LvFunction, computeLvFunction, placeDicomFrames } from '@lvseg/lv-function';
 
 /** One segmented image of the series: its SOP Instance UID (the frame id in notes), DICOM geometry and LV area. */
 export interface SeriesImageArea {
@@ -23,25 +23,8 @@ export type SeriesLvFunction = { lvFunction: LvFunction; frames: LvFrame[] } | {
  */
 export function lvFunctionOfSeries(images: readonly SeriesImageArea[]): SeriesLvFunction {
   try {
-    const placed = framesFromDicom(
-      images.map((im) => ({
-        id: im.sopInstanceUid,
-        areaPx: im.area.pixels,
-        areaMm2: im.area.mm2,
-        imagePositionPatient: im.meta.imagePositionPatient,
-        imageOrientationPatient: im.meta.imageOrientationPatient,
-        sliceLocation: im.meta.sliceLocation,
-        triggerTimeMs: im.meta.triggerTimeMs,
-        instanceNumber: im.meta.instanceNumber,
-        sliceThicknessMm: im.meta.sliceThicknessMm,
-        spacingBetweenSlicesMm: im.meta.spacingBetweenSlicesMm,
-      })),
-    );
-    const options: LvFunctionOptions = {
-      ...(placed.spacingBetweenSlicesMm !== undefined ? { spacingBetweenSlicesMm: placed.spacingBetweenSlicesMm } : {}),
-      ...(placed.sliceThicknessMm !== undefined ? { sliceThicknessMm: placed.sliceThicknessMm } : {}),
-    };
-    const fn = computeLvFunction(placed.frames, options);
+    const placed = placeDicomFrames(images.map((im) => ({ id: im.sopInstanceUid, tags: im.meta, area: im.area })));
+    const fn = computeLvFunction(placed.frames, placed.options);
     return { lvFunction: { ...fn, notes: [...placed.notes, ...fn.notes] }, frames: placed.frames };
   } catch (e) {
     if (isLvsegError(e, 'invalid-input')) return { reason: { code: e.code, message: e.message } };

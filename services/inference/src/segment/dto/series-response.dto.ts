@@ -67,6 +67,20 @@ export class SeriesInfoDto {
   phaseSource!: 'trigger-time' | 'instance-number' | null;
 }
 
+export class LvPhaseSumDto {
+  @ApiProperty({ type: Number, nullable: true, example: 7, description: '0-based cine phase; null under the slice-pair rule (its two groups are ED and ES)' })
+  phase!: number | null;
+
+  @ApiProperty({ enum: ['ED', 'ES'], nullable: true, description: 'ED or ES for the two phases EF is computed from, else null' })
+  role!: 'ED' | 'ES' | null;
+
+  @ApiProperty({ example: 15240.5, description: 'Σ LV area over the summed slices (interpolated ones included), in `areaUnit`' })
+  areaSum!: number;
+
+  @ApiProperty({ type: Number, nullable: true, example: 121.9, description: 'areaSum × slice spacing, mL; null when the volumes are' })
+  volumeMl!: number | null;
+}
+
 export class LvFunctionDto {
   @ApiProperty({ type: Number, nullable: true, example: 182.4, description: 'End-diastolic volume, mL; null with volumeNullReason' })
   edvMl!: number | null;
@@ -109,6 +123,9 @@ export class LvFunctionDto {
 
   @ApiPropertyOptional({ description: 'Why the volumes are null' })
   volumeNullReason?: string;
+
+  @ApiProperty({ type: [LvPhaseSumDto], description: 'Every phase summed over the same slices (what ED and ES are chosen from), in phase order; ED then ES under the slice-pair rule' })
+  phases!: LvPhaseSumDto[];
 }
 
 export class LvFunctionDifferenceDto {

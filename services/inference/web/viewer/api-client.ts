@@ -1,0 +1,36 @@
+/** The viewer's calls to the API: JSON answers, and an API refusal kept as the API said it (status, code, message). */
+import type { ErrorResponseDto } from '../../src/segment/dto/segment-response.dto';
+
+/** An API answer that is not 2xx, shown as the API said it (status, code, message). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `fetch` and parse the JSON answer; a non-2xx answer becomes an ApiError with the API's `{error: {code, message}}`. */
+export async function apiJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(res.status, 'NOT_JSON', `${url} answered ${res.status} without JSON: ${text.slice(0, 200)}`);
+  }
+  if (!res.ok) {
+    const e = (body as Partial<ErrorResponseDto>).error;
+    throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `${url} answered ${res.status}`);
+  }
+  return body as T;
+}
+
+/** A failure in words for the page: the API's refusal with its status and code, or what else went wrong. */
+export function describeError(e: unknown): string {
+  if (e instanceof ApiError) return `The API refused it (${e.status} ${e.code}): ${e.message}`;
+  return `Something went wrong: ${e instanceof Error ? e.message : String(e)}`;
+}
