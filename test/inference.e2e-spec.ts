@@ -75,7 +75,7 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     const res = await request(app.url).post('/segment').set('Content-Type', 'application/dicom').set('x-request-id', 'e2e-raw-1').send(dicom).expect(200);
     expect(res.headers['x-request-id']).toBe('e2e-raw-1');
     const body = res.body;
-    expect(Object.keys(body).sort()).toEqual(['image', 'lvArea', 'mask', 'model', 'timings']);
+    expect(Object.keys(body).sort()).toEqual(['image', 'lvArea', 'lvFound', 'mask', 'model', 'roi', 'timings']);
     expect(body.model).toEqual({ version: v1.version, architecture: 'fcn-paper' });
     expect(body.image).toEqual({ rows: meta.rows, columns: meta.columns, pixelSpacingMm: meta.pixelSpacingMm, sopInstanceUid: meta.sopInstanceUid });
 
@@ -89,6 +89,9 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     expect(body.lvArea.pixels).toBe(pixels);
     expect(body.lvArea.mm2).toBeCloseTo(pixels * meta.pixelSpacingMm![0] * meta.pixelSpacingMm![1], 6);
     expect(body.lvArea.reason).toBeUndefined();
+    // A whole-image model: found exactly when its mask is not empty, and no ROI.
+    expect(body.lvFound).toBe(pixels > 0);
+    expect(body.roi).toBeNull();
 
     const t = body.timings;
     for (const k of ['receiveMs', 'decodeMs', 'queueMs', 'inferenceMs', 'postprocessMs', 'totalMs']) expect(t[k]).toBeGreaterThanOrEqual(0);
@@ -241,12 +244,13 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
       '/runs/{id}/events',
       '/runs/{id}/heatmaps/{epoch}/{layer}.png',
       '/segment',
+      '/segment/series',
     ]);
     const segment = doc.paths['/segment'].post;
     expect(Object.keys(segment.requestBody.content).sort()).toEqual(['application/dicom', 'multipart/form-data']);
     expect(segment.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['gradcam', 'heatmaps', 'model']);
     expect(Object.keys(segment.responses).sort()).toEqual(['200', '400', '404', '413', '415', '422', '503']);
-    expect(Object.keys(doc.components.schemas.SegmentResponseDto.properties).sort()).toEqual(['gradcam', 'heatmaps', 'image', 'label', 'lvArea', 'mask', 'model', 'timings']);
+    expect(Object.keys(doc.components.schemas.SegmentResponseDto.properties).sort()).toEqual(['gradcam', 'heatmaps', 'image', 'label', 'lvArea', 'lvFound', 'mask', 'model', 'roi', 'timings']);
     expect(doc.components.schemas.ErrorResponseDto).toBeDefined();
   });
 
