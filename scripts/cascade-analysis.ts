@@ -15,8 +15,8 @@ import {
   const split = process.argv[3] ?? 'val';
   const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
   if (model.kind !== 'cascade') throw new Error(`${process.argv[2]} is not a cascade`);
-  // LVSEG_ANALYSIS_TTA=1: measure with test-time flips of the segmenter (the version's own spec otherwise).
-  if (process.env.LVSEG_ANALYSIS_TTA === '1') model.spec = { ...model.spec, testTimeFlip: true };
+  // LVSEG_ANALYSIS_SPEC='{"testTimeFlip":true}': measure with spec values other than the version's own.
+  if (process.env.LVSEG_ANALYSIS_SPEC) model.spec = { ...model.spec, ...JSON.parse(process.env.LVSEG_ANALYSIS_SPEC) };
   const mask = maskOptionsOf(card);
   const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
   const alone = await segmentLv(model, items.map((i) => i.image), mask);

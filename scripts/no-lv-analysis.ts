@@ -50,6 +50,8 @@ function smooth(data: Float32Array, n: number, passes: number): Float32Array {
   const split = process.argv[3] ?? 'train';
   const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
   const mask = card ? maskOptionsOf(card) : DEFAULT_MASK_OPTIONS;
+  // LVSEG_ANALYSIS_SPEC='{"fallbackMinPeak":0.01}': measure a cascade with spec values other than its version's.
+  if (model.kind === 'cascade' && process.env.LVSEG_ANALYSIS_SPEC) model.spec = { ...model.spec, ...JSON.parse(process.env.LVSEG_ANALYSIS_SPEC) };
   const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
   const rng = new SeededRandom(7);
   const n = 256;
@@ -59,7 +61,7 @@ function smooth(data: Float32Array, n: number, passes: number): Float32Array {
     'smoothed noise': Array.from({ length: 20 }, () => ({ rows: n, columns: n, data: smooth(Float32Array.from({ length: n * n }, () => rng.next() * 1000), n, 4) })),
     'off-heart views': items.map((it) => offHeart(it.image, it.mask.data)).filter((x): x is GrayImage => x !== null),
   };
-  console.log(`model ${card?.version ?? process.argv[2]} (${card?.architecture ?? '?'}), split ${split}`);
+  console.log(`model ${card?.version ?? process.argv[2]} (${card?.architecture ?? '?'}), split ${split}${model.kind === 'cascade' ? `, spec ${JSON.stringify(model.spec)}` : ''}`);
   console.log('no-LV set            images  said "LV found"  mean mask px when found');
   for (const [name, images] of Object.entries(sets)) {
     const out = await segmentLv(model, images, mask);

@@ -17,28 +17,41 @@ export interface CascadeSpec {
   segmenterSize: number;
   /** Side of the ROI in mm. */
   roiSideMm: number;
+  /** LV probability at or above which a localiser pixel belongs to a candidate component (default 0.5). */
+  localiserThreshold?: number;
   /**
    * Summed LV probability of the localiser's chosen component (on its `localiserSize`² grid) below which an image is
    * said to hold no LV: nothing is segmented and the answer says `lvFound: false`.
    */
   minLocaliserMass: number;
+  /**
+   * When no component passes `minLocaliserMass`, a localiser peak at least this probable still places a ROI there and
+   * the segmenter decides whether an LV is in it (small apical and end-systolic cavities are a few localiser pixels
+   * that rarely reach 0.5). Absent: no fallback.
+   */
+  fallbackMinPeak?: number;
   /** With a series: a ROI centre further than this (mm) from the series' median centre is replaced by the median. */
   seriesMaxOffsetMm: number;
   /** Average the segmenter's LV map over the ROI and its left-right mirror (twice the segmenter's cost). */
   testTimeFlip?: boolean;
 }
 
-/**
- * 64² localiser, 128² segmenter on a 131.25 mm ROI (96 px of a 256-px Sunnybrook image, so about 1.03 mm per
- * segmenter pixel: the LV is drawn 1.33× larger than in the whole-image model).
- */
-export const DEFAULT_CASCADE_SPEC: CascadeSpec = {
+/** The spec fields every cascade.json has; optional ones absent from a version's file stay off when it is loaded. */
+export const REQUIRED_CASCADE_SPEC: CascadeSpec = {
   localiserSize: 64,
   segmenterSize: 128,
   roiSideMm: 131.25,
   minLocaliserMass: 1,
   seriesMaxOffsetMm: 25,
 };
+
+/**
+ * New cascades: 64² localiser, 128² segmenter on a 131.25 mm ROI (96 px of a 256-px Sunnybrook image, so about
+ * 1.03 mm per segmenter pixel: the LV is drawn 1.33× larger than in the whole-image model), and a ROI at the
+ * localiser's peak down to 0.01 (chosen on the train split: scripts/localiser-threshold-analysis.ts and
+ * scripts/no-lv-analysis.ts).
+ */
+export const DEFAULT_CASCADE_SPEC: CascadeSpec = { ...REQUIRED_CASCADE_SPEC, fallbackMinPeak: 0.01 };
 
 /** LV probability maps for a batch of size×size model inputs (softmax LV channel). */
 export type StageRunner = (inputs: Float32Array[], size: number) => Promise<Float32Array[]>;
@@ -51,6 +64,8 @@ export interface CascadeRunners {
 /** Where the localiser put the LV in one image (image pixel coordinates). */
 export interface Localisation {
   found: boolean;
+  /** Not found, but the localiser's peak passes `fallbackMinPeak`: its position is worth a look by the segmenter. */
+  tentative?: boolean;
   centerRow: number;
   centerColumn: number;
   /** Summed probability of the chosen component on the localiser grid. */
@@ -77,7 +92,8 @@ export interface CascadeOptions {
 /** Localisation from the localiser's LV map (size×size) for an image of rows × columns. */
 export function localise(prob: Float32Array, size: number, rows: number, columns: number, spec: CascadeSpec): Localisation {
   const raw = new Uint8Array(size * size);
-  for (let i = 0; i < raw.length; i++) raw[i] = prob[i] >= 0.5 ? 1 : 0;
+  const threshold = spec.localiserThreshold ?? 0.5;
+  for (let i = 0; i < raw.length; i++) raw[i] = prob[i] >= threshold ? 1 : 0;
   const kept = selectComponent({ rows: size, columns: size, data: raw }, { probability: prob });
   let mass = 0, sr = 0, sc = 0;
   for (let i = 0; i < kept.data.length; i++) {
@@ -87,7 +103,15 @@ export function localise(prob: Float32Array, size: number, rows: number, columns
     sr += p * Math.floor(i / size);
     sc += p * (i % size);
   }
-  if (!(mass >= spec.minLocaliserMass)) return { found: false, centerRow: (rows - 1) / 2, centerColumn: (columns - 1) / 2, mass };
+  if (!(mass >= spec.minLocaliserMass)) {
+    let peak = 0;
+    for (let i = 1; i < prob.length; i++) if (prob[i] > prob[peak]) peak = i;
+    if (spec.fallbackMinPeak !== undefined && prob[peak] >= spec.fallbackMinPeak) {
+      const at = (k: number, scale: number) => (k + 0.5) * scale - 0.5;
+      return { found: false, tentative: true, centerRow: at(Math.floor(peak / size), rows / size), centerColumn: at(peak % size, columns / size), mass };
+    }
+    return { found: false, centerRow: (rows - 1) / 2, centerColumn: (columns - 1) / 2, mass };
+  }
   // Localiser pixel centre k ↦ image coordinate (k + 0.5)·scale − 0.5.
   return { found: true, centerRow: (sr / mass + 0.5) * (rows / size) - 0.5, centerColumn: (sc / mass + 0.5) * (columns / size) - 0.5, mass };
 }
@@ -106,7 +130,8 @@ function median(values: number[]): number {
 export function planRois(images: GrayImage[], locs: Localisation[], spec: CascadeSpec, opts: CascadeOptions = {}): Array<{ roi: Roi; source: 'localiser' | 'series' } | null> {
   const own = (k: number) => roiAround(images[k], locs[k].centerRow, locs[k].centerColumn, spec.roiSideMm);
   const found = locs.map((l, k) => (l.found ? k : -1)).filter((k) => k >= 0);
-  if (!opts.series || found.length === 0 || images.length < 3) return locs.map((l, k) => (l.found ? { roi: own(k), source: 'localiser' as const } : null));
+  const ownOrNone = (l: Localisation, k: number) => (l.found || l.tentative ? { roi: own(k), source: 'localiser' as const } : null);
+  if (!opts.series || found.length === 0 || images.length < 3) return locs.map(ownOrNone);
   const mm = (k: number, r: number, c: number): [number, number] => {
     const [sr, sc] = effectivePixelSpacingMm(images[k]);
     return [r * sr, c * sc];
@@ -115,7 +140,7 @@ export function planRois(images: GrayImage[], locs: Localisation[], spec: Cascad
   const consensus: [number, number] = [median(centresMm.map((p) => p[0])), median(centresMm.map((p) => p[1]))];
   return locs.map((l, k) => {
     const [sr, sc] = effectivePixelSpacingMm(images[k]);
-    if (l.found) {
+    if (l.found || l.tentative) {
       const [r, c] = mm(k, l.centerRow, l.centerColumn);
       if (Math.hypot(r - consensus[0], c - consensus[1]) <= spec.seriesMaxOffsetMm) return { roi: own(k), source: 'localiser' as const };
     }

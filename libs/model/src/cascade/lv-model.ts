@@ -10,7 +10,7 @@ import { ARCHITECTURES } from '../architectures';
 import { GradCamMap, LayerMap, gradCam, layerActivationMaps } from '../explain';
 import { MaskOptions, predictLvProbabilities, segmentImages } from '../segmentation';
 import { modelFromFiles, modelToFiles } from '../training/serialize';
-import { CascadeOptions, CascadeRunners, CascadeSpec, DEFAULT_CASCADE_SPEC, localise, localiserInput, planRois, segmentCascade, segmenterInput } from './cascade';
+import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localise, localiserInput, planRois, segmentCascade, segmenterInput } from './cascade';
 
 export type LvModel =
   | { kind: 'single'; architecture: string; model: tf.LayersModel }
@@ -97,7 +97,7 @@ export async function lvModelFromFiles(files: Map<string, Buffer>, architecture:
     if (!files.has('model.json') || !files.has('weights.bin')) throw new LvsegError('unsupported', 'MODEL_FILES_MISSING', 'model.json and weights.bin are required (or cascade.json with both stages)');
     return { kind: 'single', architecture, model: await modelFromFiles(files) };
   }
-  const spec = { ...DEFAULT_CASCADE_SPEC, ...(JSON.parse(files.get(CASCADE_FILES.spec)!.toString('utf8')) as Partial<CascadeSpec>) };
+  const spec = { ...REQUIRED_CASCADE_SPEC, ...(JSON.parse(files.get(CASCADE_FILES.spec)!.toString('utf8')) as Partial<CascadeSpec>) };
   const stage = async (s: 'localiser' | 'segmenter') => {
     const f = CASCADE_FILES[s];
     if (!files.has(f.model) || !files.has(f.weights)) throw new LvsegError('unsupported', 'MODEL_FILES_MISSING', `a cascade needs ${f.model} and ${f.weights}`);

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
 import { decodeDicom } from '@lvseg/imaging/dicom';
 import { maskOptionsOf, predictLvProbabilities, segmentImages } from '@lvseg/model/segmentation';
-import { CascadeSpec, DEFAULT_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
+import { CascadeSpec, REQUIRED_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
 import { dice } from '@lvseg/model/metrics/overlap';
 import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto';
 import type { SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
@@ -282,7 +282,7 @@ function browserModel(version: string, card: ModelCardDto): Promise<BrowserModel
     const base = `/models/${encodeURIComponent(version)}/files`;
     p = card.files['cascade.json']
       ? Promise.all([tf.loadLayersModel(`${base}/localiser.model.json`), tf.loadLayersModel(`${base}/segmenter.model.json`), apiJson<Partial<CascadeSpec>>(`${base}/cascade.json`)]).then(
-          ([localiser, segmenter, spec]): BrowserModel => ({ kind: 'cascade', localiser, segmenter, spec: { ...DEFAULT_CASCADE_SPEC, ...spec } }),
+          ([localiser, segmenter, spec]): BrowserModel => ({ kind: 'cascade', localiser, segmenter, spec: { ...REQUIRED_CASCADE_SPEC, ...spec } }),
         )
       : tf.loadLayersModel(`${base}/model.json`).then((model): BrowserModel => ({ kind: 'single', model }));
     p.catch(() => browserModels.delete(version));
