@@ -3,7 +3,10 @@ import { GrayImage } from '@lvseg/imaging';
 import { initBackend } from '../backend';
 import { buildModel } from '../architectures';
 import { DEFAULT_MASK_OPTIONS } from '../segmentation';
-import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, planRois, runSegmenter } from './cascade';
+import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, maskWithinRoi, planRois, runSegmenter } from './cascade';
+import { SeededRandom } from '@lvseg/common';
+import { pasteFromRoi } from '@lvseg/imaging';
+import { probabilityToMask } from '../segmentation';
 import { LvModel, disposeLvModel, lvActivationMaps, lvGradCam, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
 
 const spec: CascadeSpec = { ...DEFAULT_CASCADE_SPEC, localiserSize: 8, minLocaliserMass: 1 };
@@ -52,6 +55,29 @@ describe('planRois', () => {
     expect(plans.slice(0, 3).map((p) => p!.source)).toEqual(['localiser', 'localiser', 'localiser']);
     // Median of the four found centres: rows (100, 104, 98, 180) → 102; columns (120, 118, 123, 40) → 119.
     for (const k of [3, 4]) expect(plans[k]).toEqual({ roi: { centerRow: 102, centerColumn: 119, height: 96, width: 96 }, source: 'series' });
+  });
+});
+
+describe('maskWithinRoi', () => {
+  it('gives the mask of the whole image on random blobby maps (components, holes, ROI at the border)', () => {
+    const rng = new SeededRandom(11);
+    for (let t = 0; t < 10; t++) {
+      const crop = new Float32Array(32 * 32);
+      // A few random discs and rings of high probability: several components, some with holes.
+      for (let k = 0; k < 4; k++) {
+        const cr = rng.uniform(0, 32), cc = rng.uniform(0, 32), rad = rng.uniform(2, 9), ring = rng.next() < 0.5;
+        for (let i = 0; i < crop.length; i++) {
+          const d = Math.hypot(Math.floor(i / 32) - cr, (i % 32) - cc);
+          if (d < rad && (!ring || d > rad / 2)) crop[i] = Math.max(crop[i], rng.uniform(0.5, 1));
+        }
+      }
+      const roi = { centerRow: rng.uniform(-10, 110), centerColumn: rng.uniform(-10, 90), height: rng.uniform(20, 60), width: rng.uniform(20, 60) };
+      const image = { rows: 100, columns: 80 };
+      const prob = pasteFromRoi(crop, 32, roi, image.rows, image.columns);
+      for (const opts of [{}, { keepOneComponent: 'all' as const }, { fillHoles: false }]) {
+        expect(maskWithinRoi(prob, image, roi, opts)).toEqual(probabilityToMask(prob, image.rows, image.columns, opts));
+      }
+    }
   });
 });
 

@@ -176,9 +176,31 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
       return { probability: new Float32Array(im.rows * im.columns), mask: { rows: im.rows, columns: im.columns, data: new Uint8Array(im.rows * im.columns) }, lvFound: false, roi: null, roiSource: null };
     }
     const probability = pasteRoiProbability(crop, plan.roi, im, spec);
-    const m = probabilityToMask(probability, im.rows, im.columns, mask);
+    const m = maskWithinRoi(probability, im, plan.roi, mask);
     return { probability, mask: m, lvFound: m.data.some((v) => v !== 0), roi: plan.roi, roiSource: plan.source };
   });
+}
+
+/**
+ * `probabilityToMask` of a map that is 0 outside the ROI, done on the ROI's bounding box only (7× fewer pixels for a
+ * 96-px ROI in a 256² image) and pasted into an image-sized mask. The same mask: outside pixels are never LV, so
+ * components are the same, and background reaching the box's edge reaches the image's border through the 0s.
+ */
+export function maskWithinRoi(probability: Float32Array, image: Pick<GrayImage, 'rows' | 'columns'>, roi: Roi, opts: MaskOptions): BinaryMask {
+  const { rows, columns } = image;
+  const r0 = Math.max(0, Math.floor(roi.centerRow - roi.height / 2) - 1);
+  const r1 = Math.min(rows - 1, Math.ceil(roi.centerRow + roi.height / 2) + 1);
+  const c0 = Math.max(0, Math.floor(roi.centerColumn - roi.width / 2) - 1);
+  const c1 = Math.min(columns - 1, Math.ceil(roi.centerColumn + roi.width / 2) + 1);
+  const out: BinaryMask = { rows, columns, data: new Uint8Array(rows * columns) };
+  if (r1 < r0 || c1 < c0) return out;
+  const h = r1 - r0 + 1;
+  const w = c1 - c0 + 1;
+  const box = new Float32Array(h * w);
+  for (let r = 0; r < h; r++) box.set(probability.subarray((r + r0) * columns + c0, (r + r0) * columns + c0 + w), r * w);
+  const m = probabilityToMask(box, h, w, opts);
+  for (let r = 0; r < h; r++) out.data.set(m.data.subarray(r * w, (r + 1) * w), (r + r0) * columns + c0);
+  return out;
 }
 
 /** A size×size map mirrored left-right (its own inverse). */
