@@ -5,6 +5,7 @@
 import { parse, View } from 'vega';
 import { compile, TopLevelSpec } from 'vega-lite';
 import { DataReport } from './data-report';
+import { efAgreement, efAgreementPhrases, efAgreementPoints, EfPair, signedPp } from './ef-agreement';
 
 export interface Chart {
   /** Stable id (also the figure's DOM id), e.g. `images-per-case`. */
@@ -184,7 +185,155 @@ export function reportCharts(r: DataReport): Chart[] {
       },
     } as TopLevelSpec,
   });
+  if (r.modelEf) charts.push(efBlandAltmanChart(r.modelEf.perCase, { context: modelEfContext(r.modelEf) }));
   return charts;
+}
+
+/** `model <version> (<architecture>) · split <name>`: what the model-vs-expert figures are of. */
+export function modelEfContext(m: { model: { source: string; version?: string; architecture?: string }; split: string }): string {
+  return `model ${m.model.version ?? m.model.source}${m.model.architecture ? ` (${m.model.architecture})` : ''} · split ${m.split}`;
+}
+
+/** A domain from `min` to `max` widened by `margin` and rounded out to multiples of `step`. */
+function steppedDomain(values: readonly number[], margin: number, step: number, empty: [number, number]): [number, number] {
+  if (!values.length) return empty;
+  const lo = Math.floor((Math.min(...values) - margin) / step) * step;
+  const hi = Math.ceil((Math.max(...values) + margin) / step) * step;
+  return hi > lo ? [lo, hi] : [lo - step, hi + step];
+}
+
+type LabelAlign = 'left' | 'right' | 'center';
+
+/**
+ * Where each point's label goes, in data units: right of the point when that space is free of other points and labels,
+ * else left, above, below or diagonally (a greedy pass in pixels; the domains are fixed, so pixels are known). Vega-lite
+ * has no label-collision step of its own.
+ */
+export function placePointLabels(
+  points: ReadonlyArray<{ x: number; y: number; text: string }>,
+  frame: { width: number; height: number; x: [number, number]; y: [number, number] },
+  font = { charWidth: 5.4, height: 11, gap: 7, radius: 5 },
+): Array<{ labelX: number; labelY: number; align: LabelAlign }> {
+  type Box = [number, number, number, number]; // x0, y0, x1, y1 in pixels, y down
+  const px = (x: number) => ((x - frame.x[0]) / (frame.x[1] - frame.x[0])) * frame.width;
+  const py = (y: number) => frame.height - ((y - frame.y[0]) / (frame.y[1] - frame.y[0])) * frame.height;
+  const overlaps = (a: Box, b: Box) => a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+  const r = font.radius;
+  const taken: Box[] = points.map((p) => [px(p.x) - r, py(p.y) - r, px(p.x) + r, py(p.y) + r]);
+  const { gap, height: h } = font;
+  const candidates: Array<{ dx: number; dy: number; align: LabelAlign }> = [
+    { dx: gap, dy: 0, align: 'left' },
+    { dx: -gap, dy: 0, align: 'right' },
+    { dx: 0, dy: -(gap + h / 2), align: 'center' },
+    { dx: 0, dy: gap + h / 2, align: 'center' },
+    { dx: gap - 2, dy: -h, align: 'left' },
+    { dx: gap - 2, dy: h, align: 'left' },
+    { dx: 2 - gap, dy: -h, align: 'right' },
+    { dx: 2 - gap, dy: h, align: 'right' },
+  ];
+  return points.map((p) => {
+    const w = p.text.length * font.charWidth;
+    const boxOf = (c: (typeof candidates)[number]): Box => {
+      const ax = px(p.x) + c.dx;
+      const ay = py(p.y) + c.dy;
+      const x0 = c.align === 'left' ? ax : c.align === 'right' ? ax - w : ax - w / 2;
+      return [x0, ay - h / 2, x0 + w, ay + h / 2];
+    };
+    const inside = (b: Box) => b[0] >= 0 && b[2] <= frame.width && b[1] >= 0 && b[3] <= frame.height;
+    const free = candidates.find((c) => inside(boxOf(c)) && !taken.some((t) => overlaps(t, boxOf(c))));
+    const chosen = free ?? candidates.find((c) => inside(boxOf(c))) ?? candidates[0];
+    taken.push(boxOf(chosen));
+    return {
+      labelX: frame.x[0] + ((px(p.x) + chosen.dx) / frame.width) * (frame.x[1] - frame.x[0]),
+      labelY: frame.y[0] + ((frame.height - py(p.y) - chosen.dy) / frame.height) * (frame.y[1] - frame.y[0]),
+      align: chosen.align,
+    };
+  });
+}
+
+/**
+ * Bland–Altman plot of model vs expert EF, one point per patient labelled with its case id: x the mean of the two EFs,
+ * y model − expert, in percent / percentage points; the bias and the limits of agreement as lines. The figures are in
+ * the chart's own subtitle too, so the SVG reads alone (`lvseg eval --plot`). `context` (model, split) opens the subtitle.
+ */
+export function efBlandAltmanChart(cases: readonly EfPair[], opts: { context?: string } = {}): Chart {
+  const a = efAgreement(cases);
+  const points = efAgreementPoints(cases);
+  const lines = [
+    ...(a.bias !== null ? [{ line: 'bias', value: a.bias * 100, label: `bias ${signedPp(a.bias)}` }] : []),
+    ...(a.upperLimit !== null ? [{ line: 'limit', value: a.upperLimit * 100, label: `+1.96 SD: ${signedPp(a.upperLimit)}` }] : []),
+    ...(a.lowerLimit !== null ? [{ line: 'limit', value: a.lowerLimit * 100, label: `−1.96 SD: ${signedPp(a.lowerLimit)}` }] : []),
+  ];
+  const missing = cases.filter((c) => c.expert === null || c.model === null).map((c) => c.case);
+  const phrases = efAgreementPhrases(a);
+  const title = 'Model vs expert: ejection fraction (Bland–Altman)';
+  const caption =
+    `One point per patient, labelled with its case id: x is the mean of the model's and the expert's EF (%), y the model's EF minus the expert's (percentage points, pp). ` +
+    `Solid red line: the bias (mean difference); dashed: the 95 % limits of agreement (bias ± 1.96 SD); grey: no difference. ${phrases.join(', ')}.` +
+    (missing.length ? ` Not plotted (no EF from the expert's or the model's masks): ${missing.join(', ')}.` : '');
+  const lineColor = '#b91c1c';
+  // Fixed domains (points, lines and 0 inside, in steps of 5), so the label placement knows where everything lands.
+  const [width, height] = [560, 320];
+  const xDomain = steppedDomain(points.map((p) => p.meanPct), 3, 5, [0, 100]);
+  const yDomain = steppedDomain([0, ...points.map((p) => p.differencePp), ...lines.map((l) => l.value)], 1, 5, [-5, 5]);
+  const labels = placePointLabels(points.map((p) => ({ x: p.meanPct, y: p.differencePp, text: p.case })), { width, height, x: xDomain, y: yDomain });
+  const labelled = points.map((p, i) => ({ ...p, ...labels[i] }));
+  const xOf = (field: string) => ({ field, type: 'quantitative' as const, title: 'mean of model and expert EF (%)', scale: { domain: xDomain, nice: false } });
+  // Every layer titles its y the same, or vega-lite joins the field names of the layers into the axis title.
+  const yOf = (field: string) => ({ field, type: 'quantitative' as const, title: 'model − expert EF (percentage points)', scale: { domain: yDomain, nice: false } });
+  const [x, y] = [xOf('meanPct'), yOf('differencePp')];
+  const subtitle = [...(opts.context ? [opts.context] : []), phrases.slice(0, 3).join(' · '), ...(phrases.length > 3 ? [phrases.slice(3).join(' · ')] : [])];
+  return {
+    id: 'ef-bland-altman',
+    title,
+    caption,
+    spec: {
+      ...base('Bland–Altman scatter plot: model minus expert ejection fraction against their mean, one point per patient, with the bias and limits of agreement as horizontal lines'),
+      title: { text: title, subtitle, anchor: 'start', fontSize: 14, color: '#1a1a1a', subtitleFontSize: 11.5, subtitleColor: '#262626', subtitlePadding: 4, offset: 12 },
+      width,
+      height,
+      layer: [
+        { data: { values: [{ zero: 0 }] }, mark: { type: 'rule', color: '#9ca3af', strokeWidth: 1 }, encoding: { y: yOf('zero') } },
+        {
+          data: { values: lines },
+          layer: [
+            {
+              mark: { type: 'rule', color: lineColor, strokeWidth: 1.5 },
+              encoding: { y: yOf('value'), strokeDash: { field: 'line', type: 'nominal', scale: { domain: ['bias', 'limit'], range: [[1, 0], [6, 4]] }, legend: null } },
+            },
+            {
+              // Beside the plot, right of the lines' ends, where no point can cover them.
+              mark: { type: 'text', align: 'left', baseline: 'middle', dx: 6, fontSize: 11, color: lineColor, fontWeight: 600 },
+              encoding: { x: { value: 'width' }, y: yOf('value'), text: { field: 'label' } },
+            },
+          ],
+        },
+        {
+          data: { values: labelled },
+          layer: [
+            {
+              mark: { type: 'circle', size: 64, color: '#1f5fa8', opacity: 0.9, stroke: 'white', strokeWidth: 0.8 },
+              encoding: {
+                x,
+                y,
+                tooltip: [
+                  { field: 'case', title: 'case' },
+                  { field: 'expertPct', title: 'expert EF %', format: '.1f' },
+                  { field: 'modelPct', title: 'model EF %', format: '.1f' },
+                  { field: 'differencePp', title: 'model − expert (pp)', format: '+.1f' },
+                ],
+              },
+            },
+            ...(['left', 'right', 'center'] as const).map((align) => ({
+              transform: [{ filter: `datum.align === '${align}'` }],
+              mark: { type: 'text' as const, align, baseline: 'middle' as const, fontSize: 9.5, color: '#374151' },
+              encoding: { x: xOf('labelX'), y: yOf('labelY'), text: { field: 'case' } },
+            })),
+          ],
+        },
+      ],
+    } as TopLevelSpec,
+  };
 }
 
 function escapeAttr(s: string): string {

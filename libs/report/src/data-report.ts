@@ -2,6 +2,7 @@
 import { NORMALIZE_PERCENTILES } from '@lvseg/imaging';
 import type { UnknownPhaseReason } from '@lvseg/lv-function';
 import { CollectedData, ImageRecord } from './collect';
+import { EfAgreement, EfPair } from './ef-agreement';
 import { binStarts, ClassImbalance, classImbalance, distinctCounts, mode, summarize, Summary } from './stats';
 
 export interface SplitCount {
@@ -51,6 +52,25 @@ export interface HistogramBin {
   count: number;
 }
 
+/** What `lvseg report --model` adds: a model's segmentation of one split, scored by the EF it gives against the expert's. */
+export interface ModelEfInput {
+  model: { source: string; version?: string; architecture?: string };
+  split: string;
+  images: number;
+  /** Mean Dice over the split's images (the masks the model's EF comes from). */
+  meanDice: number;
+  /** Mean |model − expert| EF over the patients with both (a fraction). */
+  meanAbsError: number | null;
+  /** Time taken to segment and score the split (not part of the report's own `timingMs`). */
+  evaluationMs?: number;
+  /** EFs as fractions; `reason` says why one is null. */
+  perCase: Array<EfPair & { images: number; meanDice: number; reason?: string }>;
+}
+
+export interface ModelEfReport extends ModelEfInput {
+  efAgreement: EfAgreement;
+}
+
 export interface DataReport {
   generator: 'lvseg report';
   generatedAt: string;
@@ -97,6 +117,8 @@ export interface DataReport {
   /** The charts on the page, in order (their SVGs are inlined in index.html). */
   charts: Array<{ id: string; title: string; caption: string }>;
   images: ImageRecord[];
+  /** Only with `lvseg report --model`. */
+  modelEf?: ModelEfReport;
   timingMs: { collect: number; charts: number; total: number };
 }
 

@@ -1,6 +1,7 @@
 /** The self-contained report page: inline CSS, inline SVG charts, images as data: URIs; no script, no network. */
 import { basename } from 'node:path';
-import { DataReport } from './data-report';
+import { DataReport, ModelEfReport } from './data-report';
+import { formatEfAgreement, signedPp } from './ef-agreement';
 
 export interface RenderedChart {
   id: string;
@@ -74,6 +75,23 @@ summary { cursor: pointer; color: #1d4ed8; }
 footer { margin-top: 40px; font-size: 0.85rem; color: #404040; }
 `;
 
+/** Section 7 (`lvseg report --model`): the model's EF against the expert's, per patient and as a Bland–Altman plot. */
+function modelEfSection(m: ModelEfReport, chart: string): string {
+  const a = m.efAgreement;
+  const pctOrDash = (v: number | null) => (v === null ? '–' : (v * 100).toFixed(1));
+  const noEf = m.perCase.filter((c) => c.expert === null || c.model === null);
+  const dataValues = (['n', 'bias', 'sd', 'lowerLimit', 'upperLimit', 'pearsonR'] as const).map((k) => `data-${k.toLowerCase()}="${a[k] ?? ''}"`).join(' ');
+  return `<section id="model-ef" aria-labelledby="model-ef-h">
+<h2 id="model-ef-h">7. Model vs expert: ejection fraction</h2>
+<p>Model <code>${escapeHtml(m.model.version ?? m.model.source)}</code>${m.model.architecture ? ` (${escapeHtml(m.model.architecture)})` : ''} segmented the ${m.images} images of the <strong>${escapeHtml(m.split)}</strong> split as <code>lvseg eval</code> does (the serving path), mean Dice ${num(m.meanDice, 3)}. For each patient the ejection fraction is computed twice, the same way (libs/lv-function: frames placed into slices and phases, EF from the end-diastolic and end-systolic LV by disc summation), once from the expert's masks and once from the model's. Mean |model − expert| ${m.meanAbsError === null ? '–' : `${(m.meanAbsError * 100).toFixed(1)} percentage points`}.</p>
+<p id="ef-agreement" ${dataValues}><strong>Agreement (Bland–Altman, model − expert):</strong> ${escapeHtml(formatEfAgreement(a))}. The limits of agreement (bias ± 1.96 SD) are where 95 % of a new patient's differences are expected to fall, if the differences are roughly normal.</p>
+${chart}
+${table(`Ejection fraction per patient (${m.split})`, ['case', 'images', 'mean Dice', 'expert EF %', 'model EF %', 'model − expert (pp)'],
+    m.perCase.map((c) => [c.case, c.images, num(c.meanDice, 3), pctOrDash(c.expert), pctOrDash(c.model), c.expert !== null && c.model !== null ? signedPp(c.model - c.expert) : '–']))}
+${noEf.length ? `<p class="note">No EF for ${noEf.length} patient(s):</p>\n<ul class="note">${noEf.map((c) => `<li>${escapeHtml(c.case)}: ${escapeHtml(c.reason ?? 'unknown')}</li>`).join('')}</ul>` : ''}
+</section>`;
+}
+
 /** The report page (one HTML string). */
 export function renderReportHtml(r: DataReport, charts: RenderedChart[], examples: RenderedExample[]): string {
   const chart = (id: string) => figure(charts.find((c) => c.id === id));
@@ -128,7 +146,7 @@ export function renderReportHtml(r: DataReport, charts: RenderedChart[], example
 <li><a href="#intensity">Model-input intensities</a></li>
 <li><a href="#sizes">Image sizes and pixel spacings</a></li>
 <li><a href="#examples">Example images with their masks</a></li>
-</ol></nav>
+${r.modelEf ? '<li><a href="#model-ef">Model vs expert: ejection fraction</a></li>\n' : ''}</ol></nav>
 
 <section id="counts" aria-labelledby="counts-h">
 <h2 id="counts-h">1. Images per case and split</h2>
@@ -192,8 +210,8 @@ ${table('Distinct pixel spacings (row × column)', ['pixel spacing', 'images'], 
 ${exampleFigures}
 </div>
 </section>
-
-<footer>Made by <code>lvseg report</code> in ${(r.timingMs.total / 1000).toFixed(1)} s (reading and measuring ${(r.timingMs.collect / 1000).toFixed(1)} s, charts ${(r.timingMs.charts / 1000).toFixed(1)} s). All numbers are in <code>report.json</code> beside this page. Charts: vega-lite, rendered to SVG ahead of time.</footer>
+${r.modelEf ? `\n${modelEfSection(r.modelEf, chart('ef-bland-altman'))}\n` : ''}
+<footer>Made by <code>lvseg report</code> in ${(r.timingMs.total / 1000).toFixed(1)} s (reading and measuring ${(r.timingMs.collect / 1000).toFixed(1)} s, charts ${(r.timingMs.charts / 1000).toFixed(1)} s)${r.modelEf?.evaluationMs !== undefined ? `, after the model's segmentation of the ${escapeHtml(r.modelEf.split)} split in ${(r.modelEf.evaluationMs / 1000).toFixed(1)} s` : ''}. All numbers are in <code>report.json</code> beside this page. Charts: vega-lite, rendered to SVG ahead of time.</footer>
 </main>
 </body>
 </html>

@@ -150,6 +150,50 @@ describe('writeDataReport', () => {
     expect(report.examples.map((e) => e.id)).toEqual(['X/X-IM-0001-0008', 'X/X-IM-0001-0001', 'Y/Y-IM-0001-0021']);
   });
 
+  it('adds the model-vs-expert EF section (Bland–Altman chart, per-patient table, report.json) only when given a model\'s EFs', async () => {
+    const data = tmp(layout({ [`images/${png01}`]: `png/images/${png01}`, [`labels/${png01}`]: `png/labels/${png01}` }, `case,image,label,split\nSC-HF-I-01,images/${png01},labels/${png01},val\n`));
+    const plain = await writeDataReport({ dataDir: data, outDir: tmp(mkdtempSync(join(tmpdir(), 'lvseg-report-out-'))) });
+    const plainHtml = readFileSync(plain.htmlPath, 'utf8');
+    expect(plainHtml).not.toContain('model-ef');
+    expect(plain.report.modelEf).toBeUndefined();
+    expect(plain.report.charts.map((c) => c.id)).not.toContain('ef-bland-altman');
+
+    // Differences +10, −2 and +2 pp: bias +3.3, SD 6.1, limits −8.6 to +15.3 pp, r 0.901 (libs/report/src/ef-agreement.spec.ts).
+    const modelEf = {
+      model: { source: 'file:///store#v1', version: 'v1', architecture: 'cascade' },
+      split: 'val',
+      images: 9,
+      meanDice: 0.9,
+      meanAbsError: 14 / 300,
+      evaluationMs: 2500,
+      perCase: [
+        { case: 'A', images: 2, meanDice: 0.91, expert: 0.5, model: 0.6 },
+        { case: 'B', images: 2, meanDice: 0.92, expert: 0.4, model: 0.38 },
+        { case: 'C<&>', images: 2, meanDice: 0.93, expert: 0.6, model: 0.62 },
+        { case: 'D', images: 3, meanDice: 0.8, expert: 0.55, model: null, reason: 'model: LV_EMPTY_VOLUME: no LV' },
+      ],
+    };
+    const withModel = await writeDataReport({ dataDir: data, outDir: tmp(mkdtempSync(join(tmpdir(), 'lvseg-report-out-'))), modelEf });
+    const json: DataReport = JSON.parse(readFileSync(withModel.jsonPath, 'utf8'));
+    expect(json.modelEf).toMatchObject({ ...modelEf, efAgreement: { unit: 'fraction', n: 3, patients: 4, bias: expect.closeTo(1 / 30, 9), pearsonR: expect.closeTo(0.901127, 6) } });
+    expect(json.charts.map((c) => c.id)).toEqual([...plain.report.charts.map((c) => c.id), 'ef-bland-altman']);
+    const html = readFileSync(withModel.htmlPath, 'utf8');
+    expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+    expect(html.match(/<svg /g)).toHaveLength(json.charts.length);
+    expect(html).toContain('<li><a href="#model-ef">Model vs expert: ejection fraction</a></li>');
+    const section = html.slice(html.indexOf('<section id="model-ef"'), html.indexOf('</section>', html.indexOf('<section id="model-ef"')));
+    expect(section).toContain('7. Model vs expert: ejection fraction');
+    expect(section).toContain('Model <code>v1</code> (cascade) segmented the 9 images of the <strong>val</strong> split');
+    expect(section).toContain('n = 3 of 4 patients, bias +3.3 pp, SD 6.1 pp, limits of agreement −8.6 to +15.3 pp, Pearson r 0.901');
+    expect(section).toContain('Mean |model − expert| 4.7 percentage points');
+    expect(section).toContain('id="chart-ef-bland-altman"');
+    expect(section).toContain('<th scope="row">A</th><td class="num">2</td><td class="num">0.910</td><td class="num">50.0</td><td class="num">60.0</td><td class="num">+10.0</td>');
+    expect(section).toContain('<th scope="row">C&lt;&amp;&gt;</th>');
+    expect(section).toContain('<th scope="row">D</th><td class="num">3</td><td class="num">0.800</td><td class="num">55.0</td><td class="num">–</td><td class="num">–</td>');
+    expect(section).toContain('<li>D: model: LV_EMPTY_VOLUME: no LV</li>');
+    expect(html).toContain("after the model's segmentation of the val split in 2.5 s");
+  });
+
   it('fails with a clear, typed error on bad input', async () => {
     const out = tmp(mkdtempSync(join(tmpdir(), 'lvseg-report-out-')));
     await expect(writeDataReport({ dataDir: join(out, 'nope'), outDir: out })).rejects.toMatchObject({ code: 'DATA_DIR_NOT_FOUND', message: expect.stringContaining('does not exist') });

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { LvsegError } from '@lvseg/common';
 import { renderChartSvg, reportCharts } from './charts';
 import { collectDataset, CollectOptions, DEFAULT_COLLECT_OPTIONS, loadRowNamed, pickExamples } from './collect';
-import { DataReport, summarizeDataset } from './data-report';
+import { DataReport, ModelEfInput, summarizeDataset } from './data-report';
+import { efAgreement } from './ef-agreement';
 import { RenderedChart, RenderedExample, renderReportHtml } from './html';
 import { renderOutlinedPng } from './overlay';
 
@@ -15,6 +16,8 @@ export interface DataReportOptions extends Partial<CollectOptions> {
   outDir: string;
   /** Example images per split (default 3: smallest, median and largest LV fraction). */
   examplesPerSplit?: number;
+  /** A model's EFs on one split (`lvseg report --model`): adds the "Model vs expert: ejection fraction" section. */
+  modelEf?: ModelEfInput;
 }
 
 export interface DataReportResult {
@@ -43,6 +46,7 @@ export async function writeDataReport(options: DataReportOptions): Promise<DataR
     return { id: x.id, case: x.case, split: x.split, lvFraction: x.lvFraction, cardiacPhase: x.cardiacPhase, png: renderOutlinedPng(item.image, item.mask) };
   });
   const report = summarizeDataset(collected, collectOptions.phasesPerSlice, picked);
+  if (options.modelEf) report.modelEf = { ...options.modelEf, efAgreement: efAgreement(options.modelEf.perCase) };
   const t1 = performance.now();
 
   const charts: RenderedChart[] = [];

@@ -2,6 +2,7 @@ import {
   accumulateHistogram,
   accumulateSplitHistogram,
   binStarts,
+  blandAltman,
   classImbalance,
   countLvPixels,
   distinctCounts,
@@ -80,5 +81,29 @@ describe('report statistics on synthetic inputs', () => {
     expect(mode([20, 7, 20, 19])).toBe(20);
     expect(mode([9, 19])).toBe(9);
     expect(mode([])).toBeNull();
+  });
+
+  it('gives the Bland–Altman bias, SD, limits of agreement and Pearson r of a hand-worked example', () => {
+    // reference 1 2 3 4, test 2 2 5 5: differences 1 0 2 1, bias 1, squared deviations 0 1 1 0 → SD √(2/3) = 0.81650;
+    // limits 1 ± 1.96 × 0.81650 = −0.60033 and 2.60033 (1.96 × 0.816497 = 1.600333). r: deviations (−1.5 −0.5 0.5 1.5) and (−1.5 −1.5 1.5 1.5),
+    // Σxy = 6, Σx² = 5, Σy² = 9 → r = 6 / √45 = 0.894427.
+    const ba = blandAltman([1, 2, 3, 4], [2, 2, 5, 5]);
+    expect(ba.n).toBe(4);
+    expect(ba.bias).toBeCloseTo(1, 12);
+    expect(ba.sd).toBeCloseTo(0.816497, 6);
+    expect(ba.lowerLimit).toBeCloseTo(-0.600333, 6);
+    expect(ba.upperLimit).toBeCloseTo(2.600333, 6);
+    expect(ba.pearsonR).toBeCloseTo(0.894427, 6);
+    // Swapping the methods flips the sign of the bias and limits, not the SD or r.
+    expect(blandAltman([2, 2, 5, 5], [1, 2, 3, 4])).toMatchObject({ bias: expect.closeTo(-1, 12), sd: expect.closeTo(0.816497, 6), upperLimit: expect.closeTo(0.600333, 6), pearsonR: expect.closeTo(0.894427, 6) });
+  });
+
+  it('leaves undefined Bland–Altman figures null: no pairs, one pair, a constant method', () => {
+    expect(blandAltman([], [])).toEqual({ n: 0, bias: null, sd: null, lowerLimit: null, upperLimit: null, pearsonR: null });
+    expect(blandAltman([0.5], [0.6])).toEqual({ n: 1, bias: expect.closeTo(0.1, 12), sd: null, lowerLimit: null, upperLimit: null, pearsonR: null });
+    // Perfect agreement: SD 0, limits at the bias, r 1; a constant test method has no correlation.
+    expect(blandAltman([1, 2, 3], [1, 2, 3])).toEqual({ n: 3, bias: 0, sd: 0, lowerLimit: 0, upperLimit: 0, pearsonR: 1 });
+    expect(blandAltman([1, 2, 3], [2, 2, 2]).pearsonR).toBeNull();
+    expect(() => blandAltman([1, 2], [1])).toThrow(/2 reference values but 1 test values/);
   });
 });

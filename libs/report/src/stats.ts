@@ -133,3 +133,40 @@ export function mode(values: readonly number[]): number | null {
   const top = c.filter((x) => x.count === c[0].count).map((x) => Number(x.value));
   return Math.min(...top);
 }
+
+/** Agreement of two methods measuring the same thing (Bland & Altman 1986), differences taken as test − reference. */
+export interface BlandAltman {
+  /** Pairs compared. */
+  n: number;
+  /** Mean difference (test − reference); null for no pairs. */
+  bias: number | null;
+  /** Sample standard deviation of the differences (n − 1); null below 2 pairs. */
+  sd: number | null;
+  /** Limits of agreement, bias ± 1.96 SD; null below 2 pairs. */
+  lowerLimit: number | null;
+  upperLimit: number | null;
+  /** Pearson correlation of test with reference; null below 2 pairs or when either does not vary. */
+  pearsonR: number | null;
+}
+
+/** Bland–Altman bias, SD and 95 % limits of agreement, and Pearson's r, of paired measurements (same index, same subject). */
+export function blandAltman(reference: readonly number[], test: readonly number[]): BlandAltman {
+  if (reference.length !== test.length) throw new Error(`blandAltman: ${reference.length} reference values but ${test.length} test values`);
+  const n = reference.length;
+  if (n === 0) return { n, bias: null, sd: null, lowerLimit: null, upperLimit: null, pearsonR: null };
+  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const diffs = test.map((t, i) => t - reference[i]);
+  const bias = mean(diffs);
+  if (n < 2) return { n, bias, sd: null, lowerLimit: null, upperLimit: null, pearsonR: null };
+  const sd = Math.sqrt(diffs.reduce((a, d) => a + (d - bias) ** 2, 0) / (n - 1));
+  const [mr, mt] = [mean(reference), mean(test)];
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (reference[i] - mr) * (test[i] - mt);
+    sxx += (reference[i] - mr) ** 2;
+    syy += (test[i] - mt) ** 2;
+  }
+  return { n, bias, sd, lowerLimit: bias - 1.96 * sd, upperLimit: bias + 1.96 * sd, pearsonR: sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : null };
+}

@@ -6,7 +6,7 @@ import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
 import { loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
-import { evaluateModel, formatEval } from './commands/eval';
+import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
 
@@ -132,11 +132,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--min-dice <x>', 'exit 1 when mean Dice is below this', num('min-dice'))
     .option('--json', 'print one JSON object on stdout', false)
     .option('--series', "segment each case's images together as one series (a cascade then uses the series' consensus LV position)", false)
+    .option('--plot <file.svg>', 'write a Bland–Altman plot of model vs expert EF (one point per patient) as a standalone SVG')
     .action(async (o) => {
       const cfg = config();
       const store = openConfiguredStore(cfg);
       await backend();
       const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split, { series: o.series });
+      if (o.plot) await writeEfPlot(r, o.plot);
       if (o.json) process.stdout.write(JSON.stringify({ ...r, ...r.report, minDice: o.minDice ?? null, passed: o.minDice === undefined || r.report.meanDice >= o.minDice }) + '\n');
       else process.stdout.write(formatEval(r) + '\n');
       if (o.minDice !== undefined && !(r.report.meanDice >= o.minDice)) {
@@ -152,8 +154,17 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output folder for index.html and report.json (required)')
     .option('--examples <n>', 'example images per split', num('examples'), 3)
     .option('--phases-per-slice <n>', 'cine phases per slice position, for the ED/ES rule', num('phases-per-slice'), 20)
+    .option('--model <ref>', 'also segment --model-split with this model (version, alias or folder) and add its EF against the expert\'s (Bland–Altman)')
+    .option('--model-split <name>', 'split the --model segments', 'val')
     .action(async (o) => {
-      process.stdout.write((await runReport({ data: o.data ?? `${config().dataDir}/sunnybrook-png`, out: o.out, examples: o.examples, phasesPerSlice: o.phasesPerSlice })) + '\n');
+      const cfg = config();
+      const evaluate = async (ref: string, data: string, split: string) => {
+        const store = openConfiguredStore(cfg);
+        await backend();
+        return evaluateModel(store, ref, data, split);
+      };
+      const opts = { data: o.data ?? `${cfg.dataDir}/sunnybrook-png`, out: o.out, examples: o.examples, phasesPerSlice: o.phasesPerSlice, model: o.model, modelSplit: o.modelSplit };
+      process.stdout.write((await runReport(opts, evaluate)) + '\n');
     });
 
   const models = program.command('models').description('list, show, promote and roll back model versions');

@@ -1,6 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { evaluateCases } from '@lvseg/model';
 import type { BinaryMask } from '@lvseg/imaging';
-import { EvalResult, formatEval, withEjectionFraction } from './eval';
+import { EvalResult, formatEval, modelEfInputOf, withEjectionFraction, writeEfPlot } from './eval';
 import type { EfItem } from './eval-ef';
 
 const maskOf = (n: number): BinaryMask => {
@@ -56,5 +59,51 @@ describe('lvseg eval output', () => {
     const noEf = formatEval({ model: { source: 'test' }, data: '/data', split: 'val', ...withEjectionFraction(report, single) });
     expect(noEf).toContain('mean |EF model − EF expert| - over 0 of 1 patients');
     expect(noEf).toMatch(/no EF for B: expert: no slice\/phase/);
+  });
+
+  it('adds the Bland–Altman agreement of model and expert EF: --json efAgreement, one text line, the --plot SVG', async () => {
+    // Case A: expert 0.5, model 0.375 (−12.5 pp); case B: expert 200/400 = 0.5, model 120/200 = 0.6 (+10 pp); case C: no EF.
+    const png = (c: string, frame: number, truth: number, pred: number): EfItem => {
+      const id = `${c}/${c}-IM-0001-${String(frame).padStart(4, '0')}`;
+      return { id, case: c, imageName: id, truth: maskOf(truth), pred: maskOf(pred) };
+    };
+    const items = [png('A', 48, 50, 50), png('A', 59, 100, 80), png('B', 48, 100, 80), png('B', 59, 200, 200), { ...png('C', 1, 10, 10), imageName: 'C/x.png' }];
+    const report = evaluateCases(items.map((it) => ({ id: it.id, case: it.case, pred: it.pred, truth: it.truth })));
+    const r: EvalResult = { model: { source: 'test', version: 'v7', architecture: 'unet-small' }, data: '/data/sunnybrook-png', split: 'val', ...withEjectionFraction(report, items) };
+    // Differences −0.125 and +0.1: bias −0.0125, SD √((0.1125² + 0.1125²) / 1) = 0.159099, limits −0.0125 ± 0.311834.
+    expect(r.efAgreement).toMatchObject({ unit: 'fraction', difference: 'model − expert', n: 2, patients: 3, bias: expect.closeTo(-0.0125, 12), sd: expect.closeTo(0.159099, 6) });
+    expect(r.efAgreement.lowerLimit).toBeCloseTo(-0.324334, 6);
+    expect(r.efAgreement.upperLimit).toBeCloseTo(0.299334, 6);
+    expect(r.efAgreement.pearsonR).toBeNull(); // the expert EF is 0.5 for both: no spread to correlate
+    expect(formatEval(r)).toContain('EF agreement (Bland–Altman, model − expert): n = 2 of 3 patients, bias −1.3 pp, SD 15.9 pp, limits of agreement −32.4 to +29.9 pp, Pearson r – (no spread)');
+    expect(JSON.parse(JSON.stringify({ ...r, ...r.report })).efAgreement).toMatchObject({ n: 2, bias: expect.closeTo(-0.0125, 12) });
+    expect(modelEfInputOf(r, 1234)).toEqual({
+      model: r.model,
+      split: 'val',
+      images: 5,
+      meanDice: r.report.meanDice,
+      meanAbsError: expect.closeTo(0.1125, 12),
+      evaluationMs: 1234,
+      perCase: [
+        { case: 'A', images: 2, meanDice: expect.any(Number), expert: 0.5, model: 0.375 },
+        { case: 'B', images: 2, meanDice: expect.any(Number), expert: 0.5, model: expect.closeTo(0.6, 12) },
+        { case: 'C', images: 1, meanDice: 1, expert: null, model: null, reason: expect.stringMatching(/^expert: no slice\/phase/) },
+      ],
+    });
+
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-eval-plot-'));
+    try {
+      const file = join(dir, 'sub', 'ba.svg');
+      await writeEfPlot(r, file);
+      const svg = readFileSync(file, 'utf8');
+      expect(svg).toMatch(/^<svg role="img" aria-label="Model vs expert: ejection fraction \(Bland–Altman\)\. One point per patient/);
+      expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
+      expect(svg).toContain('model v7 (unet-small) · split val of sunnybrook-png');
+      expect(svg).toContain('n = 2 of 3 patients · bias −1.3 pp · SD 15.9 pp');
+      expect(svg).toMatch(/>A<\/text>.*>B<\/text>/);
+      expect(svg).not.toMatch(/>C<\/text>/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,10 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { LvsegError } from '@lvseg/common';
 import { loadDataset } from '@lvseg/imaging';
 import { EvaluationReport, LvSegmentation, disposeLvModel, evaluateCases, loadLvModelByRef, maskOptionsOf, segmentLv } from '@lvseg/model';
 import { ModelStore } from '@lvseg/model-store';
+import { EfAgreement, efAgreement, EfPair, efBlandAltmanChart, formatEfAgreement, ModelEfInput, modelEfContext, renderChartSvg } from '@lvseg/report';
 import { requireDataDir } from '../store';
 import { CaseEf, EfItem, EfSummary, ejectionFractionByCase } from './eval-ef';
 
@@ -14,12 +18,45 @@ export interface EvalResult {
   report: EvalReport;
   /** Mean |model − expert| EF over the patients (a fraction; the text table shows percentage points). */
   ejectionFraction: EfSummary;
+  /** Bland–Altman of model vs expert EF over the patients with both (fractions): bias, SD, limits of agreement, Pearson r. */
+  efAgreement: EfAgreement;
+}
+
+/** Each patient's expert and model EF (fractions), as the agreement figures and the Bland–Altman chart take them. */
+export function efPairsOf(report: EvalReport): EfPair[] {
+  return report.perCase.map((c) => ({ case: c.case, expert: c.ef.expert, model: c.ef.model }));
 }
 
 /** Adds the per-case EF of the images `efItems` to an evaluation report (the reporting half of `evaluateModel`). */
-export function withEjectionFraction(report: EvaluationReport, efItems: readonly EfItem[]): { report: EvalReport; ejectionFraction: EfSummary } {
+export function withEjectionFraction(report: EvaluationReport, efItems: readonly EfItem[]): { report: EvalReport; ejectionFraction: EfSummary; efAgreement: EfAgreement } {
   const ef = ejectionFractionByCase(efItems);
-  return { report: { ...report, perCase: report.perCase.map((c) => ({ ...c, ef: ef.perCase.get(c.case) as CaseEf })) }, ejectionFraction: ef.summary };
+  const withEf: EvalReport = { ...report, perCase: report.perCase.map((c) => ({ ...c, ef: ef.perCase.get(c.case) as CaseEf })) };
+  return { report: withEf, ejectionFraction: ef.summary, efAgreement: efAgreement(efPairsOf(withEf)) };
+}
+
+/** What `lvseg report --model` puts in its "Model vs expert: ejection fraction" section, from an evaluation. */
+export function modelEfInputOf(r: EvalResult, evaluationMs?: number): ModelEfInput {
+  return {
+    model: r.model,
+    split: r.split,
+    images: r.report.images,
+    meanDice: r.report.meanDice,
+    meanAbsError: r.ejectionFraction.meanAbsError,
+    ...(evaluationMs !== undefined ? { evaluationMs } : {}),
+    perCase: r.report.perCase.map((c) => ({ case: c.case, images: c.images, meanDice: c.meanDice, expert: c.ef.expert, model: c.ef.model, ...(c.ef.reason ? { reason: c.ef.reason } : {}) })),
+  };
+}
+
+/** Writes the Bland–Altman plot of model vs expert EF as a standalone SVG file (`lvseg eval --plot`). */
+export async function writeEfPlot(r: EvalResult, file: string): Promise<void> {
+  const chart = efBlandAltmanChart(efPairsOf(r.report), { context: `${modelEfContext(r)} of ${basename(r.data)}` });
+  const svg = await renderChartSvg(chart.spec, `${chart.title}. ${chart.caption}`);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, svg + '\n');
+  } catch (e) {
+    throw new LvsegError('invalid-input', 'EVAL_PLOT_WRITE', `cannot write the plot to ${file}: ${(e as Error).message}`);
+  }
 }
 
 /** Evaluate a model on one split of a data set with the serving path (the same masks /segment returns). */
@@ -71,6 +108,7 @@ export function formatEval(r: EvalResult): string {
     `images ${rep.images}   mean Dice ${f(rep.meanDice)}   pixel accuracy ${f(rep.pixelAccuracy)}   mean Jaccard ${f(rep.meanJaccard)}`,
     `2009 challenge protocol (APD in ${unit}${unit === 'px' ? ': the images carry no pixel spacing' : ''}): good contours (APD < ${rep.goodApdMm} ${unit}) ${f(rep.goodContourRate * 100, 1)}%   Dice over good ${f(rep.meanDiceGood)}   APD over good ${f(rep.meanApdMmGood, 2)} ${unit}`,
     `ejection fraction (disc summation, expert masks vs model masks): mean |EF model − EF expert| ${ef.meanAbsError === null ? '-' : `${(ef.meanAbsError * 100).toFixed(1)} percentage points`} over ${ef.patientsWithEf} of ${ef.patients} patients`,
+    `EF agreement (Bland–Altman, model − expert): ${formatEfAgreement(r.efAgreement)}`,
     ...withoutEf.map((c) => `  no EF for ${c.case}: ${c.ef.reason ?? 'unknown'}`),
   ];
   return lines.join('\n');

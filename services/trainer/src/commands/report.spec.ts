@@ -1,9 +1,17 @@
-/** `lvseg report` as a user runs it (a child process through tsx): output files on success, exit 2 and one clear line on bad input. */
+/**
+ * `lvseg report` as a user runs it (a child process through tsx): output files on success, exit 2 and one clear line on
+ * bad input; and `runReport` with --model, against a fake evaluation.
+ */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@lvseg/common';
+import type { BinaryMask } from '@lvseg/imaging';
+import { evaluateCases } from '@lvseg/model';
+import { EvalResult, withEjectionFraction } from './eval';
+import type { EfItem } from './eval-ef';
+import { runReport } from './report';
 
 const FIXTURE_PNG = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook', 'png');
 const NAME = 'SC-HF-I-01-IM-0001-0048.png';
@@ -58,4 +66,60 @@ describe('lvseg report (CLI)', () => {
     }
     for (const d of ['out-missing', 'out-none', 'out-broken']) expect(existsSync(join(root, d, 'index.html'))).toBe(false);
   }, 180000);
+});
+
+describe('runReport --model', () => {
+  let root: string;
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'lvseg-report-model-'));
+    for (const kind of ['images', 'labels']) {
+      mkdirSync(join(root, 'data', kind), { recursive: true });
+      copyFileSync(join(FIXTURE_PNG, kind, NAME), join(root, 'data', kind, NAME));
+    }
+    writeFileSync(join(root, 'data', 'manifest.csv'), `case,image,label,split\nSC-HF-I-01,images/${NAME},labels/${NAME},val\n`);
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  /** What evaluateModel would return for two patients: EF expert 0.5 vs model 0.375 (A) and 0.5 vs 0.6 (B). */
+  const fakeEvaluation = (split: string): EvalResult => {
+    const mask = (n: number): BinaryMask => ({ rows: 16, columns: 16, data: new Uint8Array(256).fill(1, 0, n) });
+    const png = (c: string, frame: number, truth: number, pred: number): EfItem => {
+      const id = `${c}/${c}-IM-0001-${String(frame).padStart(4, '0')}`;
+      return { id, case: c, imageName: id, truth: mask(truth), pred: mask(pred) };
+    };
+    const items = [png('A', 48, 50, 50), png('A', 59, 100, 80), png('B', 48, 100, 80), png('B', 59, 200, 200)];
+    const report = evaluateCases(items.map((it) => ({ id: it.id, case: it.case, pred: it.pred, truth: it.truth })));
+    return { model: { source: 'store#v9', version: 'v9', architecture: 'cascade' }, data: join(root, 'data'), split, ...withEjectionFraction(report, items) };
+  };
+
+  it("segments the chosen split through the evaluation it is given and adds the model's EF section", async () => {
+    const calls: string[][] = [];
+    const evaluate = async (ref: string, data: string, split: string) => (calls.push([ref, data, split]), fakeEvaluation(split));
+    const out = join(root, 'out');
+    const summary = await runReport({ data: join(root, 'data'), out, model: 'production', modelSplit: 'train' }, evaluate);
+    expect(calls).toEqual([['production', join(root, 'data'), 'train']]);
+    expect(summary).toContain('model v9 on train: mean Dice');
+    expect(summary).toContain('EF agreement (model − expert): n = 2 patients, bias −1.3 pp, SD 15.9 pp, limits of agreement −32.4 to +29.9 pp');
+    const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(json.modelEf).toMatchObject({ split: 'train', model: { version: 'v9' }, efAgreement: { n: 2, bias: expect.closeTo(-0.0125, 12) } });
+    expect(json.modelEf.perCase.map((c: { case: string; expert: number; model: number }) => [c.case, c.expert, c.model])).toEqual([
+      ['A', 0.5, 0.375],
+      ['B', 0.5, expect.closeTo(0.6, 12)],
+    ]);
+    expect(json.modelEf.evaluationMs).toEqual(expect.any(Number));
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('7. Model vs expert: ejection fraction');
+    expect(html).toContain('id="chart-ef-bland-altman"');
+
+    // Without --model-split: val.
+    await runReport({ data: join(root, 'data'), out: join(root, 'out-val'), model: 'production' }, evaluate);
+    expect(calls[1][2]).toBe('val');
+  });
+
+  it('reports a bad data folder as without --model, before loading the model', async () => {
+    const evaluate = jest.fn(async (_ref: string, _data: string, split: string) => fakeEvaluation(split));
+    await expect(runReport({ data: join(root, 'nope'), out: join(root, 'out-nope'), model: 'production' }, evaluate)).rejects.toMatchObject({ code: 'DATA_DIR_NOT_FOUND' });
+    expect(evaluate).not.toHaveBeenCalled();
+    expect(existsSync(join(root, 'out-nope'))).toBe(false);
+  });
 });
