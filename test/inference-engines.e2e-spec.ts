@@ -28,7 +28,7 @@ describeWithSunnybrook('onnx and tfjs engines answer /segment alike (real file s
   beforeAll(async () => {
     await initBackend();
     dir = mkdtempSync(join(tmpdir(), 'lvseg-engines-e2e-'));
-    // Seeded from the repository's shipped models (the trained unet-small, `production`), then the test's own.
+    // Seeded from the repository's shipped models (the trained cascade, `production`), then the test's own.
     store = openModelStore(`file://${dir}`, { seedFrom: SHIPPED });
     // As the other e2e tests publish them (logits ~0.01, probabilities 0.5 ± 0.003: the strictest case for the
     // threshold), and "decisive" ones (biases, scaled score) whose masks have real structure.
@@ -50,7 +50,7 @@ describeWithSunnybrook('onnx and tfjs engines answer /segment alike (real file s
   it('says which engine serves, and why, in /health/ready and the start log', async () => {
     const onnx = await request(onnxApp.url).get('/health/ready').expect(200);
     expect(onnx.body.engine).toMatchObject({ engine: 'onnx', reason: 'LVSEG_ENGINE=onnx', ortThreads: 2 });
-    expect(onnx.body.engine.served).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(cpu, worker thread, 2 intra-op threads\); explanations on tfjs/);
+    expect(onnx.body.engine.served).toMatch(/^onnxruntime-node 1\.\d+\.\d+ \(cpu, 2 worker threads, 2 intra-op threads\); explanations on tfjs/);
     const tfjs = await request(tfjsApp.url).get('/health/ready').expect(200);
     expect(tfjs.body.engine).toMatchObject({ engine: 'tfjs', reason: 'LVSEG_ENGINE=tfjs' });
     expect(tfjs.body.engine.served).toMatch(/^tfjs \(/);
@@ -58,7 +58,7 @@ describeWithSunnybrook('onnx and tfjs engines answer /segment alike (real file s
   });
 
   it.each([
-    ['the shipped model (trained unet-small)', 'shipped', 1],
+    ['the shipped model (trained cascade)', 'shipped', 1],
     ['fcn-paper, decisive', 'fcnDecisive', 3],
     ['unet-small, decisive', 'unetDecisive', 6],
   ])('%s: the same mask and LV area on real DICOMs (Dice 1)', async (_name, key, every) => {

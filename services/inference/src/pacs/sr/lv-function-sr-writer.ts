@@ -28,23 +28,10 @@ import { COMPREHENSIVE_SR_STORAGE, LV_MEASUREMENT_CODES, SR_CODES, UCUM } from '
 export const LVSEG_DEVICE_OBSERVER_UID = deterministicUid('lvseg/device-observer');
 
 /** The LV function as the report states it: volumes and areas to 0.01 mL / mm², EF in percent to 0.01. */
-export interface ReportedLvFunction {
-  edvMl: number | null;
-  esvMl: number | null;
-  svMl: number | null;
+export type ReportedLvFunction = Omit<LvFunction, 'ef' | 'phases'> & {
+  /** EF in percent, to 0.01. */
   efPercent: number;
-  /** 0-based cine phases of ED and ES (null under the slice-pair rule). */
-  edPhase: number | null;
-  esPhase: number | null;
-  phaseRule: PhaseRule;
-  slicesUsed: number;
-  spacingMm: number | null;
-  spacingSource: SpacingSource | null;
-  areaUnit: 'mm2' | 'px';
-  method: string;
-  notes: string[];
-  volumeNullReason?: string;
-}
+};
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
 const round2OrNull = (v: number | null): number | null => (v === null ? null : round2(v));
