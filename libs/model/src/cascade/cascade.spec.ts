@@ -7,7 +7,7 @@ import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, maskWithinRo
 import { SeededRandom } from '@lvseg/common';
 import { pasteFromRoi } from '@lvseg/imaging';
 import { probabilityToMask } from '../segmentation';
-import { LvModel, disposeLvModel, lvActivationMaps, lvGradCam, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
+import { LvModel, disposeLvModel, heatmapLayersOfArchitecture, lvActivationMaps, lvGradCam, lvHeatmapLayers, lvModelFromFiles, lvModelToFiles, segmentLv } from './lv-model';
 
 const spec: CascadeSpec = { ...DEFAULT_CASCADE_SPEC, localiserSize: 8, minLocaliserMass: 1 };
 
@@ -114,6 +114,8 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
       expect(lvActivationMaps(again, image, layers)).toEqual(lvActivationMaps(model, image, layers));
       expect(lvHeatmapLayers(again)).toEqual(lvHeatmapLayers(model));
       expect(lvHeatmapLayers(model)[0]).toBe('localiser.enc1');
+      // What GET /models/:ref says from the card alone is what the loaded model explains.
+      expect(heatmapLayersOfArchitecture('cascade')).toEqual(lvHeatmapLayers(model));
       expect(lvHeatmapLayers(model)).toContain('segmenter.score');
     } finally {
       disposeLvModel(again);

@@ -189,3 +189,15 @@ export function lvGradCam(m: LvModel, image: GrayImage, layer: string, mask: Bin
   const cam = gradCam(m.segmenter, segmenterInput(normalized, image, roi, m.spec), name, region, { classIndex, size: s });
   return { ...cam, ...roiMapToImage(cam, roi, image, layer) };
 }
+
+/**
+ * The heat-map layer names of an architecture as a card names it, without loading the model: a cascade's are its
+ * stages' U-Net layers, prefixed (`localiser.enc1 … segmenter.score`); unknown architectures have none.
+ */
+export function heatmapLayersOfArchitecture(architecture: string): string[] {
+  if (architecture === CASCADE_ARCHITECTURE) {
+    const unet = ARCHITECTURES['unet-small'].heatmapLayers;
+    return [...unet.map((n) => STAGE_PREFIX.localiser + n), ...unet.map((n) => STAGE_PREFIX.segmenter + n)];
+  }
+  return ARCHITECTURES[architecture]?.heatmapLayers ?? [];
+}

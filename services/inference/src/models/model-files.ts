@@ -3,6 +3,7 @@
  * model.json and the weight files its manifest names. Pure, so the rules are tested without HTTP.
  */
 import { LvsegError } from '@lvseg/common';
+import { CASCADE_FILES } from '@lvseg/model';
 import { LoadedModel, assertModelFileName } from '@lvseg/model-store';
 
 /** One file of a version as served: bytes, content type, and the sha256 the store checked them against. */
@@ -12,18 +13,26 @@ export interface BrowserModelFile {
   sha256: string;
 }
 
-/** Names a browser may fetch: model.json and the weight files its manifest lists (in manifest order). */
-export function browserFileNames(loaded: LoadedModel): string[] {
-  const json = loaded.files.get('model.json');
-  if (!json) return [];
-  let paths: string[] = [];
+/** The weight files a tfjs model.json's manifest names (in manifest order); none when it does not parse. */
+function manifestPaths(json: Buffer): string[] {
   try {
     const manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: Array<{ paths?: unknown }> }).weightsManifest ?? [];
-    paths = manifest.flatMap((g) => (Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
+    return manifest.flatMap((g) => (Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
   } catch {
     // A model.json that does not parse is still served as is; the browser reports the parse error.
+    return [];
   }
-  return ['model.json', ...paths.filter((p) => p !== 'model.json' && loaded.files.has(p))];
+}
+
+/**
+ * Names a browser may fetch: each network's model JSON (`model.json`, or a cascade's `localiser.model.json` and
+ * `segmenter.model.json`) and the weight files its manifest lists, and a cascade's `cascade.json`.
+ */
+export function browserFileNames(loaded: LoadedModel): string[] {
+  const models = ['model.json', CASCADE_FILES.localiser.model, CASCADE_FILES.segmenter.model].filter((n) => loaded.files.has(n));
+  const names = models.flatMap((m) => [m, ...manifestPaths(loaded.files.get(m)!).filter((p) => !models.includes(p) && loaded.files.has(p))]);
+  if (loaded.files.has(CASCADE_FILES.spec)) names.push(CASCADE_FILES.spec);
+  return names;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Req, Res, StreamableFile } from '@nestjs/common
 import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { assertModelFileName, assertRef } from '@lvseg/model-store';
-import { ARCHITECTURES } from '@lvseg/model';
+import { heatmapLayersOfArchitecture } from '@lvseg/model';
 import { ErrorResponseDto } from '../segment/dto/segment-response.dto';
 import { ModelCardDto, ModelFileDto, ModelListDto } from './dto/model.dto';
 import { ModelRegistry } from './model-registry.service';
@@ -51,7 +51,7 @@ export class ModelsController {
     return {
       ...card,
       aliases: aliasesOf(aliases, card.version),
-      heatmapLayers: ARCHITECTURES[card.architecture]?.heatmapLayers ?? [],
+      heatmapLayers: heatmapLayersOfArchitecture(card.architecture),
       served: card.version === this.registry.status().version,
     };
   }
