@@ -7,7 +7,7 @@ import { dataRoot } from '../libs/common/src';
 import { loadConfig, openConfiguredStore } from '../libs/config/src';
 import { loadDataset, maskCentroid, normalize, roiAround } from '../libs/imaging/src';
 import {
-  dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, pasteRoiProbability, predictLvProbabilities, probabilityToMask, segmentLv, segmenterInput,
+  dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, pasteRoiProbability, predictLvProbabilities, probabilityToMask, segmentCases, segmenterInput,
 } from '../libs/model/src';
 
 (async () => {
@@ -19,11 +19,8 @@ import {
   if (process.env.LVSEG_ANALYSIS_SPEC) model.spec = { ...model.spec, ...JSON.parse(process.env.LVSEG_ANALYSIS_SPEC) };
   const mask = maskOptionsOf(card);
   const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
-  const alone = await segmentLv(model, items.map((i) => i.image), mask);
-  const byCase = new Map<string, number[]>();
-  items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
-  const series = new Array(items.length);
-  for (const idx of byCase.values()) (await segmentLv(model, idx.map((k) => items[k].image), mask, { series: true })).forEach((r, j) => (series[idx[j]] = r));
+  const alone = await segmentCases(model, items, mask);
+  const series = await segmentCases(model, items, mask, { series: true });
   let notFound = 0, roiMisses = 0;
   const d = { alone: [] as number[], series: [] as number[], oracle: [] as number[] };
   const perCase = new Map<string, { alone: number[]; series: number[]; oracle: number[] }>();

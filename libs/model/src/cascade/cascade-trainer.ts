@@ -7,7 +7,7 @@ import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities } from '../se
 import { TrainConfig, TrainHooks, TrainResult, SplitMetrics, StageData, copyInitialWeights, fitStage } from '../training/trainer';
 import { trainConfigFor } from '../training/recipes';
 import { CascadeOptions, CascadeSpec, DEFAULT_CASCADE_SPEC } from './cascade';
-import { LvModel, segmentLv } from './lv-model';
+import { LvModel, segmentCases } from './lv-model';
 
 /** Everything that determines a cascade training run (on the card as hyper-parameters). */
 export interface CascadeTrainConfig {
@@ -52,16 +52,12 @@ export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'lo
 /** Mean Dice and pixel accuracy of any LV model on labelled images, through the serving path (`segmentLv`). */
 export async function evaluateLvSplit(m: LvModel, items: LabelledImage[], mask: MaskOptions, opts: CascadeOptions = {}): Promise<SplitMetrics> {
   if (items.length === 0) return { dice: NaN, pixelAccuracy: NaN, images: 0 };
-  const groups = new Map<string, LabelledImage[]>();
-  for (const it of items) groups.set(opts.series ? it.case : it.id, [...(groups.get(opts.series ? it.case : it.id) ?? []), it]);
+  const results = await segmentCases(m, items, mask, opts);
   let d = 0, a = 0;
-  for (const group of groups.values()) {
-    const results = await segmentLv(m, group.map((i) => i.image), mask, opts);
-    results.forEach((r, k) => {
-      d += dice(r.mask, group[k].mask);
-      a += pixelAccuracy(r.mask, group[k].mask);
-    });
-  }
+  results.forEach((r, k) => {
+    d += dice(r.mask, items[k].mask);
+    a += pixelAccuracy(r.mask, items[k].mask);
+  });
   return { dice: d / items.length, pixelAccuracy: a / items.length, images: items.length };
 }
 

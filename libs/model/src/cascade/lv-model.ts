@@ -201,3 +201,16 @@ export function heatmapLayersOfArchitecture(architecture: string): string[] {
   }
   return ARCHITECTURES[architecture]?.heatmapLayers ?? [];
 }
+
+/**
+ * Segment labelled images in their order: all in one batched call, or with `series` each case's images together as
+ * one series (what the PACS path and POST /segment/series do).
+ */
+export async function segmentCases(m: LvModel, items: Array<{ case: string; image: GrayImage }>, mask: MaskOptions, opts: CascadeOptions = {}): Promise<LvSegmentation[]> {
+  if (!opts.series) return segmentLv(m, items.map((i) => i.image), mask);
+  const byCase = new Map<string, number[]>();
+  items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
+  const out: LvSegmentation[] = new Array(items.length);
+  for (const idx of byCase.values()) (await segmentLv(m, idx.map((k) => items[k].image), mask, opts)).forEach((r, j) => (out[idx[j]] = r));
+  return out;
+}

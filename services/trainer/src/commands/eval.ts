@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { LvsegError } from '@lvseg/common';
 import { loadDataset } from '@lvseg/imaging';
-import { EvaluationReport, LvSegmentation, disposeLvModel, evaluateCases, loadLvModelByRef, maskOptionsOf, segmentLv } from '@lvseg/model';
+import { EvaluationReport, disposeLvModel, evaluateCases, loadLvModelByRef, maskOptionsOf, segmentCases } from '@lvseg/model';
 import { ModelStore } from '@lvseg/model-store';
 import { EfAgreement, efAgreement, EfPair, efBlandAltmanChart, formatEfAgreement, ModelEfInput, modelEfContext, renderChartSvg } from '@lvseg/report';
 import { requireDataDir } from '../store';
@@ -68,13 +68,7 @@ export async function evaluateModel(store: ModelStore, ref: string, data: string
     const mask = maskOptionsOf(card);
     // As a series: each case's images together (the PACS path and the series endpoint), so a cascade can use the
     // series' consensus LV position; alone: every image on its own, as POST /segment.
-    const results: LvSegmentation[] = new Array(items.length);
-    const groups = new Map<string, number[]>();
-    items.forEach((it, k) => groups.set(opts.series ? it.case : it.id, [...(groups.get(opts.series ? it.case : it.id) ?? []), k]));
-    for (const idx of groups.values()) {
-      const out = await segmentLv(model, idx.map((k) => items[k].image), mask, { series: opts.series });
-      idx.forEach((k, j) => (results[k] = out[j]));
-    }
+    const results = await segmentCases(model, items, mask, { series: opts.series });
     const report = evaluateCases(
       items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })),
     );
