@@ -35,7 +35,7 @@ function defined<T extends object>(o: T | undefined): Partial<T> {
 const LOCALISER_AUGMENTATION: AugmentOptions = { ...DEFAULT_AUGMENTATION, maxShiftPx: 4 };
 
 /** lvseg's cascade recipe (stage sizes from `spec`); `overrides.localiser` / `.segmenter` override per stage. */
-export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'localiser' | 'segmenter'>> & { localiser?: Partial<TrainConfig>; segmenter?: Partial<TrainConfig> } = {}): CascadeTrainConfig {
+export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'spec' | 'localiser' | 'segmenter'>> & { spec?: Partial<CascadeSpec>; localiser?: Partial<TrainConfig>; segmenter?: Partial<TrainConfig> } = {}): CascadeTrainConfig {
   const seed = overrides.seed ?? overrides.segmenter?.seed ?? 1;
   return {
     seed,

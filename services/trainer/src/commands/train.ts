@@ -25,6 +25,8 @@ export interface TrainCommandOptions {
   init?: { model: LvModel; version: string; architecture: string };
   /** Cascade only: epochs of the localiser stage (the other options set the segmenter stage). */
   localiserEpochs?: number;
+  /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
+  segmenterSize?: number;
 }
 
 export interface TrainedModel {
@@ -88,9 +90,12 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.init && !initCompatible(opts.arch, opts.init.architecture)) {
     throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
   }
+  if (opts.segmenterSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.segmenterSize) || opts.segmenterSize < 32 || opts.segmenterSize % 16 !== 0)) {
+    throw new LvsegError('invalid-input', 'INVALID_SEGMENTER_SIZE', `--segmenter-size takes a multiple of 16 of at least 32, and only with --arch cascade (got ${opts.segmenterSize} with ${opts.arch})`);
+  }
   const { manifest, fit, select } = protocolSplits(dir, protocol);
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom } }) : undefined;
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
   const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
