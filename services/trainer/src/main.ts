@@ -42,6 +42,7 @@ function addTrainOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--arch <name>', 'architecture').choices([...Object.keys(ARCHITECTURES), CASCADE_ARCHITECTURE]).default('unet-small'))
     .option('--localiser-epochs <n>', 'cascade: epochs of the localiser stage (the other options set the segmenter stage)', num('localiser-epochs'))
+    .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--batch-size <n>', 'images per step', num('batch-size'))
@@ -82,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
       const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
-        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
       } finally {
         if (init) disposeLvModel(init.model); // its weights were copied into the new model at the start
       }
@@ -115,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
       for (const [k, params] of grid.entries()) {
         process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
         const overrides = { ...trainOverrides(o), ...params };
-        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
         const version = o.publish ? (await publishTrained(store, info, t)).version : undefined;
         rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
         disposeLvModel(t.lvModel);

@@ -4,7 +4,7 @@ import { syntheticSet } from '../testing/synthetic';
 import { initBackend } from '../backend';
 import { staircaseLearningRate } from './schedule';
 import { buildModel } from '../architectures';
-import { copyInitialWeights, trainConfigFor, trainModel } from './index';
+import { copyInitialWeights, hasWeightShapesOf, trainConfigFor, trainModel } from './index';
 
 describe('staircaseLearningRate', () => {
   it('decays by decayRate every decaySteps steps (staircase)', () => {
@@ -70,5 +70,15 @@ describe('trainModel', () => {
     expect(error).toMatchObject({ kind: 'invalid-input', code: 'INIT_MODEL_MISMATCH', message: expect.stringMatching(/^cannot start from that model: it has \d+ weight tensors, this architecture has \d+$/) });
     target.dispose();
     other.dispose();
+  });
+
+  it('tells whether a model has the weight shapes of an architecture (a cascade lending its segmenter or not)', () => {
+    const small = buildModel('unet-small', { seed: 1, size: null });
+    const before = tf.memory().numTensors;
+    expect(hasWeightShapesOf(small, 'unet-small')).toBe(true);
+    expect(hasWeightShapesOf(small, 'unet-tiny')).toBe(false); // same layers, half the filters
+    expect(hasWeightShapesOf(small, 'fcn-paper')).toBe(false);
+    expect(tf.memory().numTensors).toBe(before); // the probe models are disposed
+    small.dispose();
   });
 });

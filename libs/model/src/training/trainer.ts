@@ -137,6 +137,18 @@ export function copyInitialWeights(target: tf.LayersModel, source: tf.LayersMode
   target.setWeights(source.getWeights());
 }
 
+/** Whether `model`'s weights have the shapes of `arch`'s, i.e. `copyInitialWeights` into a new `arch` model would work. */
+export function hasWeightShapesOf(model: tf.LayersModel, arch: string): boolean {
+  const probe = buildModel(arch, { size: null });
+  try {
+    const a = probe.weights.map((w) => w.shape.join('x'));
+    const b = model.weights.map((w) => w.shape.join('x'));
+    return a.length === b.length && a.every((s, i) => s === b[i]);
+  } finally {
+    probe.dispose();
+  }
+}
+
 /** One training example as a stage sees it: a side×side input and its 0/1 LV mask. */
 export interface TrainingSample {
   image: Float32Array;

@@ -3,7 +3,7 @@ import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
   BackendInfo, CASCADE_ARCHITECTURE, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
-  loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
+  hasWeightShapesOf, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
@@ -27,6 +27,8 @@ export interface TrainCommandOptions {
   localiserEpochs?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
   segmenterSize?: number;
+  /** Cascade only: the segmenter's architecture (default: the cascade recipe's). */
+  segmenterArch?: string;
 }
 
 export interface TrainedModel {
@@ -95,7 +97,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   }
   const { manifest, fit, select } = protocolSplits(dir, protocol);
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom } }) : undefined;
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
   const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
@@ -109,7 +111,9 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
     let lvModel: LvModel;
     if (cascade) {
       const init = opts.init?.model;
-      const trained = await trainCascade(fit, select, cascade, allHooks, init?.kind === 'cascade' ? { localiser: init.localiser, segmenter: init.segmenter } : init ? { segmenter: init.model } : undefined);
+      // A cascade whose segmenter is of another architecture lends only its localiser.
+      const initSegmenter = init?.kind === 'cascade' ? (hasWeightShapesOf(init.segmenter, cascade.segmenter.arch) ? init.segmenter : undefined) : init?.model;
+      const trained = await trainCascade(fit, select, cascade, allHooks, init ? { localiser: init.kind === 'cascade' ? init.localiser : undefined, segmenter: initSegmenter } : undefined);
       lvModel = trained.model;
       const seg = trained.segmenter;
       result = { ...seg, history: [...trained.localiser.history, ...seg.history], steps: trained.localiser.steps + seg.steps, trainMs: trained.localiser.trainMs + seg.trainMs };
