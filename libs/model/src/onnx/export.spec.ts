@@ -63,11 +63,16 @@ function makeOutputsSignificant(model: tf.LayersModel, seed: number, probe: Floa
   tf.tidy(() => last.setWeights(last.getWeights().map((w) => w.mul(5 / m))));
 }
 
-const realInputs = (): Float32Array[] | string => {
-  const missing = DICOMS.find((f) => !existsSync(f));
-  if (missing) return `no ${missing} (set LVSEG_DATA_DIR to the folder holding sunnybrook-dicom/)`;
-  return DICOMS.map((f) => toModelInput(decodeDicom(readFileSync(f)).image));
-};
+const missingDicom = DICOMS.find((f) => !existsSync(f));
+// A test that cannot run has passed nothing: skipped with the reason here, a failure under CI.
+if (missingDicom) {
+  const reason = `no ${missingDicom} (set LVSEG_DATA_DIR to the folder holding sunnybrook-dicom/)`;
+  if (process.env.CI === 'true') throw new Error(`the real-DICOM ONNX parity cannot run under CI: ${reason}`);
+  // eslint-disable-next-line no-console
+  console.warn(`skipping the real-DICOM ONNX parity: ${reason}`);
+}
+const itWithDicoms = missingDicom ? it.skip : it;
+const realInputs = (): Float32Array[] => DICOMS.map((f) => toModelInput(decodeDicom(readFileSync(f)).image));
 
 describe('exportToOnnx', () => {
   let backend = '';
@@ -107,13 +112,8 @@ describe('exportToOnnx', () => {
       expect(diff).toBeLessThanOrEqual(TOLERANCE);
     });
 
-    it.each([1, 3])('gives the tfjs logits within 1e-4 on real normalised DICOMs, batch %i', async (n) => {
+    itWithDicoms.each([1, 3])('gives the tfjs logits within 1e-4 on real normalised DICOMs, batch %i', async (n) => {
       const inputs = realInputs();
-      if (typeof inputs === 'string') {
-        // eslint-disable-next-line no-console
-        console.warn(`skipping the real-DICOM parity of ${arch}: ${inputs}`);
-        return;
-      }
       const x = new Float32Array(n * size * size);
       inputs.slice(0, n).forEach((a, k) => x.set(a, k * size * size));
       const shape = [n, size, size, 1];
