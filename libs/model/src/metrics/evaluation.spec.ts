@@ -29,7 +29,7 @@ describe('evaluateCases', () => {
     const report = evaluateCases(items);
     const px = { apdUnit: 'px', apdInPixels: true };
     expect(report.perImage).toEqual([
-      { id: 'a1', case: 'A', dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true, ...px },
+      { id: 'a1', case: 'A', dice: 1, jaccard: 1, pixelAccuracy: 1, apdMm: 0, good: true, ...px, confusion: { tp: 100, fp: 0, fn: 0, tn: 300 } },
       {
         id: 'a2',
         case: 'A',
@@ -39,8 +39,9 @@ describe('evaluateCases', () => {
         apdMm: expect.closeTo(1, 12), // 1 px, its 1.5 mm spacing not used: a report never averages mm with px
         good: true,
         ...px,
+        confusion: { tp: 80, fp: 20, fn: 20, tn: 280 },
       },
-      { id: 'b1', case: 'B', dice: 0, jaccard: 0, pixelAccuracy: 0.75, apdMm: null, good: false, ...px },
+      { id: 'b1', case: 'B', dice: 0, jaccard: 0, pixelAccuracy: 0.75, apdMm: null, good: false, ...px, confusion: { tp: 0, fp: 0, fn: 100, tn: 300 } },
       {
         id: 'b2',
         case: 'B',
@@ -50,6 +51,7 @@ describe('evaluateCases', () => {
         apdMm: expect.closeTo(farApd, 12),
         good: false,
         ...px,
+        confusion: { tp: 0, fp: 16, fn: 16, tn: 368 },
       },
     ]);
     expect(farApd).toBeGreaterThan(5);
@@ -59,6 +61,8 @@ describe('evaluateCases', () => {
     expect(report.apdUnit).toBe('px');
     expect(report.apdInPixels).toBe(true);
     expect(report.meanDice).toBeCloseTo((1 + 0.8 + 0 + 0) / 4, 12);
+    // Pooled as the paper's TF1 lab does: 2·ΣTP / (Σ|pred| + Σ|truth|) = 2·180 / ((100 + 100 + 0 + 16) + (100 + 100 + 100 + 16)).
+    expect(report.pooledDice).toBeCloseTo(360 / 532, 12);
     expect(report.meanJaccard).toBeCloseTo((1 + 2 / 3) / 4, 12);
     expect(report.pixelAccuracy).toBeCloseTo((1 + 0.9 + 0.75 + 0.92) / 4, 12);
     expect(report.goodContourRate).toBe(0.5);
@@ -70,11 +74,13 @@ describe('evaluateCases', () => {
     const [a, b] = report.perCase;
     expect(a.images).toBe(2);
     expect(a.meanDice).toBeCloseTo(0.9, 12);
+    expect(a.pooledDice).toBeCloseTo(360 / 400, 12);
     expect(a.pixelAccuracy).toBeCloseTo(0.95, 12);
     expect(a.goodContourRate).toBe(1);
     expect(a.meanApdMm).toBeCloseTo(0.5, 12);
     expect(b.images).toBe(2);
     expect(b.meanDice).toBe(0);
+    expect(b.pooledDice).toBe(0);
     expect(b.pixelAccuracy).toBeCloseTo((0.75 + 0.92) / 2, 12);
     expect(b.goodContourRate).toBe(0);
     expect(b.meanApdMm).toBeCloseTo(farApd, 12);

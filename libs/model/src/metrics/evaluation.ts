@@ -5,7 +5,7 @@
  */
 import type { BinaryMask } from '@lvseg/imaging';
 import { LvsegError } from '@lvseg/common';
-import { confusion, diceFromConfusion, jaccardFromConfusion, pixelAccuracyFromConfusion } from './overlap';
+import { Confusion, confusion, diceFromConfusion, jaccardFromConfusion, pixelAccuracyFromConfusion } from './overlap';
 import { averagePerpendicularDistance } from './contour';
 
 /**
@@ -44,12 +44,16 @@ export interface ImageEvaluation {
   apdUnit: ApdUnit;
   /** Same as `apdUnit === 'px'` (kept for readers of earlier JSON). */
   apdInPixels: boolean;
+  /** Pixel counts behind the overlap figures (for Dice pooled over images). */
+  confusion: Confusion;
 }
 
 export interface CaseEvaluation {
   case: string;
   images: number;
   meanDice: number;
+  /** Dice of the case's images pooled: 2·Σ|A∩B| / (Σ|A| + Σ|B|). */
+  pooledDice: number;
   meanJaccard: number;
   /** Mean of the per-image pixel accuracies. */
   pixelAccuracy: number;
@@ -72,6 +76,11 @@ export interface EvaluationReport {
   apdInPixels: boolean;
   /** Mean Dice over all images; an empty prediction against a non-empty truth counts as 0. */
   meanDice: number;
+  /**
+   * Dice pooled over all images, 2·Σ|A∩B| / (Σ|A| + Σ|B|), as the paper's TF1 lab computes it: large LVs weigh more,
+   * and an image where both masks are empty adds nothing (its per-image Dice is 1).
+   */
+  pooledDice: number;
   meanJaccard: number;
   /** Mean of the per-image pixel accuracies. */
   pixelAccuracy: number;
@@ -119,7 +128,14 @@ export function evaluateImage(item: EvaluationItem, goodApd = 5, apdUnit: ApdUni
     good: apdMm !== null && apdMm < goodApd,
     apdUnit,
     apdInPixels: apdUnit === 'px',
+    confusion: counts,
   };
+}
+
+/** Dice pooled over images: 2·ΣTP / (2·ΣTP + ΣFP + ΣFN); 1 when every mask is empty. */
+export function pooledDice(images: Array<Pick<ImageEvaluation, 'confusion'>>): number {
+  const sum = images.reduce((a, e) => ({ tp: a.tp + e.confusion.tp, fp: a.fp + e.confusion.fp, fn: a.fn + e.confusion.fn, tn: a.tn + e.confusion.tn }), { tp: 0, fp: 0, fn: 0, tn: 0 });
+  return diceFromConfusion(sum);
 }
 
 function summarise(images: ImageEvaluation[]) {
@@ -128,6 +144,7 @@ function summarise(images: ImageEvaluation[]) {
   return {
     images: images.length,
     meanDice: mean(images.map((e) => e.dice)),
+    pooledDice: pooledDice(images),
     meanJaccard: mean(images.map((e) => e.jaccard)),
     pixelAccuracy: mean(images.map((e) => e.pixelAccuracy)),
     goodContourRate: good.length / images.length,

@@ -45,6 +45,10 @@ describe('lvseg eval output', () => {
     const json = JSON.parse(JSON.stringify({ ...r, ...r.report }));
     expect(json).toMatchObject({ apdUnit: 'px', goodApdMm: 5, ejectionFraction: { unit: 'fraction', meanAbsError: 0.125 } });
     expect(json.perCase[0].ef).toMatchObject({ expert: 0.5, model: 0.375, absError: 0.125 });
+    // Pooled Dice beside the mean (issue 14: the paper's lab pools it over the set), in the text and the JSON.
+    expect(text).toMatch(new RegExp(`mean Dice ${r.report.meanDice.toFixed(4)}   pooled Dice ${r.report.pooledDice.toFixed(4)}   pixel accuracy`));
+    expect(json.pooledDice).toBe(r.report.pooledDice);
+    expect(json.perCase[0].pooledDice).toEqual(expect.any(Number));
   });
 
   it('says mm where every image has a pixel spacing, and why a case has no EF', () => {

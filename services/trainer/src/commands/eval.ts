@@ -99,7 +99,7 @@ export function formatEval(r: EvalResult): string {
         `  ${pct(c.ef.expert).padStart(11)}  ${pct(c.ef.model).padStart(10)}  ${pct(c.ef.absError).padStart(8)}`,
     ),
     '',
-    `images ${rep.images}   mean Dice ${f(rep.meanDice)}   pixel accuracy ${f(rep.pixelAccuracy)}   mean Jaccard ${f(rep.meanJaccard)}`,
+    `images ${rep.images}   mean Dice ${f(rep.meanDice)}   pooled Dice ${f(rep.pooledDice)}   pixel accuracy ${f(rep.pixelAccuracy)}   mean Jaccard ${f(rep.meanJaccard)}`,
     `2009 challenge protocol (APD in ${unit}${unit === 'px' ? ': the images carry no pixel spacing' : ''}): good contours (APD < ${rep.goodApdMm} ${unit}) ${f(rep.goodContourRate * 100, 1)}%   Dice over good ${f(rep.meanDiceGood)}   APD over good ${f(rep.meanApdMmGood, 2)} ${unit}`,
     `ejection fraction (disc summation, expert masks vs model masks): mean |EF model − EF expert| ${ef.meanAbsError === null ? '-' : `${(ef.meanAbsError * 100).toFixed(1)} percentage points`} over ${ef.patientsWithEf} of ${ef.patients} patients`,
     `EF agreement (Bland–Altman, model − expert): ${formatEfAgreement(r.efAgreement)}`,
