@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { isLvsegError } from '@lvseg/common';
-import { ARCHITECTURES, CASCADE_ARCHITECTURE, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
+import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
@@ -28,6 +28,8 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
     loss: o.loss as TrainConfig['loss'] | undefined,
     crop: o.crop as number | undefined,
     valEvery: o.valEvery as number | undefined,
+    initializer: o.initializer as TrainConfig['initializer'],
+    bias: o.bias as TrainConfig['bias'],
   };
 }
 
@@ -51,6 +53,8 @@ function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--loss <name>', 'loss').choices(['ce', 'ce+dice']))
     .option('--crop <n>', 'train on random crops of this side (0 = whole images)', num('crop'))
     .option('--val-every <n>', 'evaluate on val every N epochs', num('val-every'))
+    .addOption(new Option('--initializer <name>', "fresh weights (fcn-paper): the architecture's default, or the paper lab's truncated normal with stddev 0.1").choices(INITIALIZERS))
+    .addOption(new Option('--bias <variant>', 'convolution biases (fcn-paper): zero-initialised, or none as in one variant of the paper lab').choices(BIAS_VARIANTS))
     .addOption(new Option('--protocol <name>', 'by-patient: fit on split=train, select on split=val; paper: per-image 90/10 split of split=train').choices(['by-patient', 'paper']).default('by-patient'));
 }
 

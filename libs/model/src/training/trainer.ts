@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { LvsegError, SeededRandom } from '@lvseg/common';
 import { AugmentOptions, LabelledImage, MODEL_INPUT_SIZE, augmentPair, maskToModelSize, toModelInput } from '@lvseg/imaging';
-import { buildModel } from '../architectures';
+import { BiasVariant, InitializerName, buildModel } from '../architectures';
 import { dice, pixelAccuracy } from '../metrics';
 import { segmentImages, MaskOptions } from '../segmentation';
 import { LossName, segmentationLoss } from './loss';
@@ -30,6 +30,10 @@ export interface TrainConfig {
   mask: MaskOptions;
   /** Model version whose weights the run starts from (fine-tuning); absent: fresh seeded initialisation. */
   initFrom?: string;
+  /** Fresh weights' initializer (fcn-paper: the lab's `truncated-normal-0.1`); absent: `default`. */
+  initializer?: InitializerName;
+  /** Convolution biases (fcn-paper: the lab's `none` variant); absent: `zero`. */
+  bias?: BiasVariant;
 }
 
 export interface SplitMetrics {
@@ -175,7 +179,7 @@ export interface StageData {
 export async function trainModel(train: LabelledImage[], val: LabelledImage[], cfg: TrainConfig, hooks: TrainHooks = {}, init?: tf.LayersModel): Promise<TrainResult> {
   const n = MODEL_INPUT_SIZE;
   const side = cfg.crop > 0 ? cfg.crop : n;
-  const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n });
+  const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n, initializer: cfg.initializer, bias: cfg.bias });
   if (init) copyInitialWeights(model, init);
   const samples = prepare(train);
   const data: StageData = {
