@@ -101,6 +101,14 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     return max;
   }
 
+  /** Each network's session alone on a probe input of its size (for `bench:engine`: where the time goes). */
+  stageTimers(): Array<{ name: string; size: number; run(): Promise<void> }> {
+    return stageNetworks(this.explainer.model).map(({ name }, k) => {
+      const { size } = this.stages[k];
+      return { name, size, run: async () => void (await onnxRunner(this.stages[k])([probeInput(size)], size)) };
+    });
+  }
+
   activationMaps(image: GrayImage, layers: string[]): Promise<LayerMap[]> {
     this.assertLive();
     return this.explainer.activationMaps(image, layers);
