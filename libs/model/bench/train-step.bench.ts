@@ -4,7 +4,10 @@
  * timed steps after warm-up.
  *
  *   npm run build && npm run bench:train -- [--arch fcn-paper,unet-small] [--backends wasm,cpu,tensorflow]
- *                                           [--batch 4] [--steps 10] [--warmup 2] [--profile]
+ *                                           [--batch 4] [--steps 10] [--warmup 2] [--profile] [--workers 1,2]
+ *
+ * --workers N (N ≥ 2) times the data-parallel step of `lvseg train --workers N` (`GradientWorkerPool`: gradients of
+ * batch shards on N worker threads, averaged, applied on the main thread); CPU time then includes the workers'.
  *
  * Medians of wall time and of process CPU time (user + system) per step are reported: on a shared machine the CPU
  * time is the honest single-core figure for the single-threaded wasm/cpu backends (tfjs-node uses several threads).
@@ -16,6 +19,8 @@ import * as tf from '@tensorflow/tfjs';
 import { buildModel } from '../src/architectures';
 import { initBackend } from '../src/backend';
 import { prepareWasm } from '../src/backend/backend';
+import { GradientWorkerPool } from '../src/training/data-parallel';
+import { segmentationLoss } from '../src/training/loss';
 
 interface BenchOptions {
   archs: string[];
@@ -26,12 +31,14 @@ interface BenchOptions {
   size: number;
   profile: boolean;
   stepsGiven: boolean;
+  workers: number[];
 }
 
 /** One measured (architecture, backend) pair. */
 export interface BenchRow {
   arch: string;
   backend: string;
+  workers: number;
   batch: number;
   steps: number;
   msPerStep: number;
@@ -57,6 +64,7 @@ function parseArgs(argv: string[]): BenchOptions {
     size: 256,
     profile: false,
     stepsGiven: false,
+    workers: [1],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -77,6 +85,7 @@ function parseArgs(argv: string[]): BenchOptions {
     }
     else if (a === '--size') o.size = Number(next());
     else if (a === '--profile') o.profile = true;
+    else if (a === '--workers') o.workers = next().split(',').map(Number);
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -109,21 +118,29 @@ export async function benchTrainStep(
   arch: string,
   backend: string,
   o: Pick<BenchOptions, 'batch' | 'steps' | 'warmup' | 'size' | 'profile'>,
+  workers = 1,
 ): Promise<BenchRow> {
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} did not start`);
   const model = buildModel(arch, { seed: 1, size: o.size });
   const opt = tf.train.sgd(0.01);
   const { x, y } = makeBatch(o.batch, o.size);
-  const step = (): void => {
-    const loss = opt.minimize(
-      () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
-      true,
-    );
+  const pool = workers > 1 ? await GradientWorkerPool.start(model, 'ce', workers) : undefined;
+  const xs = x.dataSync() as Float32Array;
+  const ys = y.dataSync() as Float32Array;
+  const step = async (): Promise<void> => {
+    if (pool) {
+      const r = await pool.step(xs.slice(), ys.slice(), o.batch, o.size);
+      opt.applyGradients(r.grads);
+      tf.dispose(Object.values(r.grads));
+      model.trainableWeights[0].read().dataSync(); // wait for the update
+      return;
+    }
+    const loss = opt.minimize(() => segmentationLoss(model.apply(x, { training: true }) as tf.Tensor4D, y, 'ce'), true);
     loss?.dataSync(); // wait for the step (sync on every backend)
     loss?.dispose();
   };
-  for (let i = 0; i < o.warmup; i++) step();
-  if (o.profile) {
+  for (let i = 0; i < o.warmup; i++) await step();
+  if (o.profile && !pool) {
     const p = await tf.profile(() => step());
     const byKernel = new Map<string, number>();
     for (const k of p.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0));
@@ -136,12 +153,13 @@ export async function benchTrainStep(
   for (let i = 0; i < o.steps; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    step();
+    await step();
     times.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpuTimes.push((c.user + c.system) / 1000);
   }
   const leaked = tf.memory().numTensors - before;
+  await pool?.close();
   tf.dispose([x, y]);
   opt.dispose();
   model.dispose();
@@ -151,6 +169,7 @@ export async function benchTrainStep(
   return {
     arch,
     backend,
+    workers,
     batch: o.batch,
     steps: o.steps,
     msPerStep: med,
@@ -163,10 +182,11 @@ export async function benchTrainStep(
 
 /** Formats rows as a fixed-width table. */
 export function formatTable(rows: BenchRow[]): string {
-  const head = ['arch', 'backend', 'batch', 'steps', 'wall ms/step', 'wall ms/image', 'min wall ms/step', 'cpu ms/step', 'cpu ms/image'];
+  const head = ['arch', 'backend', 'workers', 'batch', 'steps', 'wall ms/step', 'wall ms/image', 'min wall ms/step', 'cpu ms/step', 'cpu ms/image'];
   const body = rows.map((r) => [
     r.arch,
     r.backend,
+    String(r.workers),
     String(r.batch),
     String(r.steps),
     r.msPerStep.toFixed(0),
@@ -193,9 +213,11 @@ async function main(): Promise<void> {
     for (const arch of o.archs) {
       // The pure-JS cpu backend takes minutes per step of these nets: fewer steps unless asked.
       const slow = b === 'cpu' && !o.stepsGiven;
-      const row = await benchTrainStep(arch, b, slow ? { ...o, steps: 2, warmup: 1 } : o);
-      rows.push(row);
-      console.log(`${arch} on ${b}: ${row.msPerImage.toFixed(0)} ms/image wall, ${row.cpuMsPerImage.toFixed(0)} ms/image cpu (batch ${o.batch})`);
+      for (const workers of o.workers) {
+        const row = await benchTrainStep(arch, b, slow ? { ...o, steps: 2, warmup: 1 } : o, workers);
+        rows.push(row);
+        console.log(`${arch} on ${b}, ${workers} worker${workers === 1 ? '' : 's'}: ${row.msPerImage.toFixed(0)} ms/image wall, ${row.cpuMsPerImage.toFixed(0)} ms/image cpu (batch ${o.batch})`);
+      }
     }
   }
   console.log('\n' + formatTable(rows));

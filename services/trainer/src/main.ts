@@ -30,6 +30,7 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
     valEvery: o.valEvery as number | undefined,
     initializer: o.initializer as TrainConfig['initializer'],
     bias: o.bias as TrainConfig['bias'],
+    workers: o.workers as number | undefined,
   };
 }
 
@@ -53,6 +54,7 @@ function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--loss <name>', 'loss').choices(['ce', 'ce+dice']))
     .option('--crop <n>', 'train on random crops of this side (0 = whole images)', num('crop'))
     .option('--val-every <n>', 'evaluate on val every N epochs', num('val-every'))
+    .option('--workers <n>', 'worker threads computing each step\'s gradients on shards of the batch (data-parallel; default 1: the main thread)', num('workers'))
     .addOption(new Option('--initializer <name>', "fresh weights (fcn-paper): the architecture's default, or the paper lab's truncated normal with stddev 0.1").choices(INITIALIZERS))
     .addOption(new Option('--bias <variant>', 'convolution biases (fcn-paper): zero-initialised, or none as in one variant of the paper lab').choices(BIAS_VARIANTS))
     .addOption(new Option('--protocol <name>', 'by-patient: fit on split=train, select on split=val; paper: per-image 90/10 split of split=train').choices(['by-patient', 'paper']).default('by-patient'));

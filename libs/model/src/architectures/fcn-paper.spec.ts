@@ -25,7 +25,7 @@ describe('fcn-paper variants (issue 14: the NVIDIA DLI lab the paper follows)', 
       // A normal cut at 2 stddev has stddev 0.1 · 0.880 ≈ 0.088 and no value beyond ±0.2.
       expect(std(kernel)).toBeGreaterThan(0.08);
       expect(std(kernel)).toBeLessThan(0.096);
-      expect(values.reduce((m, x) => Math.max(m, Math.abs(x)), 0)).toBeLessThanOrEqual(0.2 + 1e-6);
+      expect((values as Float32Array).reduce((m: number, x: number) => Math.max(m, Math.abs(x)), 0)).toBeLessThanOrEqual(0.2 + 1e-6);
     }
     // Glorot uniform on conv4 (fan-in = fan-out = 3·3·300): limit sqrt(6 / 5400) ≈ 0.033, far below the lab's spread.
     expect(std(glorot.getLayer('conv4').getWeights()[0])).toBeLessThan(0.025);

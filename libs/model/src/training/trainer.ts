@@ -6,6 +6,7 @@ import { dice, pixelAccuracy } from '../metrics';
 import { segmentImages, MaskOptions } from '../segmentation';
 import { LossName, segmentationLoss } from './loss';
 import { staircaseLearningRate } from './schedule';
+import { GradientWorkerPool } from './data-parallel';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 
@@ -34,6 +35,11 @@ export interface TrainConfig {
   initializer?: InitializerName;
   /** Convolution biases (fcn-paper: the lab's `none` variant); absent: `zero`. */
   bias?: BiasVariant;
+  /**
+   * Worker threads computing each step's gradients on shards of the batch (data-parallel, `GradientWorkerPool`);
+   * absent or 1: the step runs on the calling thread.
+   */
+  workers?: number;
 }
 
 export interface SplitMetrics {
@@ -209,6 +215,15 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
  * `epochOffset` numbers this stage's epochs after an earlier stage's (one run record for a cascade).
  */
 export async function fitStage(model: tf.LayersModel, data: StageData, cfg: TrainConfig, hooks: TrainHooks = {}, epochOffset = 0): Promise<TrainResult> {
+  const pool = (cfg.workers ?? 1) > 1 ? await GradientWorkerPool.start(model, cfg.loss, cfg.workers as number) : undefined;
+  try {
+    return await fitEpochs(model, data, cfg, hooks, epochOffset, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function fitEpochs(model: tf.LayersModel, data: StageData, cfg: TrainConfig, hooks: TrainHooks, epochOffset: number, pool: GradientWorkerPool | undefined): Promise<TrainResult> {
   const started = Date.now();
   const rng = new SeededRandom(cfg.seed);
   const side = data.side;
@@ -238,22 +253,19 @@ export async function fitStage(model: tf.LayersModel, data: StageData, cfg: Trai
       });
       const lr = staircaseLearningRate(step, cfg.learningRate, cfg.decayRate, cfg.decaySteps);
       setLearningRate(optimizer, lr);
-      const { loss, predicted } = tf.tidy(() => {
-        const x = tf.tensor4d(xs, [idx.length, side, side, 1]);
-        const y = tf.tensor4d(ys, [idx.length, side, side, 2]);
-        let logitsKept: tf.Tensor | undefined;
-        const lossValue = optimizer.minimize(() => {
-          const logits = model.apply(x, { training: true }) as tf.Tensor4D;
-          logitsKept = tf.keep(logits.argMax(-1));
-          return segmentationLoss(logits, y, cfg.loss);
-        }, true) as tf.Scalar;
-        return { loss: lossValue, predicted: logitsKept as tf.Tensor };
-      });
-      const lossNum = (await loss.data())[0];
-      const pred = (await predicted.data()) as Int32Array;
-      loss.dispose();
-      predicted.dispose();
+      let lossNum: number;
+      let pred: ArrayLike<number>;
+      if (pool) {
+        const r = await pool.step(xs, ys, idx.length, side);
+        optimizer.applyGradients(r.grads);
+        Object.values(r.grads).forEach((g) => g.dispose());
+        lossNum = r.loss;
+        pred = r.predicted;
+      } else {
+        ({ lossNum, pred } = await localStep(model, optimizer, xs, ys, idx.length, side, cfg.loss));
+      }
       for (let i = 0; i < pred.length; i++) {
+
         const p = pred[i] === 1 ? 1 : 0;
         const t = truth[i];
         if (p === t) correct++;
@@ -293,4 +305,24 @@ export async function fitStage(model: tf.LayersModel, data: StageData, cfg: Trai
     bestEpoch = best.epoch;
   }
   return { model, history, bestEpoch, steps: step, trainMs: Date.now() - started };
+}
+
+/** One training step on the calling thread: minimise the loss of the batch, answer its loss and predicted classes. */
+async function localStep(model: tf.LayersModel, optimizer: tf.Optimizer, xs: Float32Array, ys: Float32Array, batch: number, side: number, lossName: LossName): Promise<{ lossNum: number; pred: Int32Array }> {
+  const { loss, predicted } = tf.tidy(() => {
+    const x = tf.tensor4d(xs, [batch, side, side, 1]);
+    const y = tf.tensor4d(ys, [batch, side, side, 2]);
+    let logitsKept: tf.Tensor | undefined;
+    const lossValue = optimizer.minimize(() => {
+      const logits = model.apply(x, { training: true }) as tf.Tensor4D;
+      logitsKept = tf.keep(logits.argMax(-1));
+      return segmentationLoss(logits, y, lossName);
+    }, true) as tf.Scalar;
+    return { loss: lossValue, predicted: logitsKept as tf.Tensor };
+  });
+  const lossNum = (await loss.data())[0];
+  const pred = (await predicted.data()) as Int32Array;
+  loss.dispose();
+  predicted.dispose();
+  return { lossNum, pred };
 }

@@ -95,9 +95,13 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.segmenterSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.segmenterSize) || opts.segmenterSize < 32 || opts.segmenterSize % 16 !== 0)) {
     throw new LvsegError('invalid-input', 'INVALID_SEGMENTER_SIZE', `--segmenter-size takes a multiple of 16 of at least 32, and only with --arch cascade (got ${opts.segmenterSize} with ${opts.arch})`);
   }
+  const workers = opts.overrides.workers;
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) {
+    throw new LvsegError('invalid-input', 'BAD_WORKERS', `--workers takes an integer from 1 to 64, got ${workers}`);
+  }
   const { manifest, fit, select } = protocolSplits(dir, protocol);
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
   const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
