@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { isLvsegError } from '@lvseg/common';
+import { LvsegError, isLvsegError } from '@lvseg/common';
 import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
 import { progressHooks } from './progress';
-import { loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
+import { comparedWithProduction, loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
@@ -79,22 +79,35 @@ async function main(argv: string[]): Promise<number> {
     .option('--notes <text>', 'free text recorded on the model card')
     .option('--init-from <version>', 'start from the weights of this version or alias of the same architecture (fine-tuning)')
     .option('--heatmap-every <n>', 'record per-layer activation heatmaps of one val image every N epochs (plus the first and last; 0: only those)', num('heatmap-every'), 5)
+    .option('--no-publish', 'train and evaluate only: publish no version')
     .action(async (o) => {
       const cfg = config();
       const store = openConfiguredStore(cfg);
+      if (!o.publish && o.promote) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', '--promote needs a published version: drop --no-publish');
       const info = await backend();
       const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
       const overrides = trainOverrides(o);
       const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
       const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
+      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch };
+      const hooks = progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs));
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
-        published = await trainAndPublish(store, info, { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        if (!o.publish) {
+          const t = await trainAndEvaluate(opts, hooks);
+          await t.recorder?.finish();
+          process.stdout.write(`not published (--no-publish)  train Dice ${t.train.dice.toFixed(4)}  val Dice ${t.val.dice.toFixed(4)}\n`);
+          disposeLvModel(t.lvModel);
+          return;
+        }
+        published = await trainAndPublish(store, info, opts, hooks);
       } finally {
         if (init) disposeLvModel(init.model); // its weights were copied into the new model at the start
       }
       const { trained, card } = published;
       process.stdout.write(`published ${card.version}  train Dice ${trained.train.dice.toFixed(4)}  val Dice ${trained.val.dice.toFixed(4)}  (${store.uri})\n`);
+      const warning = await comparedWithProduction(store, card);
+      if (warning) process.stderr.write(`\nWARNING: ${warning}\n\n`);
       if (o.promote) {
         const r = await promote(store, { alias: o.promote, version: card.version, minDice: cfg.minPromoteDice, force: false, reason: 'lvseg train --promote' });
         process.stdout.write(`${o.promote}: ${r.previous ?? '(none)'} -> ${r.current}\n`);

@@ -103,7 +103,7 @@ export class RunRecorder {
   }
 
   /** Waits for queued writes, then marks the run finished with the published version. */
-  async finish(version: string): Promise<void> {
+  async finish(version?: string): Promise<void> {
     await this.settle();
     await this.guard(() => this.store.finishRun(this.runId, { status: 'finished', version }));
     if (this.renderedEpochs > 0) this.log(`run ${this.runId}: ${this.renderedEpochs} heatmap sets rendered, ${Math.round(this.meanRenderMs)} ms each on average`);

@@ -1,5 +1,6 @@
 import { DEFAULT_AUGMENTATION, NO_AUGMENTATION } from '@lvseg/imaging';
 import { DEFAULT_MASK_OPTIONS } from '../segmentation';
+import { LvsegError } from '@lvseg/common';
 import type { TrainConfig } from './trainer';
 
 /**
@@ -45,4 +46,26 @@ export function trainConfigFor(arch: string, overrides: Partial<TrainConfig> = {
   const base = RECIPES[arch] ?? RECIPES['unet-small'];
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   return { ...base, arch, ...defined } as TrainConfig;
+}
+
+/**
+ * Refuses a configuration no run should start with, naming the `lvseg train` option: called before any data is
+ * loaded, so `--epochs -1` fails at once instead of publishing an untrained model.
+ */
+export function validateTrainConfig(cfg: TrainConfig, stage = ''): void {
+  const bad = (option: string, rule: string, value: unknown): never => {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `${stage}--${option} ${rule}, got ${value}`);
+  };
+  const positiveInt = (option: string, v: number, max = Number.MAX_SAFE_INTEGER) => {
+    if (!(Number.isInteger(v) && v >= 1 && v <= max)) bad(option, `takes an integer from 1${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`, v);
+  };
+  if (!(Number.isInteger(cfg.epochs) && cfg.epochs >= 0)) bad('epochs', 'takes an integer ≥ 0 (0: evaluate the starting weights only)', cfg.epochs);
+  positiveInt('batch-size', cfg.batchSize, 1024);
+  positiveInt('val-every', cfg.valEvery);
+  positiveInt('decay-steps', cfg.decaySteps);
+  if (!Number.isInteger(cfg.seed)) bad('seed', 'takes an integer', cfg.seed);
+  if (!(Number.isFinite(cfg.learningRate) && cfg.learningRate >= 0 && cfg.learningRate <= 10)) bad('learning-rate', 'takes a number from 0 to 10', cfg.learningRate);
+  if (!(cfg.decayRate > 0 && cfg.decayRate <= 1)) bad('decay-rate', 'takes a number in (0, 1]', cfg.decayRate);
+  if (!(cfg.crop === 0 || (Number.isInteger(cfg.crop) && cfg.crop >= 32 && cfg.crop <= 256 && cfg.crop % 16 === 0))) bad('crop', 'takes 0 (whole images) or a multiple of 16 from 32 to 256', cfg.crop);
+  if (cfg.workers !== undefined) positiveInt('workers', cfg.workers, 64);
 }

@@ -3,7 +3,7 @@ import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
   BackendInfo, CASCADE_ARCHITECTURE, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
-  hasWeightShapesOf, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
+  hasWeightShapesOf, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
@@ -87,7 +87,6 @@ function initCompatible(arch: string, initArch: string): boolean {
 
 /** Train one model and measure it on both of its splits with the serving path. */
 export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHooks): Promise<TrainedModel> {
-  const dir = requireDataDir(opts.data);
   const protocol = opts.protocol ?? 'by-patient';
   if (opts.init && !initCompatible(opts.arch, opts.init.architecture)) {
     throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
@@ -95,14 +94,16 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.segmenterSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.segmenterSize) || opts.segmenterSize < 32 || opts.segmenterSize % 16 !== 0)) {
     throw new LvsegError('invalid-input', 'INVALID_SEGMENTER_SIZE', `--segmenter-size takes a multiple of 16 of at least 32, and only with --arch cascade (got ${opts.segmenterSize} with ${opts.arch})`);
   }
-  const workers = opts.overrides.workers;
-  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) {
-    throw new LvsegError('invalid-input', 'BAD_WORKERS', `--workers takes an integer from 1 to 64, got ${workers}`);
-  }
-  const { manifest, fit, select } = protocolSplits(dir, protocol);
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
   const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
+  // Every option checked before any data is read.
+  validateTrainConfig(cfg);
+  if (cascade && !(Number.isInteger(cascade.localiser.epochs) && cascade.localiser.epochs >= 0)) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-epochs takes an integer ≥ 0, got ${cascade.localiser.epochs}`);
+  }
+  const dir = requireDataDir(opts.data);
+  const { manifest, fit, select } = protocolSplits(dir, protocol);
   // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
   const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
   const recorder = opts.recording
@@ -180,4 +181,24 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
     ...(t.recorder ? { runId: t.recorder.runId } : {}),
     files,
   });
+}
+
+/** How far below production a published version may score on the same val data before `lvseg train` warns. */
+export const FAR_BELOW_PRODUCTION = 0.05;
+
+/**
+ * A warning when `card` scores far below the `production` alias's version on the same data source's val split (or
+ * has val Dice 0: it learned nothing), else undefined. Nothing is refused: the version is published, no alias moves.
+ */
+export async function comparedWithProduction(store: ModelStore, card: ModelCard): Promise<string | undefined> {
+  const dice = card.metrics.val?.dice;
+  if (dice === undefined || !Number.isFinite(dice)) return undefined;
+  if (dice === 0) return `${card.version} has val Dice 0.000: it finds no LV at all (too few epochs, or a learning rate that leaves the all-background solution). It is published; no alias points to it.`;
+  const production = await store.getCard('production').catch(() => undefined);
+  const reference = production?.metrics.val?.dice;
+  const protocolOf = (c: ModelCard) => (c.hyperParameters as { protocol?: string }).protocol ?? 'by-patient';
+  // Only like with like: the same data and the same by-patient val split (the paper protocol's "val" is another set).
+  if (!production || reference === undefined || production.data.source !== card.data.source || protocolOf(card) !== 'by-patient' || protocolOf(production) !== 'by-patient') return undefined;
+  if (dice >= reference - FAR_BELOW_PRODUCTION) return undefined;
+  return `${card.version} scores val Dice ${dice.toFixed(4)}, far below production (${production.version}: ${reference.toFixed(4)} on the same ${card.data.source} val split). It is published; no alias points to it.`;
 }

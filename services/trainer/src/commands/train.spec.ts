@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { NewModelVersion, openModelStore } from '@lvseg/model-store';
+import { trainConfigFor, validateTrainConfig } from '@lvseg/model';
+import { comparedWithProduction, trainAndEvaluate } from './train';
+
+describe('lvseg train: options checked before any data is read', () => {
+  it.each([
+    [{ epochs: -1 }, /--epochs takes an integer ≥ 0 .*got -1/],
+    [{ epochs: 2.5 }, /--epochs/],
+    [{ batchSize: 0 }, /--batch-size takes an integer from 1 to 1024, got 0/],
+    [{ learningRate: -0.1 }, /--learning-rate takes a number from 0 to 10, got -0.1/],
+    [{ decayRate: 0 }, /--decay-rate takes a number in \(0, 1\], got 0/],
+    [{ decaySteps: 0 }, /--decay-steps/],
+    [{ crop: 100 }, /--crop takes 0 \(whole images\) or a multiple of 16/],
+    [{ valEvery: 0 }, /--val-every/],
+    [{ workers: 0 }, /--workers takes an integer from 1 to 64, got 0/],
+    [{ seed: 1.5 }, /--seed takes an integer/],
+  ])('refuses %j with INVALID_TRAIN_OPTION', (override, message) => {
+    expect(() => validateTrainConfig(trainConfigFor('unet-small', override))).toThrow(expect.objectContaining({ code: 'INVALID_TRAIN_OPTION', message: expect.stringMatching(message) }));
+  });
+
+  it('accepts the recipes as they are', () => {
+    for (const arch of ['fcn-paper', 'unet-small', 'unet-tiny']) expect(() => validateTrainConfig(trainConfigFor(arch))).not.toThrow();
+  });
+
+  it('fails at once on a bad option, before reading the data (no data folder needed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-train-opts-'));
+    try {
+      // An empty folder has no manifest: the option error must come first.
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserEpochs: -2 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** A publishable version with random weights and the given val Dice (on the `sunnybrook` source, by patient). */
+function sampleModelVersion({ valDice }: { valDice: number }): NewModelVersion {
+  return {
+    architecture: 'unet-small',
+    parameterCount: 1,
+    inputShape: [256, 256, 1],
+    classes: ['background', 'lv'],
+    preprocessing: {},
+    hyperParameters: { protocol: 'by-patient' },
+    data: { manifestSha256: 'a'.repeat(64), source: 'sunnybrook', trainImages: 2, valImages: 1 },
+    metrics: { train: { dice: 0.9, pixelAccuracy: 0.99 }, val: { dice: valDice, pixelAccuracy: 0.98, images: 1 } },
+    backend: 'wasm',
+    trainingTimeMs: 1,
+    gitCommit: '0'.repeat(40),
+    files: new Map([['model.json', Buffer.from('{}')], ['weights.bin', randomBytes(64)]]),
+  };
+}
+
+describe('comparedWithProduction (the warning after lvseg train publishes)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lvseg-train-warn-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('warns when the new version is far below production on the same val split, or learned nothing', async () => {
+    const store = openModelStore(`file://${dir}`);
+    const production = await store.publish(sampleModelVersion({ valDice: 0.87 }));
+    await store.setAlias('production', production.version);
+    const close = await store.publish(sampleModelVersion({ valDice: 0.84 }));
+    const far = await store.publish(sampleModelVersion({ valDice: 0.6 }));
+    const zero = await store.publish(sampleModelVersion({ valDice: 0 }));
+    expect(await comparedWithProduction(store, close)).toBeUndefined();
+    expect(await comparedWithProduction(store, far)).toMatch(new RegExp(`^${far.version} scores val Dice 0\\.6000, far below production \\(${production.version}: 0\\.8700 on the same sunnybrook val split\\)`));
+    expect(await comparedWithProduction(store, zero)).toMatch(/has val Dice 0\.000: it finds no LV at all/);
+  });
+
+  it('compares nothing across data sources or protocols, or without production', async () => {
+    const store = openModelStore(`file://${dir}`);
+    const lone = await store.publish(sampleModelVersion({ valDice: 0.5 }));
+    expect(await comparedWithProduction(store, lone)).toBeUndefined(); // no production alias yet
+    const production = await store.publish(sampleModelVersion({ valDice: 0.87 }));
+    await store.setAlias('production', production.version);
+    const other = sampleModelVersion({ valDice: 0.5 });
+    const elsewhere = await store.publish({ ...other, data: { ...other.data, source: 'site-import' } });
+    const paper = await store.publish({ ...sampleModelVersion({ valDice: 0.5 }), hyperParameters: { protocol: 'paper' } });
+    expect(await comparedWithProduction(store, elsewhere)).toBeUndefined();
+    expect(await comparedWithProduction(store, paper)).toBeUndefined();
+  });
+});
