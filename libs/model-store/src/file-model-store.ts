@@ -91,6 +91,11 @@ export class FileModelStore extends StoreCore {
     }
   }
 
+  protected async deleteVersion(version: string): Promise<void> {
+    await rm(join(this.versionDir(version), CARD_FILE_NAME), { force: true });
+    await rm(this.versionDir(version), { recursive: true, force: true });
+  }
+
   protected async readAliasDocument(): Promise<StoredAliasDocument | undefined> {
     const bytes = await readIfExists(join(this.root, ALIASES_FILE_NAME));
     return bytes === undefined ? undefined : { bytes, token: sha256Hex(bytes) };

@@ -57,4 +57,9 @@ export interface ModelStore {
   rollback(alias: string, meta?: AliasChangeMeta): Promise<AliasChange>;
   /** Every recorded move of `alias`, oldest first; empty if it was never set. */
   aliasHistory(alias: string): Promise<AliasHistoryEntry[]>;
+  /**
+   * Removes a version no alias needs: 'conflict' (MODEL_VERSION_IN_USE) when an alias points at it or would roll back
+   * to it, 'not-found' when there is no such version. Its card goes first, so a half-done delete leaves no version.
+   */
+  delete(version: string): Promise<void>;
 }

@@ -86,6 +86,12 @@ export class S3ModelStore extends StoreCore {
     if (!written) throw versionExistsError(card.version);
   }
 
+  protected async deleteVersion(version: string): Promise<void> {
+    await this.call('delete version card', () => this.client.removeObject(this.bucket, this.versionKey(version, CARD_FILE_NAME)));
+    const keys = await this.call('list version files', () => listS3Keys(this.client, this.bucket, `${this.prefix}versions/${version}/`, true));
+    for (const key of keys) await this.call('delete version file', () => this.client.removeObject(this.bucket, key));
+  }
+
   protected async readAliasDocument(): Promise<StoredAliasDocument | undefined> {
     const found = await this.getIfExists(this.aliasesKey());
     return found && { bytes: found.bytes, token: found.etag };

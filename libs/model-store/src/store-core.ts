@@ -68,6 +68,8 @@ export abstract class StoreCore implements ModelStore {
    * Returns false when another writer got there first. Backends that cannot check may always return true.
    */
   protected abstract writeAliasDocument(bytes: Buffer, expectedToken: string | undefined): Promise<boolean>;
+  /** Removes a version's card, then its files (a version without a card is absent). */
+  protected abstract deleteVersion(version: string): Promise<void>;
 
   async publish(request: NewModelVersion): Promise<ModelCard> {
     const { body, files } = validateNewModelVersion(request);
@@ -170,6 +172,25 @@ export abstract class StoreCore implements ModelStore {
       this.record(doc, alias, 'rollback', target, current, meta);
       return { change: { alias, previous: current, current: target }, changed: true };
     });
+  }
+
+  async delete(version: string): Promise<void> {
+    assertVersionName(version);
+    await this.ensureReady();
+    // In the alias queue: no setAlias of this process can point at the version while it goes.
+    const run = async (): Promise<void> => {
+      const doc = await this.aliasDocument();
+      for (const [alias, current] of Object.entries(doc.aliases)) {
+        const stack = aliasStack(doc.history[alias] ?? [], current);
+        const why = current === version ? 'points at it' : stack.length >= 2 && stack[stack.length - 2] === version ? 'would roll back to it' : undefined;
+        if (why) throw new LvsegError('conflict', 'MODEL_VERSION_IN_USE', `cannot delete ${version}: alias ${alias} ${why}`, { version, alias });
+      }
+      if ((await this.readCardBytes(version)) === undefined) throw new LvsegError('not-found', 'MODEL_NOT_FOUND', `no model version ${version}`, { version });
+      await this.deleteVersion(version);
+    };
+    const result = this.aliasQueue.then(run, run);
+    this.aliasQueue = result.catch(() => undefined);
+    return result;
   }
 
   /** Runs `initialize` (and seeding) once; a failed attempt is retried on the next call. */

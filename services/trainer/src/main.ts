@@ -234,6 +234,17 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${o.alias}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
     });
 
+  models
+    .command('delete <version...>')
+    .description('delete versions that no alias points at or would roll back to (refused otherwise)')
+    .action(async (versions: string[]) => {
+      const store = openConfiguredStore(config());
+      for (const v of versions) {
+        await store.delete(v);
+        process.stdout.write(`deleted ${v}\n`);
+      }
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (e) {

@@ -288,6 +288,29 @@ export function describeModelStoreContract(label: string, factory: StoreFactory)
       expect(await store.aliases()).toEqual({});
     });
 
+    it('deletes a version no alias needs, and refuses one an alias points at or would roll back to', async () => {
+      const versions: string[] = [];
+      for (let k = 0; k < 4; k++) {
+        setClock(`2025-03-0${k + 1}T10:00:00.000Z`);
+        versions.push((await store.publish(sampleModelVersion())).version);
+      }
+      const [a, b, c, d] = versions;
+      await store.setAlias('production', a);
+      await store.setAlias('production', b); // rollback target: a
+      await store.setAlias('staging', c);
+      expect(await rejection(store.delete(b))).toMatchObject({ kind: 'conflict', code: 'MODEL_VERSION_IN_USE', message: `cannot delete ${b}: alias production points at it` });
+      expect(await rejection(store.delete(a))).toMatchObject({ kind: 'conflict', code: 'MODEL_VERSION_IN_USE', message: `cannot delete ${a}: alias production would roll back to it` });
+      expect(await rejection(store.delete(c))).toMatchObject({ code: 'MODEL_VERSION_IN_USE' });
+      await store.delete(d);
+      expect((await store.list()).map((x) => x.version).sort()).toEqual([a, b, c].sort());
+      expect((await rejection(store.load(d))).kind).toBe('not-found');
+      expect(await rejection(store.delete(d))).toMatchObject({ kind: 'not-found', code: 'MODEL_NOT_FOUND' });
+      expect((await rejection(store.delete('../aliases'))).code).toBe('MODEL_VERSION_INVALID');
+      // Nothing else moved, and the deleted id can be published again.
+      expect(await store.aliases()).toEqual({ production: b, staging: c });
+      expect((await store.load(a)).card.version).toBe(a);
+    });
+
     it('lists newest first whatever the publish order', async () => {
       const publishedAt = ['2025-03-02T00:00:00.000Z', '2025-01-15T00:00:00.000Z', '2025-05-30T23:59:59.000Z', '2025-03-02T00:00:01.000Z'];
       for (const at of publishedAt) {
