@@ -8,6 +8,8 @@ command -v kubectl >/dev/null || { apt-get update && apt-get install -y --no-ins
 { command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && command -v storescu >/dev/null && command -v dciodvfy >/dev/null || { apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk dicom3tools; }
 # test/*.browser-spec.ts drive Debian's chromium headless through playwright-core (the viewer, the training monitor, the report).
 test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
+# onnxruntime-node ships its CPU build; its install script would otherwise download CUDA binaries (no internet here).
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 # A run that cannot finish (a test leaving a server or browser open) fails here, well inside CI's 90 minutes,
 # instead of hanging until CI kills it; the whole suite takes ~10 minutes on this 2-core machine.
