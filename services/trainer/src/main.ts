@@ -4,7 +4,7 @@ import { LvsegError, isLvsegError } from '@lvseg/common';
 import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote } from '@lvseg/model-store';
 import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
-import { progressHooks } from './progress';
+import { evalProgress, progressHooks } from './progress';
 import { comparedWithProduction, loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
@@ -158,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       const cfg = config();
       const store = openConfiguredStore(cfg);
       await backend();
-      const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split, { series: o.series });
+      const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split, { series: o.series, onProgress: evalProgress(`eval ${o.model} on ${o.split}`) });
       if (o.plot) await writeEfPlot(r, o.plot);
       if (o.json) process.stdout.write(JSON.stringify({ ...r, ...r.report, minDice: o.minDice ?? null, passed: o.minDice === undefined || r.report.meanDice >= o.minDice }) + '\n');
       else process.stdout.write(formatEval(r) + '\n');

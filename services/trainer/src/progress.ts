@@ -30,3 +30,25 @@ export function progressHooks(epochs: number, out: NodeJS.WriteStream = process.
     },
   };
 }
+
+/** `lvseg eval`'s progress: a bar of images segmented on a terminal, one starting line elsewhere. */
+export function evalProgress(what: string, out: NodeJS.WriteStream = process.stderr): (done: number, total: number) => void {
+  const tty = Boolean(out.isTTY);
+  let bar: SingleBar | undefined;
+  return (done, total) => {
+    if (done === 0) {
+      if (!tty) {
+        out.write(`${what}: segmenting ${total} images\n`);
+        return;
+      }
+      bar = new SingleBar({ stream: out, format: `${what} [{bar}] {value}/{total} images  {eta_formatted} left`, hideCursor: true, clearOnComplete: true }, Presets.shades_classic);
+      bar.start(total, 0);
+      return;
+    }
+    bar?.update(done);
+    if (done >= total) {
+      bar?.stop();
+      bar = undefined;
+    }
+  };
+}
