@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join, basename, extname } from 'node:path';
 import { LvsegError, SeededRandom } from '@lvseg/common';
-import { decodeDicom } from './dicom';
+import { DicomMeta, decodeDicom } from './dicom';
 import { parseContour, rasterizeContour } from './contour';
 import { FrameAcquisition, LabelledImage } from './image';
-import { Manifest, ManifestRow, readManifest } from './manifest';
+import { Manifest, ManifestRow, isDicomPath, readManifest } from './manifest';
 import { decodePngGray, decodePngMask } from './png';
 
 export interface DatasetSelection {
@@ -24,23 +24,30 @@ function imageId(row: ManifestRow): string {
   return `${row.case}/${basename(row.image, extname(row.image))}`;
 }
 
-/** Load one manifest row: a PNG image + PNG label, or a DICOM + Sunnybrook contour rasterised to a mask. */
+function acquisitionOf(meta: DicomMeta): FrameAcquisition {
+  const { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber } = meta;
+  return { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber };
+}
+
+/**
+ * Load one manifest row: a PNG image + PNG label, a DICOM + PNG label (what `lvseg dataset import` writes), or a
+ * DICOM + Sunnybrook contour rasterised to a mask.
+ */
 export function loadRow(manifest: Manifest, row: ManifestRow): LabelledImage {
   const id = imageId(row);
   if (row.label) {
-    const image = decodePngGray(readBytes(manifest.dir, row.image));
+    const dicom = isDicomPath(row.image) ? decodeDicom(readBytes(manifest.dir, row.image)) : undefined;
+    const image = dicom ? dicom.image : decodePngGray(readBytes(manifest.dir, row.image));
     const mask = decodePngMask(readBytes(manifest.dir, row.label));
     if (mask.rows !== image.rows || mask.columns !== image.columns) {
       throw new LvsegError('invalid-input', 'LABEL_SIZE_MISMATCH', `${id}: label is ${mask.columns}x${mask.rows}, image ${image.columns}x${image.rows}`);
     }
-    return { id, case: row.case, split: row.split, image, mask };
+    return { id, case: row.case, split: row.split, image, mask, ...(dicom ? { acquisition: acquisitionOf(dicom.meta) } : {}) };
   }
   const { image, meta } = decodeDicom(readBytes(manifest.dir, row.image));
   const points = parseContour(readBytes(manifest.dir, row.contour as string).toString('utf8'));
   const mask = rasterizeContour(points, image.rows, image.columns);
-  const { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber } = meta;
-  const acquisition: FrameAcquisition = { imagePositionPatient, imageOrientationPatient, sliceLocation, sliceThicknessMm, spacingBetweenSlicesMm, triggerTimeMs, instanceNumber };
-  return { id, case: row.case, split: row.split, image, mask, acquisition };
+  return { id, case: row.case, split: row.split, image, mask, acquisition: acquisitionOf(meta) };
 }
 
 /** Load a data set folder (with `manifest.csv`) into memory, optionally only some splits. */

@@ -9,3 +9,7 @@ export * from './dicom';
 export * from './contour';
 export * from './model-input';
 export * from './roi';
+export * from './dicom-seg-reader';
+export * from './rtstruct-reader';
+export * from './patient-contour';
+export * from './pixel-centre-fill';

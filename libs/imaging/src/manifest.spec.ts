@@ -17,6 +17,13 @@ describe('parseManifest', () => {
     expect(m.rows[0].contour).toBe('X/IM-0001-0001-icontour-manual.txt');
   });
 
+  it('reads DICOM + PNG label manifests (what lvseg dataset import writes)', () => {
+    const m = parseManifest('case,image,label,split,label_source\np1,p1/0001.dcm,p1/0001-label.png,train,seg\np1,p1/0002.DCM,p1/0002-label.png,train,rtstruct\n');
+    expect(m.kind).toBe('dicom-label');
+    expect(m.rows[1]).toEqual({ case: 'p1', image: 'p1/0002.DCM', label: 'p1/0002-label.png', split: 'train' });
+    expect(parseManifest('case,image,label,split\np1,p1/0001.dcm,a.png,train\np1,b.png,b-label.png,train\n').kind).toBe('png');
+  });
+
   it.each([
     ['', 'MANIFEST_EMPTY'],
     ['case,image,split\nA,a.png,train', 'MANIFEST_COLUMNS'],

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LvsegError, sha256Hex } from '@lvseg/common';
 
-/** One row of a data set's `manifest.csv`: a PNG pair (`label`) or a DICOM with a Sunnybrook contour file (`contour`). */
+/**
+ * One row of a data set's `manifest.csv`: an image with a PNG label mask (`label`; the image a PNG, or a DICOM as
+ * `lvseg dataset import` writes) or a DICOM with a Sunnybrook contour file (`contour`).
+ */
 export interface ManifestRow {
   case: string;
   image: string;
@@ -13,7 +16,7 @@ export interface ManifestRow {
 
 export interface Manifest {
   dir: string;
-  kind: 'png' | 'dicom-contour';
+  kind: 'png' | 'dicom-label' | 'dicom-contour';
   rows: ManifestRow[];
   /** sha256 of the manifest file's bytes: recorded on every model card so a model names the data it saw. */
   sha256: string;
@@ -41,6 +44,11 @@ function splitCsvLine(line: string): string[] {
   return out.map((s) => s.trim());
 }
 
+/** True for a manifest image path naming a DICOM file (`.dcm`). */
+export function isDicomPath(path: string): boolean {
+  return /\.dcm$/i.test(path);
+}
+
 /** Parse manifest CSV text (header `case,image,label,split` or `case,image,contour,split`; extra columns ignored). */
 export function parseManifest(text: string, dir = '.'): Manifest {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
@@ -55,7 +63,6 @@ export function parseManifest(text: string, dir = '.'): Manifest {
       `manifest in ${dir} needs columns case,image,label,split or case,image,contour,split; found ${header.join(',')}`,
     );
   }
-  const kind = li >= 0 ? 'png' : 'dicom-contour';
   const rows = lines.slice(1).map((line, n) => {
     const f = splitCsvLine(line);
     const row: ManifestRow = { case: f[ci], image: f[ii], split: f[si] };
@@ -71,6 +78,7 @@ export function parseManifest(text: string, dir = '.'): Manifest {
     }
     return row;
   });
+  const kind = li < 0 ? 'dicom-contour' : rows.length > 0 && rows.every((r) => isDicomPath(r.image)) ? 'dicom-label' : 'png';
   return { dir, kind, rows, sha256: sha256Hex(text) };
 }
 

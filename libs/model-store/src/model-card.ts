@@ -13,6 +13,8 @@ export interface ModelDataProvenance {
   source?: string;
   trainImages: number;
   valImages: number;
+  /** For a data set made by `lvseg dataset import`: its source, query, counts and the manifest hash it wrote. */
+  imported?: Record<string, unknown>;
 }
 
 /** Size and digest of one stored model file, checked on every load. */
@@ -219,6 +221,7 @@ export function validateNewModelVersion(v: unknown): { body: Omit<ModelCard, 've
       ...(data.source !== undefined ? { source: data.source } : {}),
       trainImages: data.trainImages,
       valImages: data.valImages,
+      ...(data.imported !== undefined ? { imported: jsonRecord(data.imported, 'data.imported') } : {}),
     },
     metrics: validateMetrics(v.metrics),
     backend: nonEmptyString(v.backend, 'backend'),

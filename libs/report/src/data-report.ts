@@ -74,7 +74,7 @@ export interface ModelEfReport extends ModelEfInput {
 export interface DataReport {
   generator: 'lvseg report';
   generatedAt: string;
-  data: { dir: string; kind: 'png' | 'dicom-contour'; manifestSha256: string };
+  data: { dir: string; kind: 'png' | 'dicom-label' | 'dicom-contour'; manifestSha256: string };
   counts: { images: number; cases: number; perSplit: SplitCount[]; perCase: CaseCount[] };
   imbalance: ClassImbalance;
   /** Histogram of per-image LV fraction, in percent of the image. */

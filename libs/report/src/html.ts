@@ -98,7 +98,7 @@ export function renderReportHtml(r: DataReport, charts: RenderedChart[], example
   const im = r.imbalance;
   const name = basename(r.data.dir.replace(/[\\/]+$/, '')) || r.data.dir;
   const mm2 = r.area.spacingKnown === 'all';
-  const kind = r.data.kind === 'png' ? 'PNG image + PNG label pairs' : 'DICOM images + Sunnybrook contour files (rasterised to masks)';
+  const kind = r.data.kind === 'png' ? 'PNG image + PNG label pairs' : r.data.kind === 'dicom-label' ? 'DICOM images + PNG label masks (imported from DICOM SEG / RTSTRUCT)' : 'DICOM images + Sunnybrook contour files (rasterised to masks)';
   const ph = r.phases;
 
   const spacingText =

@@ -9,6 +9,7 @@ import { comparedWithProduction, loadInitModel, publishTrained, trainAndEvaluate
 import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
+import { runDatasetImport } from './commands/dataset-import';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -186,6 +187,25 @@ async function main(argv: string[]): Promise<number> {
       };
       const opts = { data: o.data ?? `${cfg.dataDir}/sunnybrook-png`, out: o.out, examples: o.examples, phasesPerSlice: o.phasesPerSlice, model: o.model, modelSplit: o.modelSplit };
       process.stdout.write((await runReport(opts, evaluate)) + '\n');
+    });
+
+  const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+  program
+    .command('dataset')
+    .description('build data sets')
+    .command('import')
+    .description("build a data set folder (manifest layout) from expert DICOM SEGs and RT Structure Sets in a folder or the PACS")
+    .option('--from <folder>', 'a folder of DICOM files (images, SEGs, RTSTRUCTs; any layout)')
+    .option('--from-pacs <dicomweb-url>', 'a PACS DICOMweb base URL, e.g. http://orthanc:8042/dicom-web (credentials: PACS_USERNAME, PACS_PASSWORD)')
+    .requiredOption('--out <dir>', 'the data set folder to create (must not exist)')
+    .option('--lv-label <names>', 'segment labels / ROI names that mean the LV blood pool (comma list, repeatable; case-insensitive)', list)
+    .option('--lv-code <SCHEME:VALUE>', 'segment property type codes that mean the LV (comma list, repeatable; default SCT:87878005)', list)
+    .option('--site-secret <secret>', 'key of the case pseudonyms (default: LVSEG_SITE_SECRET); keep it to import the same patients under the same ids')
+    .option('--include-lvseg-unreviewed', "also use lvseg's own automatic SEGs that nobody reviewed", false)
+    .option('--val-fraction <x>', 'share of patients in the val split', num('val-fraction'), 0.2)
+    .action(async (o) => {
+      const { text } = await runDatasetImport(o, process.env, (line) => process.stderr.write(`${line}\n`));
+      process.stdout.write(text + '\n');
     });
 
   const models = program.command('models').description('list, show, promote and roll back model versions');

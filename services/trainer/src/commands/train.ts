@@ -8,6 +8,7 @@ import {
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
 import { gitCommit, requireDataDir } from '../store';
+import { importedDataProvenance } from '../dataset-import/provenance';
 
 export interface TrainCommandOptions {
   arch: string;
@@ -171,7 +172,7 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
       ...(t.cascade ? { cascade: t.cascade.spec } : {}),
     },
     hyperParameters: { ...(t.cascade ?? t.cfg), protocol: t.protocol, bestEpoch: t.result.bestEpoch, steps: t.result.steps },
-    data: { manifestSha256: t.manifest.sha256, source: basename(t.dataDir), trainImages: t.train.images, valImages: t.val.images },
+    data: { manifestSha256: t.manifest.sha256, source: basename(t.dataDir), trainImages: t.train.images, valImages: t.val.images, ...importedDataProvenance(t.dataDir, t.manifest) },
     // Under the paper protocol "val" is the per-image holdout of the train split, and the card says so.
     metrics: { train: m(t.train), ...(t.val.images ? { val: m(t.val) } : {}) },
     backend: backend.name,

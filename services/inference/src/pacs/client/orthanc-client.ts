@@ -1,6 +1,5 @@
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, boundaryOf, buildMultipartRelated, parseMultipart } from '@lvseg/common';
 import type { PacsConfig } from '@lvseg/config';
-import { boundaryOf, buildMultipartRelated, parseMultipart } from './multipart';
 import type { PacsChange, PacsChangeFeed, PacsClient, PacsSeriesStatus, PacsStoreResult, SeriesRef } from './pacs-client';
 
 /** Codes of PACS errors that a later attempt may not hit (the PACS is down, busy, or answered garbage). */

@@ -1,19 +1,14 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import type { BinaryMask } from '@lvseg/imaging';
+import type { BinaryMask, CodedConcept } from '@lvseg/imaging';
 import { deterministicUid } from './uids';
+
+export type { CodedConcept } from '@lvseg/imaging';
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /** Identifies lvseg as the writer of the file (File Meta Information). */
 export const LVSEG_IMPLEMENTATION_CLASS_UID = deterministicUid('lvseg/implementation-class');
-
-/** A coded concept (Code Sequence Macro). */
-export interface CodedConcept {
-  CodeValue: string;
-  CodingSchemeDesignator: string;
-  CodeMeaning: string;
-}
 
 /**
  * The one segment lvseg writes. Category SCT 123037004 "Anatomical Structure" (DICOM CID 7150); type SCT 87878005

@@ -1,4 +1,4 @@
-import { isLvsegError } from '@lvseg/common';
+import { isLvsegError } from './errors';
 import { boundaryOf, buildMultipartRelated, parseMultipart } from './multipart';
 
 describe('multipart/related', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError } from './errors';
 
 /** One body part of a multipart/related message. */
 export interface MultipartPart {

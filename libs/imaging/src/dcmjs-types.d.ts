@@ -1,4 +1,4 @@
-/** The small part of dcmjs (no bundled types) that the PACS path uses: reading and writing Part 10 files. */
+/** The small part of dcmjs (no bundled types) that lvseg uses: reading and writing Part 10 files (SEG, SR, RTSTRUCT). */
 declare module 'dcmjs' {
   /** A dataset in dcmjs's "naturalized" form: keyword → value (sequences are arrays of datasets). */
   export type NaturalDataset = Record<string, unknown> & { _vrMap?: Record<string, string>; _meta?: unknown };
