@@ -58,7 +58,9 @@ describeWithSunnybrook('onnx and tfjs engines answer /segment alike (real file s
   });
 
   it.each([
-    ['the shipped model (trained cascade)', 'shipped', 1],
+    // Every 3rd of the 96 DICOMs (32, all 5 patients): on a busy 2-core CI machine all 96 through both engines took
+    // over 120 s; the work is sized, not the timeout.
+    ['the shipped model (trained cascade)', 'shipped', 3],
     ['fcn-paper, decisive', 'fcnDecisive', 3],
     ['unet-small, decisive', 'unetDecisive', 6],
   ])('%s: the same mask and LV area on real DICOMs (Dice 1)', async (_name, key, every) => {
