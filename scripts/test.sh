@@ -8,6 +8,8 @@ command -v kubectl >/dev/null || { apt-get update && apt-get install -y --no-ins
 { command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && command -v storescu >/dev/null && command -v dciodvfy >/dev/null || { apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk dicom3tools; }
 # test/dataset-import*.e2e-spec.ts make RT Structure Sets from expert masks with Debian's plastimatch (a third-party RTSTRUCT writer).
 command -v plastimatch >/dev/null || { apt-get update && apt-get install -y --no-install-recommends plastimatch; }
+# libs/imaging's codec spec and test/inference-compressed.e2e-spec.ts compress real DICOMs with GDCM's gdcmconv (and DCMTK, above).
+command -v gdcmconv >/dev/null || { apt-get update && apt-get install -y --no-install-recommends libgdcm-tools; }
 # test/*.browser-spec.ts drive Debian's chromium headless through playwright-core (the viewer, the training monitor, the report).
 test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 # onnxruntime-node ships its CPU build; its install script would otherwise download CUDA binaries (no internet here).

@@ -237,6 +237,8 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
       '/health/ready',
       '/metrics',
       '/models',
+      '/models/aliases/{alias}/promote',
+      '/models/aliases/{alias}/rollback',
       '/models/{ref}',
       '/models/{ref}/files/{name}',
       '/runs',
@@ -249,7 +251,7 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     const segment = doc.paths['/segment'].post;
     expect(Object.keys(segment.requestBody.content).sort()).toEqual(['application/dicom', 'multipart/form-data']);
     expect(segment.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['gradcam', 'heatmaps', 'model']);
-    expect(Object.keys(segment.responses).sort()).toEqual(['200', '400', '404', '413', '415', '422', '503']);
+    expect(Object.keys(segment.responses).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '422', '503']);
     expect(Object.keys(doc.components.schemas.SegmentResponseDto.properties).sort()).toEqual(['gradcam', 'heatmaps', 'image', 'label', 'lvArea', 'lvFound', 'mask', 'model', 'roi', 'timings']);
     expect(doc.components.schemas.ErrorResponseDto).toBeDefined();
   });
@@ -303,7 +305,9 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
   });
 
   it('answers 503 with Retry-After once its queue is full, and serves the rest', async () => {
-    const small = await startInferenceApp(store, { LVSEG_QUEUE_SIZE: '2', LVSEG_BATCH_WINDOW_MS: '400', LVSEG_MAX_BATCH: '8' });
+    // The first two wait out the longest batch window (1 s, the setting's maximum) for a batch that never fills, so
+    // the other four find the queue full even when a busy machine spreads the six arrivals over most of a second.
+    const small = await startInferenceApp(store, { LVSEG_QUEUE_SIZE: '2', LVSEG_BATCH_WINDOW_MS: '1000', LVSEG_MAX_BATCH: '8' });
     try {
       const dicom = readDicom(frame());
       const answers = await Promise.all(Array.from({ length: 6 }, () => request(small.url).post('/segment').set('Content-Type', 'application/dicom').send(dicom)));

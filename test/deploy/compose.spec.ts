@@ -37,6 +37,10 @@ describe('docker-compose.yml', () => {
     const used = new Set([...composeVariables(composeText), ...composeVariables(cpuText)]);
     expect([...used].sort()).toEqual(Object.keys(envExample).sort());
     for (const [k, v] of Object.entries(envExample)) if (/PASSWORD|SECRET/.test(k)) expect([k, v.startsWith('change-me')]).toEqual([k, true]);
+    // Every example API key secret is a placeholder too.
+    const keySecrets = envExample.LVSEG_API_KEYS.split(',').map((entry) => entry.split(':')[1]);
+    expect(keySecrets.length).toBeGreaterThan(0);
+    for (const secret of keySecrets) expect(secret.startsWith('change-me')).toBe(true);
     expect(readRepoFile('.gitignore').split('\n')).toContain('.env');
     expect(readRepoFile('.dockerignore').split('\n')).toContain('.env');
   });
@@ -124,6 +128,18 @@ describe('docker-compose.yml', () => {
     expect(config.RegisteredUsers[inference.PACS_USERNAME]).toBe(inference.PACS_PASSWORD);
     expect(inference.PACS_URL).toBe('http://orthanc:8042');
     expect(orthanc.ports).toContain('127.0.0.1:8042:8042');
+  });
+
+  it('gives the inference service API keys from .env (required), never anonymous access', () => {
+    for (const model of [gpu, cpu]) {
+      const env = serviceEnvironment(model.services.inference);
+      expect(env.LVSEG_API_KEYS).toBe(envExample.LVSEG_API_KEYS);
+      expect(env.LVSEG_ALLOW_ANONYMOUS).toBeUndefined();
+      expect(env.LVSEG_HOST).toBeUndefined();
+    }
+    // Compose refuses to start without the keys (`:?`), rather than start without authentication.
+    expect(composeText).toMatch(/LVSEG_API_KEYS: \$\{LVSEG_API_KEYS:\?/);
+    expect(() => loadCompose([composeText], { ...envExample, LVSEG_API_KEYS: '' })).toThrow(/LVSEG_API_KEYS/);
   });
 
   it('keeps the PACS state of lvseg in a named volume', () => {

@@ -17,7 +17,7 @@ import { createInferenceApp } from '../../services/inference/src/create-app';
 import { startInferenceApp, RunningInferenceApp } from '../support/inference-app';
 import { envVarsReadByCode } from './support/code-env';
 import { loadCompose, parseEnvFile, serviceEnvironment } from './support/compose';
-import { envNotReadByCode, LvsegContainer, lvsegContainers, SECRET_PLACEHOLDER, shellVariables } from './support/cross-check';
+import { envNotReadByCode, envWithSecretFiles, LvsegContainer, lvsegContainers, SECRET_FILES, SECRET_PLACEHOLDER, shellVariables } from './support/cross-check';
 import { K8sObject, kubectlVersion, renderKustomization } from './support/kustomize';
 import { podTemplates } from './support/manifest-rules';
 import { K8S_DIR, OVERLAYS, readRepoFile } from './support/repo-files';
@@ -40,9 +40,10 @@ beforeAll(() => {
   rendered = Object.fromEntries(OVERLAYS.map((o) => [o, renderKustomization(join(K8S_DIR, 'overlays', o))]));
 });
 /** Status of one request, on a fresh connection (no keep-alive socket outlives the test). */
-function httpStatus(url: string, method = 'GET', body?: string): Promise<number> {
+function httpStatus(url: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const bodyHeaders = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+    const req = request(url, { method, agent: false, headers: { ...bodyHeaders, ...headers } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -51,6 +52,7 @@ function httpStatus(url: string, method = 'GET', body?: string): Promise<number>
   });
 }
 
+const SCRAPE_SECRET = 'scrape-secret-0123456789abcdef';
 const containers = (overlay: string): LvsegContainer[] => lvsegContainers(rendered[overlay]);
 const byName = (overlay: string, name: string) => containers(overlay).filter((c) => c.container.name === name);
 
@@ -76,7 +78,7 @@ describe('deployment files vs the code', () => {
 
     it('gives the inference service a configuration its own validation accepts, on the port the probes use', () => {
       for (const c of byName(overlay, 'inference')) {
-        const config = loadInferenceConfig(c.env);
+        const config = loadInferenceConfig(envWithSecretFiles(c, SECRET_FILES));
         expect(config.modelStore).toMatch(/^s3:\/\//);
         expect(config.s3).toEqual({ endpoint: c.env.S3_ENDPOINT, accessKey: SECRET_PLACEHOLDER, secretKey: SECRET_PLACEHOLDER });
         expect(c.container.ports.map((p: Json) => p.containerPort)).toEqual([config.inference.port]);
@@ -88,7 +90,7 @@ describe('deployment files vs the code', () => {
     it('gives the PACS bridge a PACS configuration its validation accepts, and the inference pods none', () => {
       expect(loadPacsConfig(byName(overlay, 'inference')[0].env)).toBeUndefined();
       const [bridge] = byName(overlay, 'pacs-bridge');
-      loadInferenceConfig(bridge.env);
+      loadInferenceConfig(envWithSecretFiles(bridge, SECRET_FILES));
       const pacs = loadPacsConfig(bridge.env)!;
       expect(pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
       expect(pacs.dicomWebUrl).toBe(`${pacs.url}/dicom-web`);
@@ -97,6 +99,19 @@ describe('deployment files vs the code', () => {
       const namespace = /^http:\/\/[a-z0-9-]+\.([a-z0-9-]+)\.svc\.cluster\.local:\d+$/.exec(pacs.url)![1];
       const policy = rendered[overlay].find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'lvseg-pacs-ingress') as Json;
       expect(policy.spec.ingress[0].from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name']).toBe(namespace);
+    });
+
+    it('gives every pod serving the API its keys from a Secret: authentication on, every interface, never anonymous', () => {
+      const serving = [...byName(overlay, 'inference'), ...byName(overlay, 'pacs-bridge')];
+      expect(serving).toHaveLength(2);
+      for (const c of serving) {
+        expect([c.id, c.env.LVSEG_ALLOW_ANONYMOUS, c.env.LVSEG_HOST]).toEqual([c.id, undefined, undefined]);
+        const config = loadInferenceConfig(envWithSecretFiles(c, SECRET_FILES));
+        expect([c.id, config.auth.anonymous, config.auth.apiKeys.map((k) => k.name), config.inference.host]).toEqual([c.id, false, ['deploy-check'], undefined]);
+      }
+      // Without the Secret file the configuration does not load: the pod would not start rather than run open.
+      expect(() => loadInferenceConfig(serving[0].env)).toThrow(/LVSEG_API_KEYS names the file \/etc\/lvseg\/api-keys\/keys, which cannot be read/);
+      for (const c of containers(overlay)) expect([c.id, c.env.LVSEG_ALLOW_ANONYMOUS]).toEqual([c.id, undefined]);
     });
 
     it('gives the trainer a configuration its validation accepts, with the data volume where LVSEG_DATA_DIR says', () => {
@@ -134,6 +149,9 @@ describe('deployment files vs the code', () => {
     const sets = composeLvseg.map(([name, s]) => ({ id: `compose ${name}`, names: Object.keys(serviceEnvironment(s)) }));
     expect(envNotReadByCode(sets, readByCode)).toEqual([]);
     const inference = loadInferenceConfig(serviceEnvironment(compose.services.inference));
+    // API keys from .env (compose refuses to start without them), so the service listens beyond its loopback.
+    expect([inference.auth.anonymous, inference.auth.apiKeys.map((k) => k.name), inference.inference.host]).toEqual([false, ['viewer', 'admin'], undefined]);
+    expect(serviceEnvironment(compose.services.inference).LVSEG_ALLOW_ANONYMOUS).toBeUndefined();
     expect(compose.services.inference.ports).toEqual([`${composeEnv.LVSEG_HTTP_PORT}:${inference.inference.port}`]);
     const pacs = loadPacsConfig(serviceEnvironment(compose.services.inference))!;
     expect(pacs.url).toBe('http://orthanc:8042');
@@ -172,8 +190,13 @@ describe('deployment files vs the code', () => {
     let dir: string;
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'lvseg-deploy-paths-'));
-      // An empty store: the app runs, serves its routes, and is (correctly) not ready.
-      app = await startInferenceApp(openModelStore(`file://${join(dir, 'store')}`), { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', LVSEG_ENGINE: 'tfjs' });
+      // An empty store: the app runs, serves its routes, and is (correctly) not ready. With an API key, as deployed.
+      app = await startInferenceApp(openModelStore(`file://${join(dir, 'store')}`), {
+        LOG_LEVEL: 'silent',
+        LVSEG_ALIAS_POLL_SECONDS: '60',
+        LVSEG_ENGINE: 'tfjs',
+        LVSEG_API_KEYS: `prometheus:${SCRAPE_SECRET}:lvseg:read`,
+      });
       // The same app with the PACS integration on, as main.ts builds it when PACS_URL is set (no PACS answers there).
       const env = { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a'.repeat(32), PACS_POLL_SECONDS: '3600', LVSEG_PACS_STATE_DIR: join(dir, 'pacs') };
       pacsApp = await createInferenceApp({
@@ -209,13 +232,14 @@ describe('deployment files vs the code', () => {
       return paths;
     };
 
-    it('answers every path the probes, the scrape annotation and the HEALTHCHECK use', async () => {
+    it('answers every path the probes, the scrape annotation and the HEALTHCHECK use (probes without a credential, /metrics with a read key)', async () => {
       const paths = usedPaths();
       expect([...paths.keys()].sort()).toEqual(['/health/live', '/health/ready', '/metrics']);
       const status: Record<string, number> = {};
       for (const path of paths.keys()) status[path] = await httpStatus(app.url + path);
-      // No model in the store: ready is 503 (as a readiness probe should see it), the others 200.
-      expect(status).toEqual({ '/health/live': 200, '/health/ready': 503, '/metrics': 200 });
+      // No model in the store: ready is 503 (as a readiness probe should see it), live 200; /metrics needs a key.
+      expect(status).toEqual({ '/health/live': 200, '/health/ready': 503, '/metrics': 401 });
+      expect(await httpStatus(app.url + '/metrics', 'GET', undefined, { authorization: `Bearer ${SCRAPE_SECRET}` })).toBe(200);
     });
 
     it('would catch a path the app does not serve', async () => {
@@ -229,7 +253,7 @@ describe('deployment files vs the code', () => {
       const docsHook = new URL(/http:\/\/lvseg-pacs\.lvseg\.svc\.cluster\.local:\d+\/\S+?(?=[`\s)])/.exec(readRepoFile('docs/DEPLOY.md'))![0]);
       const service = rendered.cpu.find((o) => o.kind === 'Service' && o.metadata.name === 'lvseg-pacs') as Json;
       expect(Number(docsHook.port)).toBe(service.spec.ports[0].port);
-      expect(Number(docsHook.port)).toBe(loadInferenceConfig(byName('cpu', 'pacs-bridge')[0].env).inference.port);
+      expect(Number(docsHook.port)).toBe(loadInferenceConfig(envWithSecretFiles(byName('cpu', 'pacs-bridge')[0], SECRET_FILES)).inference.port);
       expect(docsHook.pathname).toBe(composeHook.pathname);
       // Unsigned: refused by the webhook (401), which exists only where the PACS integration is on.
       const post = (base: string) => httpStatus(base + composeHook.pathname, 'POST', '{}');

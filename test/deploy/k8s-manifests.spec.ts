@@ -30,7 +30,11 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
   });
 
   it('docs/DEPLOY.md documents the secrets the manifests reference', () => {
-    expect(documentedSecrets()).toEqual({ 'lvseg-minio': ['S3_ACCESS_KEY', 'S3_SECRET_KEY'], 'lvseg-pacs': ['PACS_WEBHOOK_SECRET', 'PACS_USERNAME', 'PACS_PASSWORD'] });
+    expect(documentedSecrets()).toEqual({
+      'lvseg-minio': ['S3_ACCESS_KEY', 'S3_SECRET_KEY'],
+      'lvseg-pacs': ['PACS_WEBHOOK_SECRET', 'PACS_USERNAME', 'PACS_PASSWORD'],
+      'lvseg-api-keys': ['keys'],
+    });
   });
 
   it('the data-loader pod docs/DEPLOY.md gives is valid and meets the same rules', () => {
@@ -160,6 +164,29 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       expect(components('lvseg-inference-ingress')).toEqual(['Deployment/lvseg-inference']);
       expect(components('lvseg-pacs-ingress')).toEqual(['StatefulSet/lvseg-pacs']);
       expect(components('lvseg-trainer-deny-ingress').sort()).toEqual(['CronJob/lvseg-retrain', 'Job/lvseg-train']);
+    });
+
+    it('mounts the API keys from the lvseg-api-keys Secret where LVSEG_API_KEYS points, in both pods that serve the API', () => {
+      const served = [find(objects, 'Deployment', 'lvseg-inference'), find(objects, 'StatefulSet', 'lvseg-pacs')];
+      for (const owner of served) {
+        const pod = owner.spec.template.spec;
+        const c = pod.containers[0];
+        const keys = c.env.find((e: Json) => e.name === 'LVSEG_API_KEYS');
+        expect([owner.kind, keys]).toEqual([owner.kind, { name: 'LVSEG_API_KEYS', value: '/etc/lvseg/api-keys/keys' }]);
+        const mount = c.volumeMounts.find((m: Json) => keys.value.startsWith(`${m.mountPath}/`));
+        expect(mount).toEqual({ name: 'api-keys', mountPath: '/etc/lvseg/api-keys', readOnly: true });
+        const volume = pod.volumes.find((v: Json) => v.name === mount.name);
+        expect(volume.secret).toEqual({ secretName: 'lvseg-api-keys' });
+        expect(documentedSecrets()['lvseg-api-keys']).toContain(keys.value.slice(mount.mountPath.length + 1));
+      }
+      // Anonymous access is never switched on, nor the listening interface forced.
+      for (const t of podTemplates(objects)) {
+        for (const c of containersOf(t.spec)) expect((c.env ?? []).map((e: Json) => e.name)).not.toEqual(expect.arrayContaining(['LVSEG_ALLOW_ANONYMOUS']));
+      }
+      for (const cm of objects.filter((o) => o.kind === 'ConfigMap')) {
+        expect(Object.keys((cm as Json).data ?? {})).not.toEqual(expect.arrayContaining(['LVSEG_ALLOW_ANONYMOUS']));
+        expect(Object.keys((cm as Json).data ?? {})).not.toEqual(expect.arrayContaining(['LVSEG_HOST']));
+      }
     });
 
     it('runs the PACS bridge as one replica with its state on its own volume, and PACS_URL only there', () => {

@@ -11,6 +11,9 @@ export type ErrorKind =
   | 'conflict' // would overwrite something immutable, or a replay (HTTP 409)
   | 'integrity' // stored bytes do not match their recorded sha256 (refused at load)
   | 'unavailable' // a dependency is down or a queue is full (HTTP 503)
+  | 'unauthenticated' // no credentials, or credentials that do not verify (HTTP 401)
+  | 'forbidden' // valid credentials without the right (scope) the request needs (HTTP 403)
+  | 'rate-limited' // a caller over its request rate (HTTP 429 with Retry-After)
   | 'config'; // invalid configuration at start
 
 export class LvsegError extends Error {

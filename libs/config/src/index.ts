@@ -1,3 +1,4 @@
+export * from './auth-config';
 export * from './config';
 export * from './inference-config';
 export * from './model-store';

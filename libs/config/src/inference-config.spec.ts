@@ -5,6 +5,8 @@ describe('loadInferenceConfig', () => {
   it('has documented defaults', () => {
     expect(loadInferenceConfig({}).inference).toEqual({
       port: 3000,
+      // No authentication configured: loopback only.
+      host: '127.0.0.1',
       maxBodyBytes: 16 * 1024 * 1024,
       maxImageSide: 1024,
       queueSize: 32,
@@ -33,9 +35,11 @@ describe('loadInferenceConfig', () => {
       LVSEG_SERIES_MAX_FILES: '40',
       LVSEG_SERIES_MAX_MB: '2',
       LOG_LEVEL: 'warn',
+      LVSEG_HOST: '127.0.0.2',
     }).inference;
     expect(c).toEqual({
       port: 8080,
+      host: '127.0.0.2',
       maxBodyBytes: 524288,
       maxImageSide: 512,
       queueSize: 4,

@@ -1,10 +1,16 @@
 import { LvsegError } from '@lvseg/common';
+import { AuthSettings, loadAuthConfig } from './auth-config';
 import { LvsegConfig, loadConfig } from './config';
 
 /** Settings of the inference service (`services/inference`), on top of the shared ones. */
 export interface InferenceSettings {
   /** TCP port (`PORT`, default 3000). */
   port: number;
+  /**
+   * Interface to listen on (`LVSEG_HOST`); undefined = every interface. With no authentication configured it is
+   * 127.0.0.1 unless `LVSEG_ALLOW_ANONYMOUS=true` (see auth-config).
+   */
+  host?: string;
   /** Largest accepted request body in bytes (`LVSEG_MAX_BODY_MB`, default 16 MiB); larger → 413. */
   maxBodyBytes: number;
   /** Largest accepted image side in pixels (`LVSEG_MAX_IMAGE_SIDE`, default 1024); larger → 413. */
@@ -31,6 +37,8 @@ export interface InferenceSettings {
 
 export interface InferenceConfig extends LvsegConfig {
   inference: InferenceSettings;
+  /** API keys and OIDC (`LVSEG_API_KEYS`, `LVSEG_OIDC_*`). */
+  auth: AuthSettings;
 }
 
 const LOG_LEVELS: ReadonlyArray<InferenceSettings['logLevel']> = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -61,10 +69,13 @@ export function loadInferenceConfig(env: NodeJS.ProcessEnv = process.env): Infer
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new LvsegError('config', 'CONFIG_INFERENCE_SETTING', `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.LOG_LEVEL)}`);
   }
+  const { auth, host } = loadAuthConfig(env);
   return {
     ...base,
+    auth,
     inference: {
       port: numberSetting(env, 'PORT', 3000, { min: 0, max: 65535, integer: true }),
+      ...(host !== undefined ? { host } : {}),
       maxBodyBytes: Math.round(numberSetting(env, 'LVSEG_MAX_BODY_MB', 16, { min: 0.001, max: 1024 }) * 1024 * 1024),
       maxImageSide: numberSetting(env, 'LVSEG_MAX_IMAGE_SIDE', 1024, { min: 16, max: 16384, integer: true }),
       queueSize: numberSetting(env, 'LVSEG_QUEUE_SIZE', 32, { min: 1, max: 100000, integer: true }),

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { LvsegError, SeededRandom } from '@lvseg/common';
-import { decodeDicom, DicomErrorCode, DicomImage } from './dicom';
+import { decodeDicom, decodeDicomImage, DicomErrorCode, DicomImage } from './dicom';
 import { DicomWriteOptions, writeDicom } from './testing/dicom-writer';
 
 const FIXTURES = path.join(__dirname, '..', 'test-fixtures');
@@ -307,8 +307,15 @@ describe('decodeDicom: errors are typed, with stable codes', () => {
     }
     const png = new Uint8Array(fs.readFileSync(path.join(FIXTURES, 'sunnybrook/png/labels/SC-HF-I-05-IM-0001-0100.png')));
     expectDicomError(png, 'invalid-input', DicomErrorCode.NotPart10);
-    expectDicomError(writeDicom({ ...base, part10: false }), 'invalid-input', DicomErrorCode.NotPart10);
     expectDicomError('DICM' as unknown as Uint8Array, 'invalid-input', DicomErrorCode.NotPart10);
+    // Starts like a bare data set (group 0008) but is not one.
+    expectDicomError(Uint8Array.from([0x08, 0x00, 0x16, 0x00, 0xff, 0xff, 0xff, 0x7f, ...new Array(40).fill(0)]), 'invalid-input', DicomErrorCode.NotPart10);
+  });
+
+  it.each(['explicit-le', 'implicit-le'] as const)('reads a bare %s data set (no preamble, DICM or meta header)', (encoding) => {
+    const { image, meta } = decodeDicom(writeDicom({ ...base, encoding, part10: false }));
+    expect(Array.from(image.data)).toEqual(base.pixels);
+    expect(meta.transferSyntaxUid).toBe(encoding === 'implicit-le' ? '1.2.840.10008.1.2' : '1.2.840.10008.1.2.1');
   });
 
   it('refuses random bytes after a valid preamble and DICM prefix', () => {
@@ -424,9 +431,18 @@ describe('decodeDicom: errors are typed, with stable codes', () => {
     ['dicom/jpeg-lossless.dcm', 'JPEG Lossless SV1 (1.2.840.10008.1.2.4.70)'],
     ['dicom/jpeg-ls.dcm', 'JPEG-LS Lossless (1.2.840.10008.1.2.4.80)'],
     ['dicom/rle.dcm', 'RLE Lossless (1.2.840.10008.1.2.5)'],
-  ])('refuses the compressed DCMTK file %s, naming %s', (file, name) => {
+  ])('the synchronous decodeDicom refuses the compressed DCMTK file %s, naming %s and decodeDicomImage', (file, name) => {
     const err = expectDicomError(readFixture(file), 'unsupported', DicomErrorCode.UnsupportedTransferSyntax);
     expect(err.message).toContain(name);
+    expect(err.message).toContain('decodeDicomImage');
+  });
+
+  it.each([
+    ['dicom/jpeg-lossless.dcm', 'dicom/small-64.dcm'],
+    ['dicom/jpeg-ls.dcm', 'dicom/small-64.dcm'],
+    ['dicom/rle.dcm', 'dicom/small-64.dcm'],
+  ])('decodeDicomImage decodes the checked-in DCMTK file %s to exactly the pixels of %s', async (file, source) => {
+    expect((await decodeDicomImage(readFixture(file))).image.data).toEqual(decodeDicom(readFixture(source)).image.data);
   });
 
   it.each([
@@ -436,7 +452,7 @@ describe('decodeDicom: errors are typed, with stable codes', () => {
     ['1.2.840.10008.1.2.4.51', 'JPEG Extended'],
     ['1.2.3.4.5', '(1.2.3.4.5), not a known DICOM transfer syntax'],
     ['not a uid', '<not a valid UID>'],
-  ])('refuses transfer syntax %s (encapsulated pixel data)', (uid, name) => {
+  ])('the synchronous decodeDicom refuses transfer syntax %s (encapsulated pixel data)', (uid, name) => {
     const err = expectDicomError(writeDicom({ ...base, transferSyntaxUid: uid, encapsulated: true }), 'unsupported', DicomErrorCode.UnsupportedTransferSyntax);
     expect(err.message).toContain(name);
   });

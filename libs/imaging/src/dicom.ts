@@ -1,6 +1,6 @@
 /**
- * DICOM Part 10 decoding (dicom-parser) into a `GrayImage` in the modality's rescaled units, plus the few
- * non-identifying attributes later stages need. Anything unreadable becomes an `LvsegError`; messages never carry
+ * DICOM decoding (dicom-parser; compressed frames through `decodeFrame`, ./codecs) into a `GrayImage` in the modality's
+ * rescaled units, plus the few non-identifying attributes later stages need. Anything unreadable becomes an `LvsegError`; messages never carry
  * patient-identifying values (they name tags, transfer syntaxes and sizes only).
  */
 import * as zlib from 'zlib';
@@ -8,6 +8,7 @@ import * as dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { finiteRange, LvsegError } from '@lvseg/common';
 import { GrayImage } from './image';
+import { COMPRESSED_TRANSFER_SYNTAX, decodeFrame, FrameCodecErrorCode, FrameLayout, isDecodableCompressedSyntax } from './codecs/decode-frame';
 
 /** Non-identifying DICOM attributes of a decoded image (no patient name, id, birth date or accession number). */
 export interface DicomMeta {
@@ -73,6 +74,12 @@ export const DicomErrorCode = {
   UnsupportedPhotometric: 'DICOM_UNSUPPORTED_PHOTOMETRIC',
   UnsupportedBitsAllocated: 'DICOM_UNSUPPORTED_BITS_ALLOCATED',
   ImageTooLarge: 'DICOM_IMAGE_TOO_LARGE',
+  /** A compressed frame its codec could not read (damaged stream, wrong size): 422. */
+  CodecFailed: FrameCodecErrorCode.CodecFailed,
+  /** A compressed frame no installed codec handles (12-bit lossy JPEG, arithmetic coding): 415. */
+  CodecUnavailable: FrameCodecErrorCode.CodecUnavailable,
+  /** Fragments and Basic Offset Table of encapsulated pixel data that do not add up to NumberOfFrames frames: 422. */
+  InvalidFragments: 'DICOM_INVALID_FRAGMENTS',
 } as const;
 
 export const TRANSFER_SYNTAX = {
@@ -82,7 +89,7 @@ export const TRANSFER_SYNTAX = {
   explicitBigEndian: '1.2.840.10008.1.2.2',
 } as const;
 
-/** Transfer syntaxes `decodeDicom` reads (all native, uncompressed pixel data). */
+/** Native (uncompressed) transfer syntaxes; the compressed ones are `DECODABLE_COMPRESSED_TRANSFER_SYNTAXES`. */
 export const SUPPORTED_TRANSFER_SYNTAXES: ReadonlyArray<string> = Object.values(TRANSFER_SYNTAX);
 
 // Names for error messages (PS3.6 table A-1).
@@ -179,40 +186,162 @@ export interface DecodeDicomOptions {
   maxInflatedBytes?: number;
 }
 
-/** Decodes one single-frame greyscale DICOM Part 10 file; throws `LvsegError` for anything it cannot read. */
+/**
+ * Decodes one single-frame greyscale DICOM image with native (uncompressed) pixel data, synchronously; throws
+ * `LvsegError` for anything it cannot read. Compressed files need a codec: use `decodeDicomImage` (async) for them.
+ */
 export function decodeDicom(bytes: Uint8Array, options: DecodeDicomOptions = {}): DicomImage {
   try {
-    return decode(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    const parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    refuseMultiFrame(parsed);
+    if (parsed.compressed) {
+      throw new LvsegError(
+        'unsupported',
+        DicomErrorCode.UnsupportedTransferSyntax,
+        `compressed transfer syntax ${describeTransferSyntax(parsed.transferSyntaxUid)} needs a codec: decode it with decodeDicomImage, not the synchronous decodeDicom`,
+        { transferSyntaxUid: safeUid(parsed.transferSyntaxUid) },
+      );
+    }
+    return toDicomImage(parsed, readSamples(parsed.dataSet.byteArray, parsed.pixelElement.dataOffset, parsed.pixelCount, parsed.sampleLayout));
   } catch (e) {
     throw asLvsegError(e);
   }
 }
 
-function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
+/**
+ * Decodes one single-frame greyscale DICOM image in any supported transfer syntax, compressed ones through
+ * `decodeFrame` (the WebAssembly codecs load on first use). A multi-frame file is refused (`DICOM_MULTI_FRAME`): see
+ * `decodeDicomFrames`. What the API, the PACS path and the viewer call.
+ */
+export async function decodeDicomImage(bytes: Uint8Array, options: DecodeDicomOptions = {}): Promise<DicomImage> {
+  let parsed: ParsedImage;
+  try {
+    parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    refuseMultiFrame(parsed);
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+  return (await decodeFrames(parsed, [0]))[0];
+}
+
+/** Decodes every frame of a greyscale DICOM image (single- or multi-frame, any supported transfer syntax), in order. */
+export async function decodeDicomFrames(bytes: Uint8Array, options: DecodeDicomOptions = {}): Promise<DicomImage[]> {
+  let parsed: ParsedImage;
+  try {
+    parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+  return decodeFrames(
+    parsed,
+    Array.from({ length: parsed.numberOfFrames }, (_, i) => i),
+  );
+}
+
+async function decodeFrames(parsed: ParsedImage, indices: number[]): Promise<DicomImage[]> {
+  try {
+    if (!parsed.compressed) {
+      const frameBytes = parsed.pixelCount * (parsed.layout.bitsAllocated / 8);
+      return indices.map((k) =>
+        toDicomImage(parsed, readSamples(parsed.dataSet.byteArray, parsed.pixelElement.dataOffset + k * frameBytes, parsed.pixelCount, parsed.sampleLayout)),
+      );
+    }
+    const frames = encapsulatedFrames(parsed);
+    const images: DicomImage[] = [];
+    for (const k of indices) {
+      const native = await decodeFrame(frames[k], parsed.transferSyntaxUid, parsed.layout);
+      images.push(toDicomImage(parsed, readSamples(native, 0, parsed.pixelCount, { ...parsed.sampleLayout, littleEndian: true, swapBytePairs: false })));
+    }
+    return images;
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+}
+
+function refuseMultiFrame(parsed: ParsedImage): void {
+  const n = parsed.numberOfFrames;
+  if (n > 1) {
+    throw new LvsegError(
+      'unsupported',
+      DicomErrorCode.MultiFrame,
+      `multi-frame DICOM is not supported here (NumberOfFrames ${n}); send each frame as a single-frame file`,
+      { numberOfFrames: n },
+    );
+  }
+}
+
+/** Everything read from the data set before any pixel is decoded. */
+interface ParsedImage {
+  transferSyntaxUid: string;
+  compressed: boolean;
+  dataSet: DataSet;
+  read: AttributeReader;
+  pixelElement: Element;
+  numberOfFrames: number;
+  pixelCount: number;
+  layout: FrameLayout;
+  sampleLayout: SampleLayout;
+  photometricInterpretation: string;
+  rescaleSlope: number;
+  rescaleIntercept: number;
+}
+
+/** The transfer syntax and data set of a Part 10 file, or of a bare data set (no preamble, 'DICM' or meta header). */
+function readDataSet(bytes: Uint8Array, maxInflatedBytes: number): { transferSyntaxUid: string; dataSet: DataSet } {
   if (!(bytes instanceof Uint8Array)) {
     throw invalid(DicomErrorCode.NotPart10, 'DICOM input must be a byte array');
   }
   if (bytes.length < 132 || readAscii(bytes, 128, 4) !== 'DICM') {
-    throw invalid(DicomErrorCode.NotPart10, "not a DICOM Part 10 file: no 'DICM' prefix after the 128-byte preamble");
+    // Archives often hold bare data sets (PS3.5 without the PS3.10 header): Implicit VR Little Endian unless the first
+    // element carries an explicit VR. Anything that does not start like a data set is not DICOM.
+    const bare = bareDataSetSyntax(bytes);
+    if (!bare) {
+      throw invalid(
+        DicomErrorCode.NotPart10,
+        "not a DICOM file: no 'DICM' prefix after the 128-byte preamble, and it does not start like a bare DICOM data set (a group 0008 element)",
+      );
+    }
+    return { transferSyntaxUid: bare, dataSet: callParser(() => dicomParser.parseDicom(bytes, { TransferSyntaxUID: bare })) };
   }
 
-  // Read the meta header alone first, so a compressed syntax is refused before its data set is walked.
+  // Read the meta header alone first, so an unsupported syntax is refused before its data set is walked.
   const header = callParser(() => dicomParser.readPart10Header(bytes));
   const transferSyntaxUid = callParser(() => header.string(TAG.transferSyntaxUid));
   if (!transferSyntaxUid) {
     throw invalid(DicomErrorCode.NoTransferSyntax, 'DICOM meta header has no TransferSyntaxUID (0002,0010)');
   }
-  if (!SUPPORTED_TRANSFER_SYNTAXES.includes(transferSyntaxUid)) {
+  if (!SUPPORTED_TRANSFER_SYNTAXES.includes(transferSyntaxUid) && !isDecodableCompressedSyntax(transferSyntaxUid)) {
     throw new LvsegError(
       'unsupported',
       DicomErrorCode.UnsupportedTransferSyntax,
       `unsupported transfer syntax ${describeTransferSyntax(transferSyntaxUid)}; lvseg reads uncompressed ` +
-        'Implicit/Explicit VR Little Endian, Explicit VR Big Endian and Deflated Explicit VR Little Endian',
+        'Implicit/Explicit VR Little Endian, Explicit VR Big Endian and Deflated Explicit VR Little Endian, and RLE, ' +
+        'JPEG (baseline 8-bit, lossless), JPEG-LS, JPEG 2000 and HTJ2K compressed pixel data',
       { transferSyntaxUid: safeUid(transferSyntaxUid) },
     );
   }
+  return {
+    transferSyntaxUid,
+    dataSet: callParser(() => dicomParser.parseDicom(bytes, { inflater: (b, at) => inflateDataSet(b, at, maxInflatedBytes) })),
+  };
+}
 
-  const dataSet = callParser(() => dicomParser.parseDicom(bytes, { inflater: (b, at) => inflateDataSet(b, at, maxInflatedBytes) }));
+/** Implicit or Explicit VR Little Endian when `bytes` start with a plausible group 0008 element, else undefined. */
+function bareDataSetSyntax(bytes: Uint8Array): string | undefined {
+  if (!(bytes instanceof Uint8Array) || bytes.length < 16) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (view.getUint16(0, true) !== 0x0008) return undefined;
+  const vr = readAscii(bytes, 4, 2);
+  if (EXPLICIT_VRS.has(vr)) return TRANSFER_SYNTAX.explicitLittleEndian;
+  const length = view.getUint32(4, true);
+  return length !== 0xffffffff && length <= bytes.length - 8 ? TRANSFER_SYNTAX.implicitLittleEndian : undefined;
+}
+
+const EXPLICIT_VRS = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FL', 'FD', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
+
+function parseImage(bytes: Uint8Array, maxInflatedBytes: number): ParsedImage {
+  const { transferSyntaxUid, dataSet } = readDataSet(bytes, maxInflatedBytes);
+  const compressed = isDecodableCompressedSyntax(transferSyntaxUid);
   const read = new AttributeReader(dataSet);
 
   const pixelElement = dataSet.elements[TAG.pixelData] ?? dataSet.elements[TAG.floatPixelData] ?? dataSet.elements[TAG.doubleFloatPixelData];
@@ -222,12 +351,6 @@ function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
 
   const numberOfFrames = read.integer(TAG.numberOfFrames, 'NumberOfFrames (0028,0008)') ?? 1;
   if (numberOfFrames < 1) throw invalidAttribute('NumberOfFrames (0028,0008)', numberOfFrames);
-  if (numberOfFrames > 1) {
-    throw new LvsegError('unsupported', DicomErrorCode.MultiFrame, `multi-frame DICOM is not supported (NumberOfFrames ${numberOfFrames}); send one frame per file`, {
-      numberOfFrames,
-    });
-  }
-
   const samplesPerPixel = read.us(TAG.samplesPerPixel) ?? 1;
   const photometricInterpretation = (read.string(TAG.photometricInterpretation) ?? 'MONOCHROME2').toUpperCase();
   if (samplesPerPixel !== 1 || isColourPhotometric(photometricInterpretation)) {
@@ -278,27 +401,35 @@ function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
     if (pixelRepresentation !== 0 && pixelRepresentation !== 1) throw invalidAttribute('PixelRepresentation (0028,0103)', pixelRepresentation, 'must be 0 or 1');
   }
 
-  if (pixelElement.encapsulatedPixelData || pixelElement.hadUndefinedLength) {
-    throw invalid(
-      DicomErrorCode.InvalidPixelData,
-      `pixel data is encapsulated although the transfer syntax ${describeTransferSyntax(transferSyntaxUid)} is native`,
-    );
-  }
   const bytesPerSample = bitsAllocated / 8;
-  const expectedBytes = rows * columns * bytesPerSample;
+  const pixelCount = rows * columns;
   const byteArray = dataSet.byteArray;
-  if (pixelElement.dataOffset + pixelElement.length > byteArray.length) {
-    throw invalid(
-      DicomErrorCode.Truncated,
-      `DICOM file is truncated: pixel data declares ${pixelElement.length} bytes but only ${Math.max(0, byteArray.length - pixelElement.dataOffset)} follow`,
-    );
-  }
-  if (pixelElement.length < expectedBytes) {
-    throw invalid(
-      DicomErrorCode.PixelDataTooShort,
-      `pixel data has ${pixelElement.length} bytes, fewer than Rows x Columns x BitsAllocated/8 = ${rows} x ${columns} x ${bytesPerSample} = ${expectedBytes}`,
-      { rows, columns, bitsAllocated, pixelDataBytes: pixelElement.length },
-    );
+  if (compressed) {
+    if (!pixelElement.encapsulatedPixelData || pixelElement.tag !== TAG.pixelData) {
+      throw invalid(DicomErrorCode.InvalidPixelData, `pixel data is not encapsulated although the transfer syntax ${describeTransferSyntax(transferSyntaxUid)} is compressed`);
+    }
+  } else {
+    if (pixelElement.encapsulatedPixelData || pixelElement.hadUndefinedLength) {
+      throw invalid(
+        DicomErrorCode.InvalidPixelData,
+        `pixel data is encapsulated although the transfer syntax ${describeTransferSyntax(transferSyntaxUid)} is native`,
+      );
+    }
+    const expectedBytes = pixelCount * bytesPerSample * numberOfFrames;
+    if (pixelElement.dataOffset + pixelElement.length > byteArray.length) {
+      throw invalid(
+        DicomErrorCode.Truncated,
+        `DICOM file is truncated: pixel data declares ${pixelElement.length} bytes but only ${Math.max(0, byteArray.length - pixelElement.dataOffset)} follow`,
+      );
+    }
+    if (pixelElement.length < expectedBytes) {
+      const frames = numberOfFrames > 1 ? ` x NumberOfFrames ${numberOfFrames}` : '';
+      throw invalid(
+        DicomErrorCode.PixelDataTooShort,
+        `pixel data has ${pixelElement.length} bytes, fewer than Rows x Columns x BitsAllocated/8${frames} = ${rows} x ${columns} x ${bytesPerSample}${numberOfFrames > 1 ? ` x ${numberOfFrames}` : ''} = ${expectedBytes}`,
+        { rows, columns, bitsAllocated, pixelDataBytes: pixelElement.length },
+      );
+    }
   }
 
   const rescaleSlope = read.decimal(TAG.rescaleSlope, 'RescaleSlope (0028,1053)') ?? 1;
@@ -308,17 +439,28 @@ function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
   const littleEndian = transferSyntaxUid !== TRANSFER_SYNTAX.explicitBigEndian;
   // Big endian OW swaps bytes within each 16-bit word, which moves 8-bit samples too.
   const swapBytePairs = !littleEndian && bitsAllocated === 8 && pixelElement.vr === 'OW';
-  const data = new Float32Array(rows * columns);
-  const stored = readSamples(byteArray, pixelElement.dataOffset, data.length, {
-    kind: sampleKind,
-    bitsAllocated,
-    bitsStored,
-    highBit,
-    signed: pixelRepresentation === 1,
-    littleEndian,
-    swapBytePairs,
-  });
+  return {
+    transferSyntaxUid,
+    compressed,
+    dataSet,
+    read,
+    pixelElement,
+    numberOfFrames,
+    pixelCount,
+    layout: { rows, columns, bitsAllocated, bitsStored, pixelRepresentation, samplesPerPixel },
+    sampleLayout: { kind: sampleKind, bitsAllocated, bitsStored, highBit, signed: pixelRepresentation === 1, littleEndian, swapBytePairs },
+    photometricInterpretation,
+    rescaleSlope,
+    rescaleIntercept,
+  };
+}
 
+/** Rescaled (and for MONOCHROME1 mirrored) pixels of one frame plus the data set's metadata. */
+function toDicomImage(parsed: ParsedImage, stored: Float64Array): DicomImage {
+  const { read, rescaleSlope, rescaleIntercept, photometricInterpretation, transferSyntaxUid, numberOfFrames } = parsed;
+  const { rows, columns, bitsAllocated, bitsStored, pixelRepresentation } = parsed.layout;
+  const { highBit, kind: sampleKind } = parsed.sampleLayout;
+  const data = new Float32Array(rows * columns);
   // MONOCHROME1 means low = bright: mirror around the middle of the representable range (in rescaled units), so every
   // pixel keeps its own value independent of the rest of the image and bright always ends up high.
   let mirror: number | undefined;
@@ -364,6 +506,60 @@ function decode(bytes: Uint8Array, maxInflatedBytes: number): DicomImage {
     windowWidth: read.firstDecimal(TAG.windowWidth),
   };
   return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta };
+}
+
+/**
+ * The compressed bytes of each frame of encapsulated pixel data: fragments grouped by the Basic Offset Table when it has
+ * one entry per frame, else one fragment per frame when the counts match, else (JPEG family) split at end-of-image
+ * markers. A table or fragment list that does not add up to NumberOfFrames frames is `DICOM_INVALID_FRAGMENTS`.
+ */
+function encapsulatedFrames(parsed: ParsedImage): Uint8Array[] {
+  const { pixelElement, numberOfFrames, dataSet } = parsed;
+  const fragments = pixelElement.fragments ?? [];
+  const table = pixelElement.basicOffsetTable ?? [];
+  const bad = (why: string) =>
+    invalid(DicomErrorCode.InvalidFragments, `encapsulated pixel data does not hold ${numberOfFrames} frame${numberOfFrames > 1 ? 's' : ''}: ${why}`, {
+      numberOfFrames,
+      fragments: fragments.length,
+      basicOffsetTableEntries: table.length,
+    });
+  if (fragments.length === 0) throw bad('it has no fragment');
+  for (const f of fragments) {
+    if (f.position + f.length > dataSet.byteArray.length) throw invalid(DicomErrorCode.Truncated, 'DICOM file is truncated inside a pixel data fragment');
+  }
+  const join = (group: typeof fragments): Uint8Array => {
+    if (group.length === 1) return dataSet.byteArray.subarray(group[0].position, group[0].position + group[0].length);
+    const out = new Uint8Array(group.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of group) {
+      out.set(dataSet.byteArray.subarray(f.position, f.position + f.length), at);
+      at += f.length;
+    }
+    return out;
+  };
+  if (numberOfFrames === 1) return [join(fragments)];
+  if (table.length > 0) {
+    if (table.length !== numberOfFrames) throw bad(`its Basic Offset Table has ${table.length} entries`);
+    const starts = table.map((offset, k) => {
+      const i = fragments.findIndex((f) => f.offset === offset);
+      if (i < 0) throw bad(`Basic Offset Table entry ${k + 1} (${offset}) is not the offset of a fragment`);
+      return i;
+    });
+    if (starts[0] !== 0 || starts.some((i, k) => k > 0 && i <= starts[k - 1])) throw bad('its Basic Offset Table is not increasing from the first fragment');
+    return starts.map((i, k) => join(fragments.slice(i, k + 1 < starts.length ? starts[k + 1] : fragments.length)));
+  }
+  if (fragments.length === numberOfFrames) return fragments.map((f) => join([f]));
+  if (parsed.transferSyntaxUid === COMPRESSED_TRANSFER_SYNTAX.rleLossless || fragments.length < numberOfFrames) {
+    throw bad(`it has ${fragments.length} fragments and no Basic Offset Table to group them`);
+  }
+  // JPEG, JPEG-LS and JPEG 2000 codestreams all end with FFD9: group fragments up to each such end.
+  const starts = callParser(() => dicomParser.createJPEGBasicOffsetTable(dataSet, pixelElement));
+  if (starts.length !== numberOfFrames) throw bad(`its ${fragments.length} fragments end ${starts.length} codestreams`);
+  return starts.map((offset, k) => {
+    const i = fragments.findIndex((f) => f.offset === offset);
+    const next = k + 1 < starts.length ? fragments.findIndex((f) => f.offset === starts[k + 1]) : fragments.length;
+    return join(fragments.slice(i, next));
+  });
 }
 
 type SampleKind = 'integer' | 'float32' | 'float64';

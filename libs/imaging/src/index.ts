@@ -13,3 +13,4 @@ export * from './dicom-seg-reader';
 export * from './rtstruct-reader';
 export * from './patient-contour';
 export * from './pixel-centre-fill';
+export * from './codecs/decode-frame';

@@ -1,9 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { MulterModule } from '@nestjs/platform-express';
 import { memoryStorage } from 'multer';
 import type { Logger } from 'pino';
 import type { InferenceConfig } from '@lvseg/config';
 import type { ModelStore, RunStore } from '@lvseg/model-store';
+import { AuthGuard } from './auth/auth.guard';
+import { Authenticator } from './auth/authenticator';
 import type { EngineChoice } from './engine/engine-selection';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { HealthController } from './health/health.controller';
@@ -11,13 +14,14 @@ import { MetricsController } from './metrics/metrics.controller';
 import { MetricsService } from './metrics/metrics.service';
 import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
+import { RegistryController } from './models/registry.controller';
 import { PacsModule, PacsOptions } from './pacs/pacs.module';
 import { RunsModule } from './runs/runs.module';
 import { SegmentController } from './segment/segment.controller';
 import { SegmentService } from './segment/segment.service';
 import { SegmentSeriesController } from './segment/segment-series.controller';
 import { SegmentSeriesService } from './segment/segment-series.service';
-import { APP_LOGGER, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
+import { APP_LOGGER, AUTHENTICATOR, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
 
 /** The outside things the app is built with (each behind an interface, so tests pass real ones of their choosing). */
 export interface InferenceDependencies {
@@ -49,13 +53,16 @@ export class InferenceModule {
       // Global, with these exports, so the PACS module reuses the registry and the inference queue (one engine lane).
       global: true,
       exports: [INFERENCE_CONFIG, APP_LOGGER, MetricsService, ModelRegistry, SegmentService],
-      controllers: [SegmentController, SegmentSeriesController, ModelsController, HealthController, MetricsController],
+      controllers: [SegmentController, SegmentSeriesController, ModelsController, RegistryController, HealthController, MetricsController],
       providers: [
         { provide: INFERENCE_CONFIG, useValue: deps.config },
         { provide: MODEL_STORE, useValue: deps.store },
         { provide: ENGINE_FACTORY, useValue: deps.engineFactory },
         { provide: ENGINE_CHOICE, useValue: deps.engineChoice },
         { provide: APP_LOGGER, useValue: deps.logger },
+        // Every route, the PACS module's included, passes AuthGuard (API keys, OIDC, scopes; see auth/).
+        { provide: AUTHENTICATOR, useValue: new Authenticator(deps.config.auth) },
+        { provide: APP_GUARD, useClass: AuthGuard },
         MetricsService,
         ModelRegistry,
         SegmentService,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { refineOpenApi } from './http/openapi';
 import pino, { Logger } from 'pino';
 import { repoRoot } from '@lvseg/common';
 import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
@@ -75,9 +76,11 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
       .setTitle('lvseg inference')
       .setDescription('Left-ventricle segmentation of cardiac MR (DICOM in, mask, LV area, label metrics, heatmaps and Grad-CAM out). Errors are { error: { code, message } }.')
       .setVersion(packageVersion())
+      // The Authorize button: an API key (LVSEG_API_KEYS) or an OIDC access token, sent as Authorization: Bearer.
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (LVSEG_API_KEYS) or an access token from the configured OIDC provider' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, refineOpenApi(document), { jsonDocumentUrl: 'docs-json' });
   await app.init();
   return app;
 }

@@ -8,17 +8,18 @@ import { isLvsegError } from '@lvseg/common';
 import { loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { createInferenceApp } from './create-app';
+import { assertPortFree, listenAsConfigured } from './listen';
 
 async function main(): Promise<void> {
   const config = loadInferenceConfig();
   const pacs = loadPacsConfig();
   const logger = pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
+  await assertPortFree(config);
   const backend = await initBackend();
   logger.info({ event: 'backend.ready', backend: backend.kind, simd: backend.simd, threads: backend.threads }, `tfjs backend: ${backend.reason}`);
   const app = await createInferenceApp({ config, logger, ...(pacs ? { pacs: { config: pacs } } : {}) });
   app.enableShutdownHooks();
-  await app.listen(config.inference.port);
-  logger.info({ event: 'listening', port: config.inference.port, modelStore: config.modelStore }, `listening on :${config.inference.port}`);
+  await listenAsConfigured(app, config, logger);
 }
 
 main().catch((e: unknown) => {

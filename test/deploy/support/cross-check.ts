@@ -1,4 +1,7 @@
 /** What the deployment files hand to lvseg's processes, to be compared with what the code reads. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { K8sObject } from './kustomize';
 import { containersOf, podTemplates } from './manifest-rules';
 
@@ -7,6 +10,11 @@ type Json = any;
 
 /** Placeholder for values that come from Secrets (unknown offline). */
 export const SECRET_PLACEHOLDER = 'value-from-secret';
+
+/** Stand-in contents of the files mounted from Secrets (`<secret>/<key>`), in the format the code reads. */
+export const SECRET_FILES: Record<string, string> = {
+  'lvseg-api-keys/keys': `deploy-check:${SECRET_PLACEHOLDER}-0123456789\n`,
+};
 
 export interface LvsegContainer {
   /** `Kind/name container` for messages. */
@@ -53,4 +61,27 @@ export function shellVariables(script: string): string[] {
   const names = new Set<string>();
   for (const m of script.matchAll(/\$\{?([A-Z][A-Z0-9_]*)/g)) names.add(m[1]);
   return [...names];
+}
+
+/**
+ * The container's environment with every value that points into a mounted Secret volume (`<mountPath>/<key>`) turned
+ * into a temp file holding `contents['<secret>/<key>']`, so lvseg's validation can read it offline. A path that is not
+ * in a mounted Secret stays as it is (and then fails to load, as it would in the pod).
+ */
+export function envWithSecretFiles(c: LvsegContainer, contents: Record<string, string>): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'lvseg-secret-files-'));
+  const env = { ...c.env };
+  for (const m of c.container.volumeMounts ?? []) {
+    const secret = (c.podSpec.volumes ?? []).find((v: Json) => v.name === m.name)?.secret;
+    if (!secret) continue;
+    for (const [name, value] of Object.entries(env)) {
+      if (!value.startsWith(`${m.mountPath}/`)) continue;
+      const id = `${secret.secretName}/${value.slice(m.mountPath.length + 1)}`;
+      if (contents[id] === undefined) throw new Error(`${c.id}: ${name} reads Secret file ${id}, which the test has no content for`);
+      const file = join(dir, id.replace(/\//g, '_'));
+      writeFileSync(file, contents[id]);
+      env[name] = file;
+    }
+  }
+  return env;
 }

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { LvsegError } from '@lvseg/common';
+import { PublicRoute } from '../auth/route-access';
 import type { EngineChoice } from '../engine/engine-selection';
 import { ModelRegistry } from '../models/model-registry.service';
 import { ENGINE_CHOICE } from '../tokens';
@@ -52,6 +53,7 @@ export class ReadyDto {
 }
 
 @ApiTags('operations')
+@PublicRoute('probes: kubelet and load balancers call them without credentials; they say nothing about patients')
 @Controller('health')
 export class HealthController {
   constructor(

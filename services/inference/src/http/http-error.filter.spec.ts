@@ -20,15 +20,30 @@ describe('toHttpError', () => {
     ['conflict', 'MODEL_VERSION_EXISTS', 409],
     ['integrity', 'MODEL_INTEGRITY', 503],
     ['unavailable', 'QUEUE_FULL', 503],
+    ['unauthenticated', 'AUTH_REQUIRED', 401],
+    ['forbidden', 'AUTH_SCOPE_MISSING', 403],
+    ['rate-limited', 'RATE_LIMITED', 429],
   ])('%s %s → %i with the code and message', (kind, code, status) => {
     const a = toHttpError(new LvsegError(kind, code, `the ${code} message`));
     expect(a).toMatchObject({ status, code, message: `the ${code} message`, unexpected: false });
   });
 
-  it('sets Retry-After on 503, from details when given', () => {
+  it('sets Retry-After on 503 and 429, from details when given', () => {
     expect(toHttpError(new LvsegError('unavailable', 'QUEUE_FULL', 'full', { retryAfterSeconds: 2.2 })).headers).toEqual({ 'Retry-After': '3' });
     expect(toHttpError(new LvsegError('integrity', 'MODEL_REFUSED', 'refused')).headers).toEqual({ 'Retry-After': '1' });
+    expect(toHttpError(new LvsegError('rate-limited', 'RATE_LIMITED', 'slow down', { retryAfterSeconds: 0.3 })).headers).toEqual({ 'Retry-After': '1' });
+    expect(toHttpError(new LvsegError('rate-limited', 'RATE_LIMITED', 'slow down', { retryAfterSeconds: 4.5 })).headers).toEqual({ 'Retry-After': '5' });
     expect(toHttpError(new LvsegError('not-found', 'X', 'x')).headers).toEqual({});
+  });
+
+  it('says the expected scheme on 401 and the missing scope on 403 (RFC 6750)', () => {
+    expect(toHttpError(new LvsegError('unauthenticated', 'AUTH_REQUIRED', 'x')).headers).toEqual({ 'WWW-Authenticate': 'Bearer realm="lvseg"' });
+    expect(toHttpError(new LvsegError('unauthenticated', 'AUTH_INVALID', 'x', { bearerError: 'invalid_token' })).headers).toEqual({
+      'WWW-Authenticate': 'Bearer realm="lvseg", error="invalid_token"',
+    });
+    expect(toHttpError(new LvsegError('forbidden', 'AUTH_SCOPE_MISSING', 'x', { requiredScope: 'lvseg:registry' })).headers).toEqual({
+      'WWW-Authenticate': 'Bearer realm="lvseg", error="insufficient_scope", scope="lvseg:registry"',
+    });
   });
 
   it('hides configuration errors behind a 500 that is flagged unexpected', () => {

@@ -22,6 +22,9 @@ const STATUS_OF_KIND: Record<ErrorKind, number> = {
   // A stored model whose bytes do not match its card cannot be served; the client did nothing wrong.
   integrity: 503,
   unavailable: 503,
+  unauthenticated: 401,
+  forbidden: 403,
+  'rate-limited': 429,
   config: 500,
 };
 
@@ -45,7 +48,12 @@ export function toHttpError(e: unknown): HttpErrorAnswer {
     if (e.kind === 'invalid-input' && UNPROCESSABLE_CODE_PREFIXES.some((p) => e.code.startsWith(p))) status = 422;
     const headers: Record<string, string> = {};
     const retry = e.details?.retryAfterSeconds;
-    if (status === 503) headers['Retry-After'] = String(typeof retry === 'number' && retry > 0 ? Math.ceil(retry) : 1);
+    if (status === 503 || status === 429) headers['Retry-After'] = String(typeof retry === 'number' && retry > 0 ? Math.ceil(retry) : 1);
+    // RFC 6750: say which scheme is expected, and why a credential was refused.
+    const bearerError = e.details?.bearerError;
+    const scope = e.details?.requiredScope;
+    if (status === 401) headers['WWW-Authenticate'] = `Bearer realm="lvseg"${typeof bearerError === 'string' ? `, error="${bearerError}"` : ''}`;
+    if (status === 403 && typeof scope === 'string') headers['WWW-Authenticate'] = `Bearer realm="lvseg", error="insufficient_scope", scope="${scope}"`;
     return { status, code: e.code, message: status === 500 ? 'internal configuration error' : e.message, headers, unexpected: status === 500 };
   }
   if (e instanceof HttpException) {

@@ -12,9 +12,10 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * One pino JSON line per request: request id (the caller's `x-request-id` when it is a plain token, else a UUID;
- * echoed back), method, url, route template, status, duration in ms, and for /segment the model version, the
- * image's SOP Instance UID and the error code (for /segment/series: the model version, the number of images and the
- * error code). Headers and bodies are never logged, so no patient data gets in.
+ * echoed back), method, url, route template, status, duration in ms, the caller's principal (API key name, or `oidc`
+ * and the token's subject; never a credential), and for /segment the model version, the image's SOP Instance UID and
+ * the error code (for /segment/series: the model version, the number of images and the error code). Headers and
+ * bodies are never logged, so no patient data and no credential gets in.
  * (Written here rather than with pino-http 11, which needs pino 10 while the project uses pino 9.)
  */
 export function requestLogging(log: Logger) {
@@ -41,6 +42,9 @@ export function requestLogging(log: Logger) {
         status,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
         ...(aborted ? { aborted: true } : {}),
+        // Who: the API key's name (never its secret), `oidc` with the token's subject, or `anonymous`.
+        ...(locals.principal ? { principal: locals.principal } : {}),
+        ...(locals.subject ? { subject: locals.subject } : {}),
         ...(locals.modelVersion ? { modelVersion: locals.modelVersion } : {}),
         ...(locals.sopInstanceUid ? { sopInstanceUid: locals.sopInstanceUid } : {}),
         ...(typeof locals.images === 'number' ? { images: locals.images } : {}),

@@ -1,8 +1,11 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../auth/route-access';
 import { MetricsService } from './metrics.service';
 
+@RequireScope(SCOPES.read)
 @Controller()
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

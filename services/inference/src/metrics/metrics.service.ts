@@ -24,6 +24,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  // principal: an API key's name (at most 100, from config), `oidc`, `anonymous`, or `none` (no valid credential).
+  readonly authRequests = new Counter({
+    name: 'lvseg_auth_requests_total',
+    help: 'Requests to routes that need a credential, by principal (API key name, oidc, anonymous or none) and outcome (allowed, unauthenticated, forbidden, rate-limited)',
+    labelNames: ['principal', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly inferenceDuration = new Histogram({
     name: 'lvseg_inference_duration_seconds',
     help: 'Time of one engine call: a batched segmentation forward pass (with pre- and post-processing), heatmaps or Grad-CAM',

@@ -3,6 +3,8 @@ import { ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, Api
 import type { Request, Response } from 'express';
 import { assertModelFileName, assertRef } from '@lvseg/model-store';
 import { heatmapLayersOfArchitecture } from '@lvseg/model';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../auth/route-access';
 import { ErrorResponseDto } from '../segment/dto/segment-response.dto';
 import { ModelCardDto, ModelFileDto, ModelListDto } from './dto/model.dto';
 import { ModelRegistry } from './model-registry.service';
@@ -10,6 +12,7 @@ import { browserModelFile } from './model-files';
 
 @ApiTags('models')
 @ApiExtraModels(ModelFileDto)
+@RequireScope(SCOPES.read)
 @Controller('models')
 export class ModelsController {
   constructor(private readonly registry: ModelRegistry) {}

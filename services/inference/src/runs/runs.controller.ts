@@ -2,11 +2,14 @@ import { Controller, Get, MessageEvent, Param, Res, Sse, StreamableFile } from '
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { Observable } from 'rxjs';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../auth/route-access';
 import { ErrorResponseDto } from '../segment/dto/segment-response.dto';
 import { RunDetailDto, RunListDto } from './dto/run.dto';
 import { RunsService } from './runs.service';
 
 @ApiTags('runs')
+@RequireScope(SCOPES.read)
 @Controller('runs')
 export class RunsController {
   constructor(private readonly runs: RunsService) {}

@@ -1,6 +1,8 @@
 import { Controller, HttpCode, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiExtraModels, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../auth/route-access';
 import { ErrorResponseDto } from './dto/segment-response.dto';
 import { SeriesResponseDto } from './dto/series-response.dto';
 import { SegmentSeriesService } from './segment-series.service';
@@ -10,6 +12,7 @@ import { SeriesUploadInterceptor } from './series-upload.interceptor';
 
 @ApiTags('segmentation')
 @ApiExtraModels(ErrorResponseDto)
+@RequireScope(SCOPES.segment)
 @Controller('segment')
 export class SegmentSeriesController {
   constructor(private readonly series: SegmentSeriesService) {}

@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LvsegError } from '@lvseg/common';
 import type { InferenceConfig } from '@lvseg/config';
-import { decodeDicom, encodeMaskPng } from '@lvseg/imaging';
+import { DicomImage, decodeDicomImage, encodeMaskPng } from '@lvseg/imaging';
 import type { LvFunction } from '@lvseg/lv-function';
 import { INFERENCE_CONFIG } from '../tokens';
 import { ModelRegistry } from '../models/model-registry.service';
 import { SegmentService, assertServableImage, labelMetricsOf, lvAreaOf, roiDtoOf } from './segment.service';
 import { SegmentQuery, readLabel, safeUid } from './segment-request';
-import { SERIES_FILES_FIELD, SERIES_LABELS_FIELD, SeriesPart, aboutPart, assertOneSeries, pairLabels } from './series-request';
+import { SERIES_FILES_FIELD, SERIES_LABELS_FIELD, SeriesPart, aboutPart, aboutPartAsync, assertOneSeries, pairLabels } from './series-request';
 import { FrameArea, frameIds, placeSeries, seriesLvComparison, seriesLvFunction } from './series-function';
 import type { LvFunctionDto, SeriesImageDto, SeriesResponseDto, SeriesTimingsDto } from './dto/series-response.dto';
 
@@ -60,14 +60,17 @@ export class SegmentSeriesService {
       log.modelVersion = handle.version;
 
       let mark = performance.now();
-      const decoded = input.files.map((f) =>
-        aboutPart(SERIES_FILES_FIELD, f.fileName, () => {
-          if (f.bytes.length === 0) throw new LvsegError('invalid-input', 'EMPTY_BODY', 'the part is empty');
-          const d = decodeDicom(f.bytes);
-          assertServableImage(d.image, this.config.inference.maxImageSide);
-          return d;
-        }),
-      );
+      const decoded: DicomImage[] = [];
+      for (const f of input.files) {
+        decoded.push(
+          await aboutPartAsync(SERIES_FILES_FIELD, f.fileName, async () => {
+            if (f.bytes.length === 0) throw new LvsegError('invalid-input', 'EMPTY_BODY', 'the part is empty');
+            const d = await decodeDicomImage(f.bytes);
+            assertServableImage(d.image, this.config.inference.maxImageSide);
+            return d;
+          }),
+        );
+      }
       assertOneSeries(
         decoded.map((d) => d.meta),
         names,

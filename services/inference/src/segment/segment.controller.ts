@@ -3,6 +3,8 @@ import { FileFieldsInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiExtraModels, ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { LvsegError } from '@lvseg/common';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../auth/route-access';
 import { ErrorResponseDto, SegmentResponseDto } from './dto/segment-response.dto';
 import { SegmentService } from './segment.service';
 import { parseSegmentQuery } from './segment-request';
@@ -14,6 +16,7 @@ type UploadedParts = { file?: Express.Multer.File[]; label?: Express.Multer.File
 
 @ApiTags('segmentation')
 @ApiExtraModels(ErrorResponseDto)
+@RequireScope(SCOPES.segment)
 @Controller()
 export class SegmentController {
   constructor(private readonly segmentation: SegmentService) {}
@@ -28,7 +31,8 @@ export class SegmentController {
       'optionally with `label` (a PNG mask, non-zero = LV, or a Sunnybrook contour text file) to get Dice, Jaccard and pixel accuracy. ' +
       'Images of any size up to the configured limit (default 1024×1024) are resampled for the model; the mask comes back at the image’s own size.',
   })
-  @ApiConsumes('application/dicom', 'multipart/form-data')
+  // The per-content-type schemas (a file upload in /docs) are set on the document by refineOpenApi.
+  @ApiConsumes('application/dicom', 'application/octet-stream', 'multipart/form-data')
   @ApiBody({
     schema: {
       oneOf: [

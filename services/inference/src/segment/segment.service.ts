@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { LvsegError } from '@lvseg/common';
 import type { InferenceConfig } from '@lvseg/config';
-import { BinaryMask, GrayImage, decodeDicom, encodeMaskPng } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, decodeDicomImage, encodeMaskPng } from '@lvseg/imaging';
 import { confusion, diceFromConfusion, jaccardFromConfusion, pixelAccuracyFromConfusion, renderHeatmap } from '@lvseg/model';
 import { INFERENCE_CONFIG } from '../tokens';
 import { MetricsService } from '../metrics/metrics.service';
@@ -68,7 +68,7 @@ export class SegmentService implements OnApplicationShutdown {
       const gradCamLayer = gradCamLayerFor(input.query.gradcam, handle.engine.heatmapLayers);
 
       let mark = performance.now();
-      const { image, meta } = decodeDicom(input.dicom);
+      const { image, meta } = await decodeDicomImage(input.dicom);
       assertServableImage(image, this.config.inference.maxImageSide);
       const sopInstanceUid = safeUid(meta.sopInstanceUid);
       log.sopInstanceUid = sopInstanceUid;

@@ -188,3 +188,14 @@ export function aboutPart<T>(field: string, fileName: string, fn: () => T): T {
     throw new LvsegError(e.kind, e.code, `${field} part ${shownName(fileName)}: ${e.message}`, { ...e.details, part: fileName.slice(0, 80) });
   }
 }
+
+/** `aboutPart` for an async step (e.g. decoding a compressed DICOM). */
+export async function aboutPartAsync<T>(field: string, fileName: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    return aboutPart(field, fileName, () => {
+      throw e;
+    });
+  }
+}

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { repoRoot } from '@lvseg/common';
+import { CODEC_WASM_FILES } from '@lvseg/imaging';
 
 /**
  * Where the built browser pages live: `LVSEG_WEB_DIR`, else `dist/services/inference/web` under the repository
@@ -22,6 +23,8 @@ export const VENDOR_FILES: Readonly<Record<string, { pkg: string; file: string; 
   'tfjs-backend-wasm.wasm': { pkg: '@tensorflow/tfjs-backend-wasm', file: 'dist/tfjs-backend-wasm.wasm', type: 'application/wasm' },
   'tfjs-backend-wasm-simd.wasm': { pkg: '@tensorflow/tfjs-backend-wasm', file: 'dist/tfjs-backend-wasm-simd.wasm', type: 'application/wasm' },
   'tfjs-backend-wasm-threaded-simd.wasm': { pkg: '@tensorflow/tfjs-backend-wasm', file: 'dist/tfjs-backend-wasm-threaded-simd.wasm', type: 'application/wasm' },
+  // The DICOM codecs the viewer's bundled decodeFrame fetches (setCodecWasmBaseUrl('/vendor/')).
+  ...Object.fromEntries(CODEC_WASM_FILES.map((c) => [c.file.slice(c.file.lastIndexOf('/') + 1), { pkg: c.pkg, file: c.file, type: 'application/wasm' }])),
 };
 
 /** The installed folder of a package (some, like vega-embed, do not export their package.json, so walk up from the entry). */

@@ -50,11 +50,73 @@
     box.hidden = !message;
   }
 
+  // The API key the user gave this tab, if any (/api-key.js; README "Security").
+  const apiKey = () => (window.lvsegApiKey ? window.lvsegApiKey.key() : '');
+  const authHeaders = () => (window.lvsegApiKey ? window.lvsegApiKey.headers() : {});
+
   async function getJson(url) {
-    const res = await fetch(url, { headers: { Accept: 'application/json' } });
+    const res = await fetch(url, { headers: { Accept: 'application/json', ...authHeaders() } });
     const body = await res.json().catch(() => null);
-    if (!res.ok) throw new Error((body && body.error && body.error.message) || `${url}: HTTP ${res.status}`);
+    const message = (body && body.error && body.error.message) || `${url}: HTTP ${res.status}`;
+    if ((res.status === 401 || res.status === 403) && window.lvsegApiKey) window.lvsegApiKey.show(`The API refused the request: ${message}`);
+    if (!res.ok) throw new Error(message);
     return body;
+  }
+
+  /**
+   * Server-sent events read with fetch, which (unlike EventSource) can send the Authorization header; used when an
+   * API key is set. Same interface as EventSource for what the monitor uses: addEventListener(type, fn), close(),
+   * readyState; it reconnects after a dropped connection as EventSource does (the stream starts with a snapshot).
+   */
+  function keyedEventSource(url) {
+    const listeners = new Map();
+    const source = {
+      readyState: 0,
+      addEventListener(type, fn) {
+        listeners.set(type, [...(listeners.get(type) || []), fn]);
+      },
+      close() {
+        source.readyState = 2;
+        controller.abort();
+      },
+    };
+    let controller = new AbortController();
+    const emit = (type, data) => (listeners.get(type) || []).forEach((fn) => fn({ type, data }));
+    async function connect() {
+      controller = new AbortController();
+      try {
+        const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...authHeaders() }, signal: controller.signal });
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        source.readyState = 1;
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += value;
+          let end;
+          while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+            let type = 'message';
+            const data = [];
+            for (const line of block.split(/\r?\n/)) {
+              if (line.startsWith('event:')) type = line.slice(6).trim();
+              else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            }
+            if (data.length) emit(type, data.join('\n'));
+          }
+        }
+      } catch {
+        // dropped, refused or aborted: below
+      }
+      if (source.readyState === 2) return;
+      source.readyState = 0;
+      emit('error');
+      setTimeout(() => source.readyState !== 2 && connect(), 2000);
+    }
+    connect();
+    return source;
   }
 
   // ---------- runs list and model versions ----------
@@ -178,7 +240,8 @@
 
   /** Follows the run live: the stream starts with a snapshot, so nothing recorded in between is missed. */
   function follow(id) {
-    const source = new EventSource(`/runs/${encodeURIComponent(id)}/events`);
+    const url = `/runs/${encodeURIComponent(id)}/events`;
+    const source = apiKey() ? keyedEventSource(url) : new EventSource(url);
     state.source = source;
     const handle = (fn) => (event) => {
       if (state.runId !== id) return;
@@ -205,7 +268,7 @@
     }));
     source.addEventListener('error', () => {
       // EventSource reconnects by itself (and gets a fresh snapshot); say so while it does.
-      if (state.runId === id && source.readyState !== EventSource.CLOSED) $('live-status').textContent = 'Connection lost; reconnecting…';
+      if (state.runId === id && source.readyState !== 2 /* CLOSED */) $('live-status').textContent = 'Connection lost; reconnecting…';
     });
   }
 
@@ -394,6 +457,30 @@
     return `/runs/${encodeURIComponent(runId)}/heatmaps/${epoch}/${encodeURIComponent(layer)}.png`;
   }
 
+  /**
+   * A heatmap thumbnail linking to the full-size image. With an API key the PNG is fetched with the key and shown from
+   * a blob: URL (an <img src> cannot send a header); without one the API URL is used as it is.
+   */
+  function heatmapLink(url, alt) {
+    const img = el('img', { alt, width: 96, height: 96, decoding: 'async', 'data-src': url });
+    const link = el('a', { href: url, target: '_blank', rel: 'noopener' }, [img]);
+    if (!apiKey()) {
+      img.src = url;
+      return link;
+    }
+    fetch(url, { headers: authHeaders() })
+      .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(`HTTP ${res.status}`))))
+      .then((blob) => {
+        const local = URL.createObjectURL(blob);
+        img.src = local;
+        link.href = local;
+      })
+      .catch((e) => {
+        img.alt = `${alt} (could not load: ${e.message})`;
+      });
+    return link;
+  }
+
   function renderHeatmaps() {
     const run = state.run;
     const epochs = [...state.heatmaps.keys()].sort((a, b) => a - b);
@@ -406,7 +493,7 @@
     head.replaceChildren(el('th', { scope: 'col', text: 'Layer' }), ...epochs.map((e) => el('th', { scope: 'col', text: `Epoch ${e}` })));
     const body = $('heatmap-body');
     // Images already shown are kept (not reloaded) when a new epoch column arrives.
-    const shown = new Map([...body.querySelectorAll('img')].map((img) => [img.getAttribute('src'), img.closest('a')]));
+    const shown = new Map([...body.querySelectorAll('img')].map((img) => [img.dataset.src, img.closest('a')]));
     body.replaceChildren(
       ...layers.map((layer) =>
         el('tr', {}, [
@@ -415,7 +502,7 @@
             const recorded = (state.heatmaps.get(epoch) || []).includes(layer);
             if (!recorded) return el('td', { text: '–' });
             const url = heatmapUrl(run.id, epoch, layer);
-            const link = shown.get(url) || el('a', { href: url, target: '_blank', rel: 'noopener' }, [el('img', { src: url, alt: `Layer ${layer}, epoch ${epoch}`, width: 96, height: 96, decoding: 'async' })]);
+            const link = shown.get(url) || heatmapLink(url, `Layer ${layer}, epoch ${epoch}`);
             return el('td', {}, [link]);
           }),
         ]),

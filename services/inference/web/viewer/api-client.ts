@@ -12,9 +12,24 @@ export class ApiError extends Error {
   }
 }
 
-/** `fetch` and parse the JSON answer; a non-2xx answer becomes an ApiError with the API's `{error: {code, message}}`. */
+/** The page's API key form and store (/api-key.js, loaded before this bundle). */
+interface ApiKeyControl {
+  headers(): Record<string, string>;
+  show(reason?: string): void;
+}
+const apiKeyControl = (): ApiKeyControl | undefined => (globalThis as { lvsegApiKey?: ApiKeyControl }).lvsegApiKey;
+
+/** `Authorization: Bearer <key>` when the user gave this tab an API key (README "Security"), else nothing. */
+export function authHeaders(): Record<string, string> {
+  return apiKeyControl()?.headers() ?? {};
+}
+
+/**
+ * `fetch` (with the API key, if any) and parse the JSON answer; a non-2xx answer becomes an ApiError with the API's
+ * `{error: {code, message}}`, and a 401/403 also shows the API key form.
+ */
 export async function apiJson<T>(url: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { ...init, headers: { ...authHeaders(), ...((init?.headers as Record<string, string> | undefined) ?? {}) } });
   const text = await res.text();
   let body: unknown;
   try {
@@ -24,6 +39,7 @@ export async function apiJson<T>(url: string, init?: RequestInit): Promise<T> {
   }
   if (!res.ok) {
     const e = (body as Partial<ErrorResponseDto>).error;
+    if (res.status === 401 || res.status === 403) apiKeyControl()?.show(`The API refused the request: ${e?.message ?? res.status}`);
     throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `${url} answered ${res.status}`);
   }
   return body as T;

@@ -5,10 +5,10 @@
  * the expert's values and model − expert.
  *
  * Every number is the API's; the page only draws. Images are decoded for display by the server's own decoder
- * (decodeDicom) and the expert's outline is rasterised by the server's own contour code, as in the single-image mode.
+ * (decodeDicomImage) and the expert's outline is rasterised by the server's own contour code, as in the single-image mode.
  */
 import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
-import { decodeDicom } from '@lvseg/imaging/dicom';
+import { decodeDicomImage } from '@lvseg/imaging/dicom';
 import type { LvFunctionDto, LvPhaseSumDto, SeriesImageDto, SeriesResponseDto } from '../../src/segment/dto/series-response.dto';
 import { apiJson, describeError } from './api-client';
 import { OUTLINE, Outline, imageCanvas, labelMask, legendItem, maskFromBase64Png, paint } from './drawing';
@@ -126,7 +126,7 @@ export function setUpSeriesMode(opts: { chosenModel: () => string }): SeriesMode
     try {
       const pending = apiJson<SeriesResponseDto>(`/segment/series${params.size ? `?${params}` : ''}`, { method: 'POST', body: form });
       // While the server works: decode the images for display with the server's own decoder.
-      const images = sent.dicoms.map((d) => decodeForDisplay(d.bytes));
+      const images = await Promise.all(sent.dicoms.map((d) => decodeForDisplay(d.bytes)));
       const r = await pending;
       const roundTripMs = performance.now() - started;
       if (mine !== generation) return;
@@ -157,9 +157,9 @@ export function setUpSeriesMode(opts: { chosenModel: () => string }): SeriesMode
     }
   }
 
-  function decodeForDisplay(bytes: Uint8Array): GrayImage | undefined {
+  async function decodeForDisplay(bytes: Uint8Array): Promise<GrayImage | undefined> {
     try {
-      return decodeDicom(bytes).image;
+      return (await decodeDicomImage(bytes)).image;
     } catch {
       return undefined; // the API names what is wrong with the file; the outlines are drawn on black
     }

@@ -4,18 +4,19 @@
  * Its series mode (series-view.ts) sends the DICOMs of a whole series to POST /segment/series and shows volumes and EF.
  *
  * No second preprocessing: the DICOM is decoded, normalised, resampled and post-processed by the very lib files the
- * server runs (decodeDicom, normalize, segmentImages → toModelInput, probabilityToMask), bundled by build-web.ts;
+ * server runs (decodeDicomImage and its codecs, normalize, segmentImages → toModelInput, probabilityToMask), bundled by build-web.ts;
  * `@tensorflow/tfjs` here is the page's global `tf` from /vendor/tf.min.js (see browserLibs in build-web.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
-import { decodeDicom } from '@lvseg/imaging/dicom';
+import { decodeDicomImage } from '@lvseg/imaging/dicom';
+import { setCodecWasmBaseUrl } from '@lvseg/imaging/codecs/decode-frame';
 import { maskOptionsOf, predictLvProbabilities, segmentImages } from '@lvseg/model/segmentation';
 import { CascadeSpec, REQUIRED_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
 import { dice } from '@lvseg/model/metrics/overlap';
 import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto';
 import type { SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
-import { apiJson, describeError } from './api-client';
+import { apiJson, authHeaders, describeError } from './api-client';
 import { OUTLINE, Outline, imageCanvas, labelMask, legendItem, maskFromBase64Png, paint } from './drawing';
 import { countLv, formatArea, formatMs, zoomRegion } from './mask-geometry';
 import { SeriesMode, setUpSeriesMode } from './series-view';
@@ -238,7 +239,10 @@ async function applyServerAnswer(call: SegmentCall): Promise<void> {
   if (!state.image) {
     try {
       // The same decoder as the server; only for display (the mask above is the server's).
-      state.image = decodeDicom(state.dicom!.bytes).image;
+      const dicom = state.dicom!;
+      const image = (await decodeDicomImage(dicom.bytes)).image;
+      // Compressed files decode asynchronously (codecs load on first use): keep it only if the file is still the one shown.
+      if (state.dicom === dicom) state.image = image;
     } catch (e) {
       showError(`The server segmented this file, but this browser could not decode it for display: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -280,11 +284,13 @@ function browserModel(version: string, card: ModelCardDto): Promise<BrowserModel
   let p = browserModels.get(version);
   if (!p) {
     const base = `/models/${encodeURIComponent(version)}/files`;
+    // model.json and its weight files go through the API too, so they carry the API key.
+    const withKey = { requestInit: { headers: authHeaders() } };
     p = card.files['cascade.json']
-      ? Promise.all([tf.loadLayersModel(`${base}/localiser.model.json`), tf.loadLayersModel(`${base}/segmenter.model.json`), apiJson<Partial<CascadeSpec>>(`${base}/cascade.json`)]).then(
+      ? Promise.all([tf.loadLayersModel(`${base}/localiser.model.json`, withKey), tf.loadLayersModel(`${base}/segmenter.model.json`, withKey), apiJson<Partial<CascadeSpec>>(`${base}/cascade.json`)]).then(
           ([localiser, segmenter, spec]): BrowserModel => ({ kind: 'cascade', localiser, segmenter, spec: { ...REQUIRED_CASCADE_SPEC, ...spec } }),
         )
-      : tf.loadLayersModel(`${base}/model.json`).then((model): BrowserModel => ({ kind: 'single', model }));
+      : tf.loadLayersModel(`${base}/model.json`, withKey).then((model): BrowserModel => ({ kind: 'single', model }));
     p.catch(() => browserModels.delete(version));
     browserModels.set(version, p);
   }
@@ -543,6 +549,8 @@ function showMode(mode: Mode): void {
 }
 
 async function main(): Promise<void> {
+  // The DICOM codecs' .wasm files (JPEG, JPEG-LS, JPEG 2000, HTJ2K) are served beside tfjs's; fetched on first use.
+  setCodecWasmBaseUrl('/vendor/');
   const series: SeriesMode = setUpSeriesMode({ chosenModel });
   /** Modes whose shown answer is from a model other than the chosen one (chosen while the other mode was shown). */
   const stale = new Set<Mode>();

@@ -1,10 +1,13 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { SCOPES } from '@lvseg/config';
+import { RequireScope } from '../../auth/route-access';
 import { ErrorResponseDto } from '../../segment/dto/segment-response.dto';
 import type { PacsJobView } from './pacs-job';
 import { PacsJobsService } from './pacs-jobs.service';
 
 @ApiTags('pacs')
+@RequireScope(SCOPES.read)
 @Controller('jobs')
 export class PacsJobsController {
   constructor(private readonly jobs: PacsJobsService) {}

@@ -5,7 +5,7 @@ import type { NaturalDataset } from 'dcmjs';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError, repoRoot } from '@lvseg/common';
 import type { InferenceConfig } from '@lvseg/config';
-import { BinaryMask, DicomMeta, GrayImage, decodeDicom, naturalizeDicom } from '@lvseg/imaging';
+import { BinaryMask, DicomMeta, GrayImage, decodeDicomImage, naturalizeDicom } from '@lvseg/imaging';
 import { APP_LOGGER, INFERENCE_CONFIG } from '../../tokens';
 import type { ModelHandle } from '../../models/model-handle';
 import { ModelRegistry } from '../../models/model-registry.service';
@@ -93,7 +93,7 @@ export class SeriesSegmentationService {
       const decoded: DecodedImage[] = [];
       for (const bytes of files) {
         try {
-          const { image, meta } = decodeDicom(bytes);
+          const { image, meta } = await decodeDicomImage(bytes);
           decoded.push({ image, meta, dataset: naturalizeDicom(bytes), sopInstanceUid: meta.sopInstanceUid ?? '' });
         } catch (e) {
           if (!isLvsegError(e)) throw e;

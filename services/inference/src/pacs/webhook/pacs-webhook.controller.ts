@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { PublicRoute } from '../../auth/route-access';
 import { ErrorResponseDto } from '../../segment/dto/segment-response.dto';
 import { PacsWebhookService } from './pacs-webhook.service';
 import { readRawBody } from './raw-body';
@@ -18,6 +19,9 @@ export class WebhookAcceptedDto {
 }
 
 @ApiTags('pacs')
+// The PACS authenticates each event with its HMAC signature (PACS_WEBHOOK_SECRET, checked by PacsWebhookService):
+// body-bound and replay-proof, it is the PACS's credential for segmenting its own series.
+@PublicRoute('signed with PACS_WEBHOOK_SECRET instead of a bearer credential')
 @Controller('webhooks')
 @UseFilters(WebhookAuthFilter)
 export class PacsWebhookController {
