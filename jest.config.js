@@ -12,6 +12,8 @@ module.exports = {
   },
   transformIgnorePatterns: ['/node_modules/(?!pngjs/)'],
   moduleNameMapper: {
+    // Test support of a lib (not exported from its index), for specs and e2e tests elsewhere.
+    '^@lvseg/model-store/testing$': '<rootDir>/libs/model-store/src/testing/model-store.contract',
     '^@lvseg/(imaging|model|model-store|common|config|report|lv-function)$': '<rootDir>/libs/$1/src',
   },
   testTimeout: 120000,

@@ -3,12 +3,12 @@
  * before any work starts.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@lvseg/common';
-import { ModelStore, NewModelVersion, openModelStore } from '@lvseg/model-store';
+import { ModelStore, openModelStore } from '@lvseg/model-store';
+import { sampleModelVersion } from '@lvseg/model-store/testing';
 
 const tsx = join(repoRoot(), 'node_modules', 'tsx', 'dist', 'cli.mjs');
 
@@ -18,23 +18,6 @@ function lvseg(args: string[], env: Record<string, string>): Promise<{ code: num
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
-}
-
-function version(valDice: number): NewModelVersion {
-  return {
-    architecture: 'unet-small',
-    parameterCount: 1,
-    inputShape: [256, 256, 1],
-    classes: ['background', 'lv'],
-    preprocessing: {},
-    hyperParameters: {},
-    data: { manifestSha256: 'b'.repeat(64), source: 'sunnybrook-png', trainImages: 1, valImages: 1 },
-    metrics: { val: { dice: valDice, pixelAccuracy: 0.99, images: 1 } },
-    backend: 'wasm',
-    trainingTimeMs: 1,
-    gitCommit: '0'.repeat(40),
-    files: new Map([['model.json', Buffer.from('{}')], ['weights.bin', randomBytes(32)]]),
-  };
 }
 
 describe('lvseg CLI (real process, file store)', () => {
@@ -49,8 +32,8 @@ describe('lvseg CLI (real process, file store)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('models delete: removes versions no alias needs, refuses the production one with a reason and exit code 2', async () => {
-    const kept = await store.publish(version(0.87));
-    const old = await store.publish({ ...version(0.5), files: new Map([['model.json', Buffer.from('{}')], ['weights.bin', randomBytes(32)]]) });
+    const kept = await store.publish(sampleModelVersion({ valDice: 0.87 }));
+    const old = await store.publish(sampleModelVersion({ valDice: 0.5 }));
     await store.setAlias('production', kept.version);
     const refused = await lvseg(['models', 'delete', kept.version], env);
     expect(refused.code).toBe(2);

@@ -35,7 +35,7 @@ export interface StoreFactoryOptions {
 export type StoreFactory = (opts: StoreFactoryOptions) => Promise<StoreUnderTest>;
 
 /** A publish request with fresh random weights; `valDice: null` leaves the val split out. */
-export function sampleModelVersion(opts: { architecture?: string; valDice?: number | null; weightBytes?: number } = {}): NewModelVersion {
+export function sampleModelVersion(opts: { architecture?: string; valDice?: number | null; weightBytes?: number; source?: string; protocol?: string } = {}): NewModelVersion {
   const weights = randomBytes(opts.weightBytes ?? 4096);
   const modelJson = Buffer.from(JSON.stringify({ format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'] }] }));
   const valDice = opts.valDice === undefined ? 0.9 : opts.valDice;
@@ -45,8 +45,8 @@ export function sampleModelVersion(opts: { architecture?: string; valDice?: numb
     inputShape: [256, 256, 1],
     classes: ['background', 'lv'],
     preprocessing: { normalize: { lowPercentile: 0.5, highPercentile: 99.5 } },
-    hyperParameters: { learningRate: 0.001, epochs: 3, batchSize: 8 },
-    data: { manifestSha256: createHash('sha256').update('manifest.csv').digest('hex'), source: 'sunnybrook', trainImages: 200, valImages: 40 },
+    hyperParameters: { learningRate: 0.001, epochs: 3, batchSize: 8, ...(opts.protocol ? { protocol: opts.protocol } : {}) },
+    data: { manifestSha256: createHash('sha256').update('manifest.csv').digest('hex'), source: opts.source ?? 'sunnybrook', trainImages: 200, valImages: 40 },
     metrics: {
       train: { dice: 0.95, pixelAccuracy: 0.99 },
       ...(valDice === null ? {} : { val: { dice: valDice, pixelAccuracy: 0.98, images: 40 } }),

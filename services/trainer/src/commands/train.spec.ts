@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { NewModelVersion, openModelStore } from '@lvseg/model-store';
+import { openModelStore } from '@lvseg/model-store';
+import { sampleModelVersion } from '@lvseg/model-store/testing';
 import { trainConfigFor, validateTrainConfig } from '@lvseg/model';
 import { comparedWithProduction, trainAndEvaluate } from './train';
 
@@ -38,24 +38,6 @@ describe('lvseg train: options checked before any data is read', () => {
   });
 });
 
-/** A publishable version with random weights and the given val Dice (on the `sunnybrook` source, by patient). */
-function sampleModelVersion({ valDice }: { valDice: number }): NewModelVersion {
-  return {
-    architecture: 'unet-small',
-    parameterCount: 1,
-    inputShape: [256, 256, 1],
-    classes: ['background', 'lv'],
-    preprocessing: {},
-    hyperParameters: { protocol: 'by-patient' },
-    data: { manifestSha256: 'a'.repeat(64), source: 'sunnybrook', trainImages: 2, valImages: 1 },
-    metrics: { train: { dice: 0.9, pixelAccuracy: 0.99 }, val: { dice: valDice, pixelAccuracy: 0.98, images: 1 } },
-    backend: 'wasm',
-    trainingTimeMs: 1,
-    gitCommit: '0'.repeat(40),
-    files: new Map([['model.json', Buffer.from('{}')], ['weights.bin', randomBytes(64)]]),
-  };
-}
-
 describe('comparedWithProduction (the warning after lvseg train publishes)', () => {
   let dir: string;
   beforeEach(() => {
@@ -81,9 +63,8 @@ describe('comparedWithProduction (the warning after lvseg train publishes)', () 
     expect(await comparedWithProduction(store, lone)).toBeUndefined(); // no production alias yet
     const production = await store.publish(sampleModelVersion({ valDice: 0.87 }));
     await store.setAlias('production', production.version);
-    const other = sampleModelVersion({ valDice: 0.5 });
-    const elsewhere = await store.publish({ ...other, data: { ...other.data, source: 'site-import' } });
-    const paper = await store.publish({ ...sampleModelVersion({ valDice: 0.5 }), hyperParameters: { protocol: 'paper' } });
+    const elsewhere = await store.publish(sampleModelVersion({ valDice: 0.5, source: 'site-import' }));
+    const paper = await store.publish(sampleModelVersion({ valDice: 0.5, protocol: 'paper' }));
     expect(await comparedWithProduction(store, elsewhere)).toBeUndefined();
     expect(await comparedWithProduction(store, paper)).toBeUndefined();
   });
