@@ -33,3 +33,17 @@ export class LvsegError extends Error {
 export function isLvsegError(e: unknown, kind?: ErrorKind): e is LvsegError {
   return e instanceof LvsegError && (kind === undefined || e.kind === kind);
 }
+
+/**
+ * The LvsegError `p` rejects with (for tests and callers that expect a refusal): throws when `p` resolves, and
+ * rethrows any other error.
+ */
+export async function refusalOf(p: Promise<unknown>): Promise<LvsegError> {
+  try {
+    await p;
+  } catch (e) {
+    if (isLvsegError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a refusal (an LvsegError), but the call succeeded');
+}

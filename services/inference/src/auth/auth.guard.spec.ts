@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Controller, ExecutionContext, Get } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
-import { isLvsegError } from '@lvseg/common';
+import { refusalOf } from '@lvseg/common';
 import { SCOPES, loadAuthConfig } from '@lvseg/config';
 import { HealthController } from '../health/health.controller';
 import { MetricsController } from '../metrics/metrics.controller';
@@ -54,15 +54,7 @@ function context(controller: object, handler: string, authorization?: string) {
   return { ctx, req, res };
 }
 
-async function refusal(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    if (isLvsegError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = refusalOf;
 
 describe('AuthGuard', () => {
   const metrics = new MetricsService();

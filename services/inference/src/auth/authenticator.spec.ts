@@ -1,4 +1,4 @@
-import { isLvsegError } from '@lvseg/common';
+import { refusalOf } from '@lvseg/common';
 import { loadAuthConfig } from '@lvseg/config';
 import { Authenticator } from './authenticator';
 import { TestIdentityProvider, startTestIdentityProvider } from './testing/identity-provider';
@@ -6,15 +6,7 @@ import { TestIdentityProvider, startTestIdentityProvider } from './testing/ident
 const VIEWER = 'viewer-secret-0123456789';
 const ADMIN = 'admin-secret-0123456789ab';
 
-async function refusal(p: Promise<unknown>): Promise<{ kind: string; code: string; message: string; details?: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    if (isLvsegError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
+const refusal = refusalOf;
 
 describe('Authenticator with API keys', () => {
   const auth = new Authenticator(loadAuthConfig({ LVSEG_API_KEYS: `viewer:${VIEWER}:lvseg:read,admin:${ADMIN}:lvseg:read+lvseg:segment+lvseg:registry` }).auth);
