@@ -1,16 +1,16 @@
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { LvsegError, sha256Hex } from '@lvseg/common';
+import { LvsegError } from '@lvseg/common';
 import { CARD_FILE_NAME, type ModelCard } from './model-card';
-import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
+import { ALIAS_LOG_DIR, ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions } from './store-core';
 
 export interface FileModelStoreOptions extends ModelStoreCommonOptions {
   /** Store directory; a relative path is resolved from the current working directory. */
   root: string;
-  /** A store directory (same layout) whose versions and aliases are copied in while this store has no aliases.json. */
+  /** A store directory (same layout) whose versions and aliases are copied in while this store has no aliases yet. */
   seedFrom?: string;
   /** Refuse ('config') a root that does not exist instead of treating it as an empty store; used for seeds. */
   requireExisting?: boolean;
@@ -23,10 +23,11 @@ const STAGING_DIR = '.staging';
 
 /**
  * Model store on a local directory:
- * `<root>/versions/<version>/{card.json, <files>}` and `<root>/aliases.json` (aliases plus their history).
+ * `<root>/versions/<version>/{card.json, <files>}`, `<root>/aliases/log/<move>.json` (one file per alias move) and,
+ * in stores written by earlier versions or seeded, `<root>/aliases.json` (the log's starting state).
  * A version is written into a staging directory and renamed into place, so it appears whole or not at all.
- * Alias updates are serialized within this process; two processes moving aliases at the same instant are
- * last-writer-wins (a digest check right before the write narrows, but does not close, that window).
+ * Each alias move is a new file linked into place under a unique name, so processes sharing the directory (on one
+ * filesystem, or any that honours link(2)) never lose each other's moves.
  */
 export class FileModelStore extends StoreCore {
   readonly uri: string;
@@ -91,34 +92,68 @@ export class FileModelStore extends StoreCore {
     }
   }
 
-  protected async deleteVersion(version: string): Promise<void> {
+  protected async deleteCard(version: string): Promise<void> {
     await rm(join(this.versionDir(version), CARD_FILE_NAME), { force: true });
+  }
+
+  protected async restoreCard(version: string, cardBytes: Buffer): Promise<void> {
+    await publishFile(this.versionDir(version), CARD_FILE_NAME, cardBytes, false);
+  }
+
+  protected async deleteVersionFiles(version: string): Promise<void> {
     await rm(this.versionDir(version), { recursive: true, force: true });
   }
 
-  protected async readAliasDocument(): Promise<StoredAliasDocument | undefined> {
-    const bytes = await readIfExists(join(this.root, ALIASES_FILE_NAME));
-    return bytes === undefined ? undefined : { bytes, token: sha256Hex(bytes) };
+  protected async readAliasDocument(): Promise<Buffer | undefined> {
+    return readIfExists(join(this.root, ALIASES_FILE_NAME));
   }
 
-  protected async writeAliasDocument(bytes: Buffer, expectedToken: string | undefined): Promise<boolean> {
-    const target = join(this.root, ALIASES_FILE_NAME);
-    const current = await readIfExists(target);
-    if ((current === undefined ? undefined : sha256Hex(current)) !== expectedToken) return false;
+  protected async createAliasDocument(bytes: Buffer): Promise<void> {
     await mkdir(this.root, { recursive: true });
-    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      await writeDurably(temp, bytes);
-      await rename(temp, target); // atomic replace: readers see the old or the new document, never half of one
-      await syncDir(this.root);
-    } finally {
-      await rm(temp, { force: true });
-    }
-    return true;
+    await publishFile(this.root, ALIASES_FILE_NAME, bytes, false);
+  }
+
+  protected async listAliasLog(): Promise<string[]> {
+    return readdir(this.aliasLogDir()).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [];
+      throw e;
+    });
+  }
+
+  protected async readAliasLogEntry(name: string): Promise<Buffer | undefined> {
+    return readIfExists(join(this.aliasLogDir(), name));
+  }
+
+  protected async writeAliasLogEntry(name: string, bytes: Buffer): Promise<void> {
+    await mkdir(this.aliasLogDir(), { recursive: true });
+    await publishFile(this.aliasLogDir(), name, bytes, true);
+  }
+
+  private aliasLogDir(): string {
+    return join(this.root, ...ALIAS_LOG_DIR.split('/'));
   }
 
   private versionDir(version: string): string {
     return join(this.root, VERSIONS_DIR, version);
+  }
+}
+
+/**
+ * Makes `dir/name` appear whole: written and fsynced under a temporary name (which readers ignore), then hard-linked
+ * into place. link(2) never replaces an existing file; `mustBeNew` decides whether an existing one is an error.
+ */
+async function publishFile(dir: string, name: string, bytes: Buffer, mustBeNew: boolean): Promise<void> {
+  const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeDurably(temp, bytes);
+    try {
+      await link(temp, join(dir, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || mustBeNew) throw e;
+    }
+    await syncDir(dir);
+  } finally {
+    await rm(temp, { force: true });
   }
 }
 

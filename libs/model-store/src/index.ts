@@ -1,6 +1,6 @@
 export * from './model-card';
 export * from './model-store';
-export { ALIASES_FILE_NAME, type ModelStoreCommonOptions } from './store-core';
+export { ALIAS_LOG_DIR, ALIASES_FILE_NAME, type ModelStoreCommonOptions } from './store-core';
 export * from './file-model-store';
 export * from './s3-model-store';
 export * from './open-model-store';

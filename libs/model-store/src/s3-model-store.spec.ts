@@ -5,6 +5,7 @@ import { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { S3ModelStore, type S3ConnectionOptions } from './s3-model-store';
 import { describeModelStoreContract, sampleModelVersion, type StoreFactory } from './testing/model-store.contract';
+import { runAliasMoversTogether } from './testing/alias-movers';
 import { startS3rver, type RunningS3rver } from './testing/s3rver';
 
 function rawClient(c: S3ConnectionOptions): Client {
@@ -26,6 +27,18 @@ function listKeys(client: Client, bucket: string, prefix: string): Promise<strin
     stream.on('error', reject);
     stream.on('end', () => resolve(keys.sort()));
   });
+}
+
+/** The error a promise rejects with, failing the test if it resolves. */
+async function rejection(p: Promise<unknown>): Promise<LvsegError> {
+  const e = await p.then(
+    (v) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
+    },
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(LvsegError);
+  return e as LvsegError;
 }
 
 const freshBucket = () => `lvseg-${randomBytes(5).toString('hex')}`;
@@ -94,19 +107,118 @@ describe('S3ModelStore against s3rver (in-process S3 server)', () => {
       expect(store.uri).toBe(`s3://${bucket}/team/lvseg/`);
       expect(await client.bucketExists(bucket)).toBe(false);
       const card = await store.publish(sampleModelVersion());
-      await store.setAlias('production', card.version);
+      await store.setAlias('production', card.version, { by: 'alice' });
       expect(await client.bucketExists(bucket)).toBe(true);
-      expect(await listKeys(client, bucket, '')).toEqual([
-        'team/lvseg/aliases.json',
+      const keys = await listKeys(client, bucket, '');
+      expect(keys).toEqual([
+        expect.stringMatching(/^team\/lvseg\/aliases\/log\/000000000001-20250301T100000\.000Z-[0-9a-f]{32}\.json$/),
         `team/lvseg/versions/${card.version}/card.json`,
         `team/lvseg/versions/${card.version}/model.json`,
         `team/lvseg/versions/${card.version}/weights.bin`,
       ]);
       expect(JSON.parse((await readAll(await client.getObject(bucket, `team/lvseg/versions/${card.version}/card.json`))).toString())).toEqual(card);
-      const aliases = JSON.parse((await readAll(await client.getObject(bucket, 'team/lvseg/aliases.json'))).toString());
-      expect(aliases.aliases).toEqual({ production: card.version });
+      const move = JSON.parse((await readAll(await client.getObject(bucket, keys[0]))).toString());
+      expect(move).toEqual({ alias: 'production', action: 'set', version: card.version, at: '2025-03-01T10:00:00.000Z', by: 'alice' });
     });
 
+    it('reads an aliases.json written by an earlier version as the starting state, and leaves it untouched', async () => {
+      const bucket = freshBucket();
+      const client = rawClient(server.connection);
+      const store = new S3ModelStore({ ...server.connection, bucket, prefix: 'm', now });
+      const [v1, v2, v3] = [await store.publish(sampleModelVersion()), await store.publish(sampleModelVersion()), await store.publish(sampleModelVersion())].map((c) => c.version);
+      const legacy = Buffer.from(JSON.stringify({
+        aliases: { production: v2 },
+        history: { production: [
+          { alias: 'production', action: 'set', version: v1, at: '2025-01-01T00:00:00.000Z' },
+          { alias: 'production', action: 'set', version: v2, previous: v1, at: '2025-01-02T00:00:00.000Z' },
+        ] },
+      }));
+      await client.putObject(bucket, 'm/aliases.json', legacy, legacy.length);
+      expect(await store.aliases()).toEqual({ production: v2 });
+      await store.setAlias('production', v3);
+      expect(await store.rollback('production')).toEqual({ alias: 'production', previous: v3, current: v2 });
+      expect(await store.rollback('production')).toEqual({ alias: 'production', previous: v2, current: v1 }); // into the old history
+      expect((await store.aliasHistory('production')).map((e) => [e.action, e.version])).toEqual([['set', v1], ['set', v2], ['set', v3], ['rollback', v2], ['rollback', v1]]);
+      expect((await readAll(await client.getObject(bucket, 'm/aliases.json'))).equals(legacy)).toBe(true);
+      expect(await store.delete(v3)).toBeUndefined(); // nothing points at it or would roll back to it any more
+      expect((await rejection(store.delete(v1))).message).toBe(`cannot delete ${v1}: alias production points at it`);
+    });
+
+    it('puts the card back and refuses when another process points an alias at the version while it is being deleted', async () => {
+      const bucket = freshBucket();
+      const client = rawClient(server.connection);
+      let otherProcess: (() => Promise<unknown>) | undefined;
+      /** The real store, paused right after the card is gone to let the other process's move land. */
+      class DeleteRacedByPromote extends S3ModelStore {
+        protected override async deleteCard(version: string): Promise<void> {
+          await super.deleteCard(version);
+          await otherProcess?.();
+        }
+      }
+      const store = new DeleteRacedByPromote({ ...server.connection, bucket, prefix: 'm', now });
+      const [v0, v1] = [(await store.publish(sampleModelVersion())).version, (await store.publish(sampleModelVersion())).version];
+      await store.setAlias('production', v0);
+      // It checked v1's card before the delete removed it, and its move lands just after.
+      const move = Buffer.from(JSON.stringify({ alias: 'production', action: 'set', version: v1, previous: v0, at: now().toISOString() }));
+      otherProcess = () => client.putObject(bucket, `m/aliases/log/000000000002-20250301T100000.000Z-${'f'.repeat(32)}.json`, move, move.length);
+      expect(await rejection(store.delete(v1))).toMatchObject({ code: 'MODEL_VERSION_IN_USE', message: `cannot delete ${v1}: alias production points at it` });
+      expect((await store.load('production')).card.version).toBe(v1);
+    });
+
+    it('s3rver ignores If-Match, which is why alias moves must not depend on conditional writes', async () => {
+      // The design before the alias log rewrote aliases.json guarded by If-Match; on a server that ignores the header,
+      // two processes that read the same document both "succeed", and the second write drops the first one's move.
+      const bucket = freshBucket();
+      const client = rawClient(server.connection);
+      await client.makeBucket(bucket);
+      await client.putObject(bucket, 'aliases.json', Buffer.from('first'), 5);
+      await client.putObject(bucket, 'aliases.json', Buffer.from('second'), 6, { 'If-Match': '"00000000000000000000000000000000"' });
+      expect((await readAll(await client.getObject(bucket, 'aliases.json'))).toString()).toBe('second');
+    });
+
+    it('loses no alias move when separate processes move aliases at the same time', async () => {
+      const bucket = freshBucket();
+      const prefix = 'shared/models';
+      const uri = `s3://${bucket}/${prefix}`;
+      const owner = new S3ModelStore({ ...server.connection, bucket, prefix });
+      const versions: string[] = [];
+      for (let k = 0; k < 4; k++) versions.push((await owner.publish(sampleModelVersion({ weightBytes: 64 }))).version);
+      await owner.setAlias('production', versions[0], { by: 'setup', reason: 'setup' });
+
+      const workers = 3;
+      const moves = 30;
+      const aliases = ['production', 'staging'];
+      const outputs = await runAliasMoversTogether(
+        Array.from({ length: workers }, (_, i) => ({ uri, s3: server.connection, worker: `w${i}`, index: i, moves, aliases, versions })),
+      );
+
+      // What the workers were told, move by move.
+      const reported = outputs.flat();
+      expect(reported).toHaveLength(workers * moves);
+      const landed = reported.filter((r) => r.outcome === 'moved').map((r) => r.reason);
+      const notRecorded = reported.filter((r) => r.outcome !== 'moved').map((r) => r.reason);
+      expect(landed.length).toBeGreaterThan(0);
+
+      // What the bucket holds, read without the store: one object per recorded move, folded in key order.
+      const client = rawClient(server.connection);
+      const logKeys = await listKeys(client, bucket, `${prefix}/aliases/log/`);
+      const log = await Promise.all(logKeys.map(async (k) => JSON.parse((await readAll(await client.getObject(bucket, k))).toString()) as { alias: string; version: string; reason: string }));
+      expect(log.map((e) => e.reason).sort()).toEqual(['setup', ...landed].sort()); // every move recorded, exactly once
+      for (const reason of notRecorded) expect(log.some((e) => e.reason === reason)).toBe(false);
+      const folded: Record<string, string> = {};
+      for (const e of log) folded[e.alias] = e.version;
+
+      // Any process (a fresh instance here) sees the fold, with histories in log order.
+      const reader = new S3ModelStore({ ...server.connection, bucket, prefix });
+      expect(await reader.aliases()).toEqual(folded);
+      expect(await owner.aliases()).toEqual(folded);
+      for (const alias of aliases) {
+        expect((await reader.aliasHistory(alias)).map((e) => e.reason)).toEqual(log.filter((e) => e.alias === alias).map((e) => e.reason));
+      }
+      const sequences = logKeys.map((k) => k.slice(`${prefix}/aliases/log/`.length, `${prefix}/aliases/log/`.length + 12));
+      // eslint-disable-next-line no-console
+      console.info(`cross-process alias moves: ${landed.length} landed of ${reported.length}; ${sequences.length - new Set(sequences).size} made concurrently with another (same sequence number)`);
+    });
     it('keeps stores on different prefixes of one bucket apart, and works at the bucket root', async () => {
       const bucket = freshBucket();
       const a = new S3ModelStore({ ...server.connection, bucket, prefix: 'a', now });

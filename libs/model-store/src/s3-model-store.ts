@@ -3,7 +3,7 @@ import type { Client } from 'minio';
 import { LvsegError } from '@lvseg/common';
 import { CARD_FILE_NAME, type ModelCard } from './model-card';
 import { FileModelStore } from './file-model-store';
-import { ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions, type StoredAliasDocument } from './store-core';
+import { ALIAS_LOG_DIR, ALIASES_FILE_NAME, StoreCore, versionExistsError, type ModelStoreCommonOptions } from './store-core';
 import { listS3Keys, openS3Location, readBody, s3Code, S3_NETWORK_CODES, S3_NOT_FOUND_CODES, type S3ConnectionOptions } from './s3-objects';
 
 export type { S3ConnectionOptions } from './s3-objects';
@@ -12,7 +12,7 @@ export interface S3ModelStoreOptions extends ModelStoreCommonOptions, S3Connecti
   bucket: string;
   /** Key prefix all objects live under, e.g. `lvseg/models`; empty for the bucket root. */
   prefix?: string;
-  /** A file store directory whose versions and aliases are uploaded while this store has no aliases.json. */
+  /** A file store directory whose versions and aliases are uploaded while this store has no aliases yet. */
   seedFrom?: string;
 }
 
@@ -20,13 +20,15 @@ const AUTH_CODES = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoes
 
 /**
  * Model store in an S3 bucket (MinIO, AWS, or anything S3-compatible), same layout as the file store under a prefix:
- * `<prefix>/versions/<version>/{card.json, <files>}` and `<prefix>/aliases.json`.
+ * `<prefix>/versions/<version>/{card.json, <files>}`, `<prefix>/aliases/log/<move>.json` and, in stores written by
+ * earlier versions or seeded, `<prefix>/aliases.json` (the alias log's starting state).
  *
  * S3 has no multi-object transaction, so a version becomes visible through its card: files are uploaded first and
  * the card last; a version without a card is treated as absent (a crashed upload leaves only invisible objects).
- * The card and the alias document are written with `If-None-Match` / `If-Match`, which MinIO and AWS S3 enforce;
- * servers that ignore those headers (s3rver, older MinIO) make concurrent alias moves from different processes
- * last-writer-wins. Moves from one process are always serialized.
+ * Alias moves need no conditional write: each is a new object under a key no other writer produces (see StoreCore),
+ * so concurrent moves from any number of processes all land, on any S3 server with read-after-write and
+ * list-after-write consistency (AWS S3 since 2020, MinIO, s3rver). The card is still written with `If-None-Match: *`,
+ * which only servers that enforce it turn from check-then-write into an atomic no-overwrite.
  */
 export class S3ModelStore extends StoreCore {
   readonly uri: string;
@@ -58,7 +60,7 @@ export class S3ModelStore extends StoreCore {
   }
 
   protected async readCardBytes(version: string): Promise<Buffer | undefined> {
-    return (await this.getIfExists(this.versionKey(version, CARD_FILE_NAME)))?.bytes;
+    return this.getIfExists(this.versionKey(version, CARD_FILE_NAME));
   }
 
   protected async listCardVersions(): Promise<string[]> {
@@ -72,7 +74,7 @@ export class S3ModelStore extends StoreCore {
   }
 
   protected async readModelFile(version: string, name: string): Promise<Buffer | undefined> {
-    return (await this.getIfExists(this.versionKey(version, name)))?.bytes;
+    return this.getIfExists(this.versionKey(version, name));
   }
 
   protected async writeVersion(card: ModelCard, cardBytes: Buffer, files: Map<string, Buffer>): Promise<void> {
@@ -86,24 +88,45 @@ export class S3ModelStore extends StoreCore {
     if (!written) throw versionExistsError(card.version);
   }
 
-  protected async deleteVersion(version: string): Promise<void> {
+  protected async deleteCard(version: string): Promise<void> {
     await this.call('delete version card', () => this.client.removeObject(this.bucket, this.versionKey(version, CARD_FILE_NAME)));
+  }
+
+  protected async restoreCard(version: string, cardBytes: Buffer): Promise<void> {
+    const key = this.versionKey(version, CARD_FILE_NAME);
+    await this.call(`write ${key}`, () => this.client.putObject(this.bucket, key, cardBytes, cardBytes.length, { 'Content-Type': 'application/json' }));
+  }
+
+  protected async deleteVersionFiles(version: string): Promise<void> {
     const keys = await this.call('list version files', () => listS3Keys(this.client, this.bucket, `${this.prefix}versions/${version}/`, true));
     for (const key of keys) await this.call('delete version file', () => this.client.removeObject(this.bucket, key));
   }
 
-  protected async readAliasDocument(): Promise<StoredAliasDocument | undefined> {
-    const found = await this.getIfExists(this.aliasesKey());
-    return found && { bytes: found.bytes, token: found.etag };
+  protected async readAliasDocument(): Promise<Buffer | undefined> {
+    return this.getIfExists(this.aliasesKey());
   }
 
-  protected async writeAliasDocument(bytes: Buffer, expectedToken: string | undefined): Promise<boolean> {
+  protected async createAliasDocument(bytes: Buffer): Promise<void> {
     const key = this.aliasesKey();
-    // Checked here as well as by the conditional header, for servers that ignore the header.
-    const current = await this.statEtag(key);
-    if (current !== expectedToken) return false;
-    const condition: Record<string, string> = expectedToken === undefined ? { 'If-None-Match': '*' } : { 'If-Match': expectedToken };
-    return this.putConditionally(key, bytes, condition);
+    // Checked here as well as by the header, for servers that ignore it; seeders race only to write the same seed.
+    if ((await this.getIfExists(key)) !== undefined) return;
+    await this.putConditionally(key, bytes, { 'If-None-Match': '*' });
+  }
+
+  protected async listAliasLog(): Promise<string[]> {
+    const base = this.aliasLogPrefix();
+    const keys = await this.call('list alias log', () => listS3Keys(this.client, this.bucket, base, true));
+    return keys.map((key) => key.slice(base.length)).filter((name) => !name.includes('/'));
+  }
+
+  protected async readAliasLogEntry(name: string): Promise<Buffer | undefined> {
+    return this.getIfExists(`${this.aliasLogPrefix()}${name}`);
+  }
+
+  protected async writeAliasLogEntry(name: string, bytes: Buffer): Promise<void> {
+    // A plain PUT: the name is unique to this move, and S3 makes an object visible whole or not at all.
+    const key = `${this.aliasLogPrefix()}${name}`;
+    await this.call(`write ${key}`, () => this.client.putObject(this.bucket, key, bytes, bytes.length, { 'Content-Type': 'application/json' }));
   }
 
   /** How this store reaches its server, for a store living beside it (the training runs); never logged. */
@@ -117,6 +140,10 @@ export class S3ModelStore extends StoreCore {
 
   private aliasesKey(): string {
     return `${this.prefix}${ALIASES_FILE_NAME}`;
+  }
+
+  private aliasLogPrefix(): string {
+    return `${this.prefix}${ALIAS_LOG_DIR}/`;
   }
 
   /** PUT guarded by a precondition header; false when the server reports the precondition failed. */
@@ -137,16 +164,7 @@ export class S3ModelStore extends StoreCore {
     }
   }
 
-  private async statEtag(key: string): Promise<string | undefined> {
-    try {
-      return normalizeEtag((await this.client.statObject(this.bucket, key)).etag);
-    } catch (e) {
-      if (S3_NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
-      throw this.mapError(e, `stat ${key}`);
-    }
-  }
-
-  private async getIfExists(key: string): Promise<{ bytes: Buffer; etag: string } | undefined> {
+  private async getIfExists(key: string): Promise<Buffer | undefined> {
     let stream: Readable;
     try {
       stream = await this.client.getObject(this.bucket, key);
@@ -154,16 +172,11 @@ export class S3ModelStore extends StoreCore {
       if (S3_NOT_FOUND_CODES.has(s3Code(e) ?? '')) return undefined;
       throw this.mapError(e, `read ${key}`);
     }
-    let bytes: Buffer;
     try {
-      bytes = await readBody(stream);
+      return await readBody(stream);
     } catch (e) {
       throw this.mapError(e, `read ${key}`);
     }
-    // getObject resolves to the HTTP response, whose headers carry the etag used for conditional alias writes.
-    const headers = (stream as Readable & { headers?: Record<string, string | string[] | undefined> }).headers;
-    const etag = headers?.etag;
-    return { bytes, etag: normalizeEtag(typeof etag === 'string' ? etag : '') };
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -190,10 +203,6 @@ export class S3ModelStore extends StoreCore {
   }
 }
 
-
-function normalizeEtag(etag: string): string {
-  return etag.replace(/^"|"$/g, '');
-}
 
 function contentTypeOf(name: string): string {
   return name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
