@@ -15,6 +15,8 @@ module.exports = {
     // Test support of a lib (not exported from its index), for specs and e2e tests elsewhere.
     '^@lvseg/model-store/testing$': '<rootDir>/libs/model-store/src/testing/model-store.contract',
     '^@lvseg/(imaging|model|model-store|common|config|report|lv-function)$': '<rootDir>/libs/$1/src',
+    // One lib file by path, as the browser pages import them (services/inference/web/tsconfig.json).
+    '^@lvseg/(imaging|model|common)/(.+)$': '<rootDir>/libs/$1/src/$2',
   },
   testTimeout: 120000,
 };

@@ -7,9 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '@lvseg/common';
-import { BackendInfo, heatmapLayers, initBackend } from '@lvseg/model';
+import type { Manifest } from '@lvseg/imaging';
+import { BackendInfo, TrainConfig, heatmapLayers, initBackend } from '@lvseg/model';
 import { FileModelStore, FileRunStore, ModelCard } from '@lvseg/model-store';
 import { trainAndPublish, TrainedModel } from '../services/trainer/src/commands/train';
+import { RunRecorder } from '../services/trainer/src/run-recorder';
 import { makeTinyDataset, sunnybrookPngMissingReason } from '../services/trainer/src/testing/tiny-dataset';
 import { accessibilityViolations, browserUnavailableReason, collectPageErrors, launchBrowser, saveScreenshot } from './support/browser';
 import { startInferenceApp, RunningInferenceApp } from './support/inference-app';
@@ -29,6 +31,16 @@ async function until<T>(probe: () => Promise<T | undefined | false>, what: strin
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Each chart axis of the curves with labels: its title and its visible tick labels, in order. */
+function chartAxes(page: Page): Promise<Array<{ title: string; labels: string[] }>> {
+  return page.evaluate<Array<{ title: string; labels: string[] }>>(`[...document.querySelectorAll('#curves svg g.role-axis')]
+    .map((axis) => ({
+      title: axis.querySelector('.role-axis-title text')?.textContent ?? '',
+      labels: [...axis.querySelectorAll('.role-axis-label text')].filter((t) => t.getAttribute('opacity') !== '0' && t.textContent !== '').map((t) => t.textContent),
+    }))
+    .filter((a) => a.labels.length > 0)`);
 }
 
 /** Epoch numbers in the page's epoch table (its row headers). */
@@ -151,4 +163,65 @@ describeMonitor('training monitor page (/monitor/) following a live run', () => 
     expect(errors).toEqual([]);
     await page.close();
   }, 420000);
+
+  it('shows the step within the epoch and the time left from a recorder’s step reports, and a one-epoch run’s axes with distinct labels', async () => {
+    // The trainer's own recorder, fed steps on a fake clock: 10 s a step, 8 steps, one epoch planned.
+    const runs = new FileRunStore({ root });
+    const clock = { ms: 0 };
+    const recorder = await RunRecorder.start(
+      { store: runs, heatmapEvery: 0, log: () => {}, progressEveryMs: 0, nowMs: () => clock.ms },
+      { cfg: { arch: 'unet-small', epochs: 1 } as TrainConfig, manifest: { sha256: 'b'.repeat(64) } as Manifest, dataSource: 'steps-test', valImage: undefined, hyperParameters: { optimizer: 'adam', learningRate: 0.002 } },
+    );
+    if (!recorder) throw new Error('the recorder did not start');
+    const hooks = recorder.hooks();
+    const step = async (k: number) => {
+      clock.ms = k * 10_000;
+      hooks.onStep!({ epoch: 1, step: k, steps: 8, loss: 1 / k, learningRate: 0.002 });
+      await recorder.idle();
+    };
+    hooks.onEpochStart!(1, 8);
+    await step(1);
+    await step(3);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${app.url}/monitor/#run=${recorder.runId}`);
+    const progress = page.locator('#step-progress');
+    await page.locator('#step-progress[data-step="3"]').waitFor({ timeout: 20000 });
+    expect(await progress.isVisible()).toBe(true);
+    // 30 s for 3 steps: 10 s a step, 5 to go.
+    expect(await progress.getAttribute('data-epoch-eta-seconds')).toBe('50');
+    expect(await page.locator('#step-text').textContent()).toMatch(/^Epoch 1 of 1: step 3 of 8 · about \d+ s left in this epoch · loss 0\.3333( · last report .+ ago)?$/);
+    expect(await page.locator('#step-bar').evaluate((b) => [(b as unknown as { value: number }).value, (b as unknown as { max: number }).max])).toEqual([3, 8]);
+    await saveScreenshot(page, 'monitor-step-progress');
+
+    // Live, through the event stream: a later step, then the last one.
+    await step(6);
+    await page.locator('#step-progress[data-step="6"]').waitFor({ timeout: 20000 });
+    expect(await progress.getAttribute('data-epoch-eta-seconds')).toBe('20');
+    await step(8);
+    await page.locator('#step-text', { hasText: 'step 8 of 8 · validating and recording the epoch' }).waitFor({ timeout: 20000 });
+    const serious = (await accessibilityViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(serious).toEqual([]);
+
+    await hooks.onEpochEnd!({ epoch: 1, learningRate: 0.002, trainLoss: 0.5, trainPixelAccuracy: 0.97, trainDice: 0.4, val: { pixelAccuracy: 0.981, dice: 0.5, images: 2 }, ms: 80_000 }, undefined as never);
+    await recorder.finish();
+    // Not just 'Finished': the running status says "no epoch finished yet".
+    await page.locator('#live-status', { hasText: /^Finished after epoch 1 of 1/ }).waitFor({ timeout: 20000 });
+    expect(await progress.isHidden()).toBe(true);
+
+    // One point per chart: one integer tick on each epoch axis, Dice from 0 to 1, and no label twice on any axis.
+    const axes = await until(async () => {
+      const a = await chartAxes(page);
+      return a.filter((x) => x.title === 'epoch').length === 4 && a.length === 8 ? a : undefined;
+    }, 'the four charts with their axes', 20000);
+    for (const axis of axes) expect({ title: axis.title, labels: [...new Set(axis.labels)] }).toEqual(axis);
+    expect(axes.filter((a) => a.title === 'epoch').map((a) => a.labels)).toEqual([['1'], ['1'], ['1'], ['1']]);
+    const dice = axes.find((a) => a.title === 'Dice')!;
+    expect([Number(dice.labels[0]), Number(dice.labels[dice.labels.length - 1])]).toEqual([0, 1]);
+    for (const title of ['training loss', 'pixel accuracy', 'learning rate']) expect(axes.find((a) => a.title === title)!.labels.length).toBeGreaterThanOrEqual(2);
+    await saveScreenshot(page, 'monitor-one-epoch');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120000);
 });

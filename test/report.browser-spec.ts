@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '@lvseg/common';
-import { DataReport, formatPercent } from '@lvseg/report';
+import { DataReport, INTENSITY_GRID_AXES, formatPercent } from '@lvseg/report';
 import { accessibilityViolations, browserUnavailableReason, collectPageErrors, launchBrowser, saveScreenshot } from './support/browser';
 import { SUNNYBROOK_PNG_DIR } from './support/sunnybrook';
 
@@ -127,6 +127,27 @@ if (reason) {
       expect(c.height).toBeGreaterThan(50);
       expect(c.label.length).toBeGreaterThan(10);
     }
+  });
+
+  it('draws the per-case histogram grid with no two texts on top of each other, its axis titles once', async () => {
+    const texts = await page.$$eval('#chart-intensity-per-case svg text', (els) =>
+      (els as unknown as Array<{ textContent: string | null; getBoundingClientRect(): { x: number; y: number; width: number; height: number } }>)
+        .map((t) => ({ text: t.textContent ?? '', box: t.getBoundingClientRect() }))
+        .filter((t) => t.text.trim() !== '' && t.box.width > 0),
+    );
+    // Every case header, its ticks and the titles: far more than a handful of texts.
+    expect(texts.length).toBeGreaterThan(report.counts.cases + 10);
+    const overlapping: string[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      for (let j = i + 1; j < texts.length; j++) {
+        const [a, b] = [texts[i].box, texts[j].box];
+        // 1 px of slack: glyph boxes of neighbouring lines may touch.
+        if (a.x + 1 < b.x + b.width && b.x + 1 < a.x + a.width && a.y + 1 < b.y + b.height && b.y + 1 < a.y + a.height) overlapping.push(`${texts[i].text} × ${texts[j].text}`);
+      }
+    }
+    expect(overlapping).toEqual([]);
+    const titles = texts.filter((t) => /normalised intensity|share of the case/.test(t.text)).map((t) => t.text);
+    expect(titles).toEqual([INTENSITY_GRID_AXES.x, INTENSITY_GRID_AXES.y]);
   });
 
   it('decodes every example image, each with alt text', async () => {

@@ -162,6 +162,61 @@ describeViewer('viewer page at / (real app, shipped model, headless Chromium)', 
     SLOW_MS,
   );
 
+  it('keys the heat-map colours: the jet bar with its numbered ends and what they mean, for Grad-CAM and for the layers', async () => {
+    for (const [id, scaled] of [['gradcam-key', 'scaled to its maximum'], ['heatmaps-key', 'min–max scaled per layer and image']]) {
+      const key = page.locator(`#${id} .colour-key`);
+      expect(await key.isVisible()).toBe(true);
+      expect(await key.locator('.colour-key-title').textContent()).toContain(scaled);
+      expect(await key.locator('.colour-ticks span').allTextContents()).toEqual(['0', '0.5', '1']);
+      const meaning = await key.locator('.colour-meaning li').allTextContents();
+      expect(meaning.map((m) => m.slice(0, 2))).toEqual(['0 ', '1 ']);
+      // The bar runs through jet: dark blue at 0, dark red at 1 (the server's colour map; heatmap-key.spec checks every stop).
+      const bar = await key.locator('.colour-bar').evaluate((b) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundImage: string } }).getComputedStyle(b).backgroundImage);
+      expect(bar).toMatch(/^linear-gradient\(to right, rgb\(0, 0, 128\) 0%, .*rgb\(128, 0, 0\) 100%\)$/);
+      const box = (await key.locator('.colour-bar').boundingBox())!;
+      expect(box.width).toBeGreaterThan(100);
+    }
+    // The layer key sits above the layer pictures, the Grad-CAM key beside its picture.
+    const [heatKey, firstHeat, camKey, cam] = await Promise.all(['#heatmaps-key', `[id="heatmap-${heatmapLayers[0]}"]`, '#gradcam-key', '#gradcam-image'].map(async (sel) => (await page.locator(sel).boundingBox())!));
+    expect(heatKey.y + heatKey.height).toBeLessThanOrEqual(firstHeat.y);
+    expect(camKey.x).toBeGreaterThanOrEqual(cam.x + cam.width);
+  });
+
+  it('enlarges a heat map from the keyboard and a Grad-CAM by click, in a dialog with the colour key; Escape and Close close it', async () => {
+    const layer = heatmapLayers[heatmapLayers.length - 1];
+    // Layer ids hold dots (`segmenter.score`): an attribute selector, not `#…`.
+    const thumb = page.locator(`[id="heatmap-${layer}"]`);
+    const opener = page.locator('button.enlarge', { has: thumb });
+    expect(await opener.getAttribute('aria-label')).toBe(`Enlarge: ${await thumb.getAttribute('alt')}`);
+    await opener.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('#picture-dialog');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await page.evaluate(`document.getElementById('picture-dialog').open && document.getElementById('picture-dialog').matches(':modal')`)).toBe(true);
+    const big = page.locator('#picture-dialog-image');
+    expect(await big.getAttribute('src')).toBe(await thumb.getAttribute('src'));
+    expect(await big.getAttribute('alt')).toBe(await thumb.getAttribute('alt'));
+    expect(await page.locator('#picture-dialog-title').textContent()).toBe(await page.locator('figure', { has: thumb }).locator('figcaption').textContent());
+    const [bigBox, thumbBox] = [(await big.boundingBox())!, (await thumb.boundingBox())!];
+    expect(bigBox.width).toBeGreaterThan(2 * thumbBox.width);
+    expect(await page.locator('#picture-dialog-key .colour-ticks span').allTextContents()).toEqual(['0', '0.5', '1']);
+    expect(await page.locator('#picture-dialog-key .colour-key-title').textContent()).toContain('activation');
+    const violations = await accessibilityViolations(page);
+    expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
+    await saveScreenshot(page, 'viewer-enlarged');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    // Focus is back on the picture that opened the dialog.
+    expect(await page.evaluate(`document.activeElement?.contains(document.getElementById('heatmap-${layer}')) ?? false`)).toBe(true);
+
+    await page.locator('#gradcam-image').click();
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await big.getAttribute('src')).toBe(await page.locator('#gradcam-image').getAttribute('src'));
+    expect(await page.locator('#picture-dialog-key .colour-key-title').textContent()).toContain('Grad-CAM');
+    await page.locator('#picture-dialog-close').click();
+    await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+  });
+
   it(
     'scores the expert contour: the Dice shown is the API’s, and both outlines are drawn in their legend colours',
     async () => {

@@ -24,6 +24,24 @@ export interface RunEpoch {
   seconds: number;
 }
 
+/** Where the trainer is within an epoch, as it reports it (live progress for the monitor; the epochs hold the results). */
+export interface RunStepProgress {
+  epoch: number;
+  /** Steps (batches) done in this epoch, 1..steps. */
+  step: number;
+  steps: number;
+  /** Wall seconds since the epoch started, so a reader can estimate the time left without trusting clocks. */
+  epochSeconds: number;
+  /** The last step's training loss; null when not finite. */
+  loss: number | null;
+}
+
+/** The stored progress (`runs/<id>/progress.json`), overwritten as training goes. */
+export interface RunProgress extends RunStepProgress {
+  /** ISO 8601, UTC: when the trainer wrote it. */
+  updatedAt: string;
+}
+
 /** What the trainer knows when a run starts. */
 export interface NewTrainingRun {
   architecture: string;
@@ -68,6 +86,8 @@ export interface RunDetail {
   epochs: RunEpoch[];
   /** Epochs with a heatmap set, ascending, with the layers recorded for each. */
   heatmaps: Array<{ epoch: number; layers: string[] }>;
+  /** The trainer's latest step report, once it has sent one. */
+  progress?: RunProgress;
 }
 
 /** How a run ended. */
@@ -80,7 +100,8 @@ export interface RunOutcome {
 
 /**
  * Records of training runs, kept beside the model versions in the same store location:
- * `runs/<id>/run.json`, `runs/<id>/epochs.json`, `runs/<id>/heatmaps.json` (index) and `runs/<id>/heatmaps/<epoch>/<layer>.png`.
+ * `runs/<id>/run.json`, `runs/<id>/epochs.json`, `runs/<id>/heatmaps.json` (index), `runs/<id>/heatmaps/<epoch>/<layer>.png`
+ * and `runs/<id>/progress.json` (the latest step, overwritten).
  * Every object is written whole (S3 has no append); one trainer writes a run, any number of readers follow it.
  */
 export interface RunStore {
@@ -92,6 +113,8 @@ export interface RunStore {
   recordEpoch(id: string, epoch: RunEpoch): Promise<void>;
   /** Stores one epoch's heatmap PNGs by layer name; the epoch is listed only once all of them are stored. */
   recordHeatmaps(id: string, epoch: number, pngs: Map<string, Buffer>): Promise<void>;
+  /** Replaces the run's step progress (the trainer throttles these: they are for the live monitor only). */
+  recordProgress(id: string, progress: RunStepProgress): Promise<void>;
   /** Marks the run finished (with its version) or failed. */
   finishRun(id: string, outcome: RunOutcome): Promise<TrainingRun>;
   /** All runs, newest first. */
@@ -107,6 +130,7 @@ const RUN_FILE = 'run.json';
 const EPOCHS_FILE = 'epochs.json';
 const HEATMAP_INDEX_FILE = 'heatmaps.json';
 const HEATMAPS_DIR = 'heatmaps';
+const PROGRESS_FILE = 'progress.json';
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -178,6 +202,16 @@ export function validateRunEpoch(e: RunEpoch): RunEpoch {
     learningRate: e.learningRate,
     seconds: e.seconds,
   };
+}
+
+/** Checks a step report and returns a clean copy; 'invalid-input' (RUN_RECORD_INVALID) when it makes no sense. */
+export function validateRunStepProgress(p: RunStepProgress): RunStepProgress {
+  if (typeof p !== 'object' || p === null) throw invalid('progress must be an object');
+  const epoch = parseRunEpoch(p.epoch);
+  if (!Number.isInteger(p.steps) || p.steps < 1) throw invalid('progress.steps must be a positive integer');
+  if (!Number.isInteger(p.step) || p.step < 0 || p.step > p.steps) throw invalid(`progress.step must be an integer from 0 to steps (${p.steps})`);
+  if (typeof p.epochSeconds !== 'number' || !Number.isFinite(p.epochSeconds) || p.epochSeconds < 0) throw invalid('progress.epochSeconds must be a non-negative number');
+  return { epoch, step: p.step, steps: p.steps, epochSeconds: p.epochSeconds, loss: finiteOrNull(p.loss, 'progress.loss') };
 }
 
 function validateNewRun(r: NewTrainingRun): NewTrainingRun {
@@ -272,6 +306,16 @@ export abstract class RunStoreCore implements RunStore {
     });
   }
 
+  async recordProgress(id: string, progress: RunStepProgress): Promise<void> {
+    assertRunId(id);
+    const clean = validateRunStepProgress(progress);
+    return this.serialized(id, async () => {
+      await this.requireRun(id);
+      const stored: RunProgress = { ...clean, updatedAt: this.now().toISOString() };
+      await this.writeObject(this.key(id, PROGRESS_FILE), toJsonBytes(stored), 'application/json');
+    });
+  }
+
   async finishRun(id: string, outcome: RunOutcome): Promise<TrainingRun> {
     assertRunId(id);
     if (outcome.status !== 'finished' && outcome.status !== 'failed') throw invalid(`status must be finished or failed, got ${JSON.stringify(outcome.status)}`);
@@ -311,11 +355,11 @@ export abstract class RunStoreCore implements RunStore {
   async getRun(id: string): Promise<RunDetail> {
     assertRunId(id);
     const run = await this.requireRun(id);
-    const [epochs, index] = await Promise.all([this.readEpochs(id), this.readHeatmapIndex(id)]);
+    const [epochs, index, progress] = await Promise.all([this.readEpochs(id), this.readHeatmapIndex(id), this.readProgress(id)]);
     const heatmaps = Object.entries(index)
       .map(([epoch, layers]) => ({ epoch: Number(epoch), layers: [...layers] }))
       .sort((a, b) => a.epoch - b.epoch);
-    return { run, epochs, heatmaps };
+    return { run, epochs, heatmaps, ...(progress ? { progress } : {}) };
   }
 
   async readHeatmap(id: string, epoch: number, layer: string): Promise<Buffer> {
@@ -377,6 +421,15 @@ export abstract class RunStoreCore implements RunStore {
       throw new LvsegError('integrity', 'RUN_RECORD_CORRUPT', `${this.key(id, HEATMAP_INDEX_FILE)} is not an object`);
     }
     return index as HeatmapIndex;
+  }
+
+  private async readProgress(id: string): Promise<RunProgress | undefined> {
+    const progress = (await this.readJson(this.key(id, PROGRESS_FILE))) as RunProgress | undefined;
+    if (progress === undefined) return undefined;
+    if (typeof progress !== 'object' || progress === null || typeof progress.step !== 'number' || typeof progress.steps !== 'number') {
+      throw new LvsegError('integrity', 'RUN_RECORD_CORRUPT', `${this.key(id, PROGRESS_FILE)} is not a progress record`);
+    }
+    return progress;
   }
 
   /** Read-modify-write of one run's documents, one at a time within this process (one trainer writes a run). */

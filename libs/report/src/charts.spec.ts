@@ -1,4 +1,4 @@
-import { efBlandAltmanChart, placePointLabels, renderChartSvg } from './charts';
+import { INTENSITY_GRID_AXES, efBlandAltmanChart, intensityPerCaseChart, placePointLabels, renderChartSvg } from './charts';
 
 describe('renderChartSvg', () => {
   it('renders a vega-lite spec to an SVG labelled as one image, one mark per datum, without touching the data', async () => {
@@ -92,5 +92,23 @@ describe('placePointLabels', () => {
     expect(b).toEqual({ labelX: 4, labelY: 6, align: 'center' });
     expect(edge).toEqual({ labelX: 9, labelY: 2, align: 'right' });
     expect(c).toEqual({ labelX: expect.closeTo(6, 12), labelY: 5, align: 'left' });
+  });
+});
+
+describe('intensityPerCaseChart', () => {
+  it('says its axis titles once above the grid, not in every cell, and still labels the ticks', async () => {
+    const cases = Array.from({ length: 14 }, (_, i) => `C${i}`);
+    const binStarts = [0, 0.25, 0.5, 0.75];
+    const perCase = cases.map((c, k) => ({ case: c, split: k < 7 ? 'train' : 'val', fractions: [0.4, 0.3, 0.2, 0.1] }));
+    const chart = intensityPerCaseChart(perCase, binStarts, 0.25, cases, { field: 'split', type: 'nominal' });
+    const svg = await renderChartSvg(chart.spec, chart.title);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1].replace(/&#x2019;|&#8217;/g, '’'));
+    // 14 cases in rows of 6: 3 rows, so a per-cell title would show 3 times (y) and 6 times (x).
+    expect(texts.filter((t) => t === INTENSITY_GRID_AXES.x)).toHaveLength(1);
+    expect(texts.filter((t) => t === INTENSITY_GRID_AXES.y)).toHaveLength(1);
+    expect(svg).not.toMatch(/role-axis-title/);
+    expect(texts.filter((t) => cases.includes(t)).sort()).toEqual([...cases].sort());
+    expect(texts).toEqual(expect.arrayContaining(['0', '0.5', '1', '0%']));
+    expect(chart.caption).toContain(INTENSITY_GRID_AXES.y);
   });
 });

@@ -138,30 +138,7 @@ export function reportCharts(r: DataReport): Chart[] {
   }
 
   const w = r.intensity.binWidth;
-  charts.push({
-    id: 'intensity-per-case',
-    title: 'Model-input intensities per case',
-    caption: `Histogram of normalize() output (the model's input, 0 to 1, ${r.intensity.binStarts.length} bins) over all pixels of each case. The bar at 0 is the dark background outside the body; the square-root scale keeps the rest visible.`,
-    spec: {
-      ...base('Small multiples: histogram of normalised pixel intensity for each case'),
-      data: {
-        values: r.intensity.perCase.flatMap((c) => c.fractions.map((f, i) => ({ case: c.case, split: c.split, start: r.intensity.binStarts[i], end: r.intensity.binStarts[i] + w, share: f }))),
-      },
-      facet: { field: 'case', type: 'nominal', sort: caseOrder, title: null, header: { labelFontSize: 11 } },
-      columns: 6,
-      spec: {
-        width: 120,
-        height: 60,
-        mark: { type: 'bar' },
-        encoding: {
-          x: { field: 'start', type: 'quantitative', bin: { binned: true }, title: 'normalised intensity', axis: { tickCount: 2, labelFontSize: 9 } },
-          x2: { field: 'end' },
-          y: { field: 'share', type: 'quantitative', title: 'share of pixels', scale: { type: 'sqrt' }, axis: { tickCount: 2, format: '.0%', labelFontSize: 9 } },
-          color,
-        },
-      },
-    } as TopLevelSpec,
-  });
+  charts.push(intensityPerCaseChart(r.intensity.perCase, r.intensity.binStarts, w, caseOrder, color));
 
   charts.push({
     id: 'intensity-inside-outside',
@@ -187,6 +164,48 @@ export function reportCharts(r: DataReport): Chart[] {
   });
   if (r.modelEf) charts.push(efBlandAltmanChart(r.modelEf.perCase, { context: modelEfContext(r.modelEf) }));
   return charts;
+}
+
+/** Axis titles of the per-case intensity grid, said once above the grid (its cells are too small to repeat them). */
+export const INTENSITY_GRID_AXES = { x: 'x: normalised intensity (0 to 1)', y: 'y: share of the case’s pixels (square-root scale)' };
+
+/**
+ * Small multiples: one intensity histogram per case. The cells share their scales and carry tick labels only; the axis
+ * titles are said once, above the grid: repeated in 60-pixel cells, the titles of neighbouring cells ran into each other.
+ */
+export function intensityPerCaseChart(
+  perCase: ReadonlyArray<{ case: string; split: string; fractions: ArrayLike<number> }>,
+  binStarts: readonly number[],
+  binWidth: number,
+  caseOrder: readonly string[],
+  color: Record<string, unknown>,
+): Chart {
+  return {
+    id: 'intensity-per-case',
+    title: 'Model-input intensities per case',
+    caption: `Histogram of normalize() output (the model's input, 0 to 1, ${binStarts.length} bins) over all pixels of each case: ${INTENSITY_GRID_AXES.x}, ${INTENSITY_GRID_AXES.y}. The bar at 0 is the dark background outside the body; the square-root scale keeps the rest visible.`,
+    spec: {
+      ...base('Small multiples: histogram of normalised pixel intensity for each case'),
+      title: { text: INTENSITY_GRID_AXES.x, subtitle: INTENSITY_GRID_AXES.y, anchor: 'start', fontSize: 12, fontWeight: 'normal', color: '#1a1a1a', subtitleFontSize: 12, subtitleColor: '#1a1a1a', offset: 10 },
+      data: {
+        values: perCase.flatMap((c) => Array.from(c.fractions, (f, i) => ({ case: c.case, split: c.split, start: binStarts[i], end: binStarts[i] + binWidth, share: f }))),
+      },
+      facet: { field: 'case', type: 'nominal', sort: [...caseOrder], title: null, header: { labelFontSize: 11 } },
+      columns: 6,
+      spacing: { row: 14, column: 18 },
+      spec: {
+        width: 120,
+        height: 60,
+        mark: { type: 'bar' },
+        encoding: {
+          x: { field: 'start', type: 'quantitative', bin: { binned: true }, title: null, scale: { domain: [0, 1] }, axis: { values: [0, 0.5, 1], format: '~g', labelFontSize: 9, labelFlush: true } },
+          x2: { field: 'end' },
+          y: { field: 'share', type: 'quantitative', title: null, scale: { type: 'sqrt' }, axis: { tickCount: 2, format: '.0%', labelFontSize: 9 } },
+          color,
+        },
+      },
+    } as TopLevelSpec,
+  };
 }
 
 /** `model <version> (<architecture>) · split <name>`: what the model-vs-expert figures are of. */

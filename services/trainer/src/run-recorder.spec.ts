@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { decodePngRgba } from './testing/png-check';
 import { BackendInfo, heatmapLayers, initBackend } from '@lvseg/model';
-import { FileModelStore, FileRunStore } from '@lvseg/model-store';
+import type { Manifest } from '@lvseg/imaging';
+import type { TrainConfig } from '@lvseg/model';
+import { FileModelStore, FileRunStore, RunStepProgress } from '@lvseg/model-store';
 import { trainAndPublish } from './commands/train';
-import { firstByManifestOrder, isHeatmapEpoch } from './run-recorder';
+import { RunRecorder, firstByManifestOrder, isHeatmapEpoch } from './run-recorder';
 import { describeWithSunnybrookPng, makeTinyDataset } from './testing/tiny-dataset';
 
 describe('isHeatmapEpoch', () => {
@@ -26,6 +28,63 @@ describe('firstByManifestOrder', () => {
     const item = (id: string) => ({ id, case: id.split('/')[0], split: 'val', image: { rows: 1, columns: 1, data: new Float32Array(1) }, mask: { rows: 1, columns: 1, data: new Uint8Array(1) } });
     expect(firstByManifestOrder(manifest, [item('B/IM-0001-0010'), item('A/IM-0001-0040'), item('A/IM-0001-0020')])?.id).toBe('A/IM-0001-0020');
     expect(firstByManifestOrder(manifest, [])).toBeUndefined();
+  });
+});
+
+/** A real file run store that also keeps every step report it was asked to write. */
+class ProgressLoggingRunStore extends FileRunStore {
+  readonly progressWrites: RunStepProgress[] = [];
+  override async recordProgress(id: string, progress: RunStepProgress): Promise<void> {
+    this.progressWrites.push(progress);
+    return super.recordProgress(id, progress);
+  }
+}
+
+describe('RunRecorder step progress', () => {
+  const scratch = mkdtempSync(join(tmpdir(), 'lvseg-recorder-progress-'));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  async function recorderWithClock(root: string) {
+    const store = new ProgressLoggingRunStore({ root: join(scratch, root) });
+    const clock = { ms: 0 };
+    const recorder = await RunRecorder.start(
+      { store, heatmapEvery: 0, log: () => {}, progressEveryMs: 1000, nowMs: () => clock.ms },
+      { cfg: { arch: 'unet-small', epochs: 2 } as TrainConfig, manifest: { sha256: 'a'.repeat(64) } as Manifest, dataSource: 'test', valImage: undefined, hyperParameters: {} },
+    );
+    if (!recorder) throw new Error('the recorder did not start');
+    return { store, clock, recorder, hooks: recorder.hooks() };
+  }
+
+  it('writes the step at most once a second of training time, and always the last step of an epoch', async () => {
+    const { store, clock, recorder, hooks } = await recorderWithClock('throttle');
+    hooks.onEpochStart!(1, 25);
+    for (let step = 1; step <= 25; step++) {
+      clock.ms += 300;
+      hooks.onStep!({ epoch: 1, step, steps: 25, loss: 1 / step, learningRate: 1e-3 });
+      await recorder.idle();
+    }
+    // 300 ms a step: written at 0.3 s, then whenever a second has passed since the last write (every 4th step); 25 is the last.
+    expect(store.progressWrites.map((p) => p.step)).toEqual([1, 5, 9, 13, 17, 21, 25]);
+    hooks.onEpochStart!(2, 25);
+    clock.ms += 50;
+    hooks.onStep!({ epoch: 2, step: 1, steps: 25, loss: 0.5, learningRate: 1e-3 });
+    await recorder.idle();
+    // 50 ms after the last write: not due yet, so the store still holds epoch 1's last step, with its elapsed time.
+    expect((await store.getRun(recorder.runId)).progress).toMatchObject({ epoch: 1, step: 25, steps: 25, epochSeconds: 7.5, loss: 1 / 25 });
+    await recorder.finish();
+  });
+
+  it('keeps one progress write queued at a time, and it carries the newest step', async () => {
+    const { store, clock, recorder, hooks } = await recorderWithClock('coalesce');
+    hooks.onEpochStart!(1, 40);
+    // A store slower than training: 40 steps arrive before the first write runs.
+    for (let step = 1; step <= 40; step++) {
+      clock.ms += 2000;
+      hooks.onStep!({ epoch: 1, step, steps: 40, loss: 1, learningRate: 1e-3 });
+    }
+    await recorder.finish();
+    expect(store.progressWrites.map((p) => p.step)).toEqual([40]);
+    expect((await store.getRun(recorder.runId)).progress).toMatchObject({ epoch: 1, step: 40, steps: 40, epochSeconds: 80 });
   });
 });
 

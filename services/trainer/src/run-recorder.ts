@@ -2,7 +2,7 @@ import { basename, extname } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { LabelledImage, Manifest, toModelInput } from '@lvseg/imaging';
 import { EpochMetrics, TrainConfig, TrainHooks, heatmapLayers, layerActivationMaps, renderHeatmap } from '@lvseg/model';
-import type { RunEpoch, RunStore } from '@lvseg/model-store';
+import type { RunEpoch, RunStepProgress, RunStore } from '@lvseg/model-store';
 
 /** Where and how a training run is recorded for the live monitor. */
 export interface RunRecordingOptions {
@@ -11,7 +11,14 @@ export interface RunRecordingOptions {
   heatmapEvery: number;
   /** Where the one-line notices go (default stderr). */
   log?: (line: string) => void;
+  /** Least milliseconds between two step-progress writes (default 1000); an epoch's last step is always written. */
+  progressEveryMs?: number;
+  /** Clock for the progress throttle and the epoch's elapsed seconds (tests). */
+  nowMs?: () => number;
 }
+
+/** Step progress goes to the store at most once a second by default: it is for the live monitor only. */
+export const PROGRESS_EVERY_MS = 1000;
 
 /** True on the epochs that get a heatmap set: the first, the last and every `every`-th. */
 export function isHeatmapEpoch(epoch: number, epochs: number, every: number): boolean {
@@ -52,6 +59,11 @@ export class RunRecorder {
   /** Wall time spent rendering heatmaps, for the log line at the end. */
   private renderMs = 0;
   private renderedEpochs = 0;
+  /** Step progress: when the current epoch started, the latest report not yet written, and whether a write is queued. */
+  private epochStartedMs = 0;
+  private unsentProgress: RunStepProgress | undefined;
+  private progressQueued = false;
+  private lastProgressMs = -Infinity;
 
   private constructor(
     readonly runId: string,
@@ -61,6 +73,8 @@ export class RunRecorder {
     private readonly epochs: number,
     private readonly heatmapEvery: number,
     private readonly log: (line: string) => void,
+    private readonly progressEveryMs: number,
+    private readonly nowMs: () => number,
   ) {}
 
   /** Creates the run; undefined (after one logged line) when the store cannot, so training goes on unrecorded. */
@@ -81,16 +95,23 @@ export class RunRecorder {
         dataSource: run.dataSource,
       });
       log(`recording run ${created.id} in ${opts.store.uri}${run.valImage ? ` (heatmaps of ${run.valImage.id})` : ' (no val image: no heatmaps)'}`);
-      return new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log);
+      const progressEveryMs = Math.max(0, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
+      return new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log, progressEveryMs, opts.nowMs ?? Date.now);
     } catch (e) {
       log(`run store ${opts.store.uri}: cannot create the run record, training goes on unrecorded: ${(e as Error).message}`);
       return undefined;
     }
   }
 
-  /** Training hooks that record each epoch (and its heatmaps on heatmap epochs). */
+  /** Training hooks that record each epoch (and its heatmaps on heatmap epochs) and, throttled, the step progress. */
   hooks(): TrainHooks {
     return {
+      onEpochStart: () => {
+        this.epochStartedMs = this.nowMs();
+      },
+      onStep: (info) => {
+        this.noteStep({ epoch: info.epoch, step: info.step, steps: info.steps, epochSeconds: (this.nowMs() - this.epochStartedMs) / 1000, loss: info.loss });
+      },
       onEpochEnd: (metrics, model) => {
         this.enqueue(() => this.store.recordEpoch(this.runId, toRunEpoch(metrics)));
         if (this.valImage && isHeatmapEpoch(metrics.epoch, this.epochs, this.heatmapEvery)) {
@@ -115,6 +136,11 @@ export class RunRecorder {
     await this.guard(() => this.store.finishRun(this.runId, { status: 'failed', error: error instanceof Error ? error.message : String(error) }));
   }
 
+  /** Resolves once every store write queued so far is done (failed writes included: they are logged, not thrown). */
+  idle(): Promise<void> {
+    return this.pending;
+  }
+
   /** Mean milliseconds spent rendering one heatmap set (NaN before any). */
   get meanRenderMs(): number {
     return this.renderedEpochs ? this.renderMs / this.renderedEpochs : NaN;
@@ -133,6 +159,24 @@ export class RunRecorder {
       this.noteFailure('render heatmaps', e);
       return undefined;
     }
+  }
+
+  /**
+   * Keeps the latest step and writes it when the last write is at least `progressEveryMs` old (an epoch's last step
+   * always), with at most one progress write queued: a slow store gets the newest step, not a backlog of old ones.
+   */
+  private noteStep(progress: RunStepProgress): void {
+    this.unsentProgress = progress;
+    const due = progress.step === progress.steps || this.nowMs() - this.lastProgressMs >= this.progressEveryMs;
+    if (!due || this.progressQueued) return;
+    this.progressQueued = true;
+    this.lastProgressMs = this.nowMs();
+    this.enqueue(async () => {
+      const latest = this.unsentProgress;
+      this.unsentProgress = undefined;
+      this.progressQueued = false;
+      if (latest) await this.store.recordProgress(this.runId, latest);
+    });
   }
 
   private enqueue(write: () => Promise<unknown>): void {

@@ -118,6 +118,22 @@ export function describeRunStoreContract(name: string, factory: RunStoreFactory)
       expect((await store.getRun(id)).heatmaps.map((h) => h.epoch)).toEqual([1, 5]);
     });
 
+    it('keeps the latest step progress of a run (overwritten), stamped with the store clock, and refuses nonsense', async () => {
+      const { id } = await store.createRun(sampleRun());
+      expect((await store.getRun(id)).progress).toBeUndefined();
+      await store.recordProgress(id, { epoch: 1, step: 3, steps: 10, epochSeconds: 4.5, loss: 0.7 });
+      at = new Date('2026-12-02T07:00:09.000Z');
+      await store.recordProgress(id, { epoch: 1, step: 7, steps: 10, epochSeconds: 10.5, loss: Number.NaN });
+      const expected = { epoch: 1, step: 7, steps: 10, epochSeconds: 10.5, loss: null, updatedAt: '2026-12-02T07:00:09.000Z' };
+      expect((await store.getRun(id)).progress).toEqual(expected);
+      expect((await sut.reopen(now).getRun(id)).progress).toEqual(expected);
+      for (const bad of [{ step: 11 }, { step: 1.5 }, { steps: 0 }, { epoch: 0 }, { epochSeconds: -1 }]) {
+        expect((await rejection(store.recordProgress(id, { epoch: 1, step: 1, steps: 10, epochSeconds: 1, loss: 1, ...bad })))).toMatchObject({ kind: 'invalid-input' });
+      }
+      expect((await rejection(store.recordProgress('run-20991231T000000-abcdef', { epoch: 1, step: 1, steps: 2, epochSeconds: 0, loss: 1 }))).code).toBe('RUN_NOT_FOUND');
+      expect((await store.getRun(id)).progress).toEqual(expected);
+    });
+
     it('finishes a run with its version, or fails it with a reason', async () => {
       const a = await store.createRun(sampleRun());
       at = new Date('2026-12-02T07:05:00.000Z');

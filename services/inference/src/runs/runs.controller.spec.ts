@@ -152,7 +152,7 @@ describe('GET /runs… (real app, file store in a temp directory)', () => {
     expect(unknownLayer.body.error.message).toContain('enc1, score');
   });
 
-  it('streams a snapshot, then an event per new epoch, heatmap set and status change, and ends with the run', async () => {
+  it('streams a snapshot, then an event per new epoch, heatmap set, step progress and status change, and ends with the run', async () => {
     const { id } = await runs.createRun(newRun);
     await runs.recordEpoch(id, epoch(1, false));
     const stream = openEvents(`${running.url}/runs/${id}/events`);
@@ -171,11 +171,17 @@ describe('GET /runs… (real app, file store in a temp directory)', () => {
         { type: 'heatmaps', data: { epoch: 2, layers: ['enc1'] } },
       ]);
 
+      const step = { epoch: 3, step: 5, steps: 12, epochSeconds: 20, loss: 0.4 };
+      await runs.recordProgress(id, step);
+      await until(() => stream.events.length >= 4, 'the progress event');
+      expect(stream.events[3]).toEqual({ type: 'progress', data: { ...step, updatedAt: expect.any(String) } });
+      expect((await request(server).get(`/runs/${id}`).expect(200)).body.progress).toEqual(stream.events[3].data);
+
       await runs.finishRun(id, { status: 'failed', error: 'stopped by the spec' });
       await stream.closed;
-      expect(stream.events.slice(3).map((e) => e.type)).toEqual(['status', 'end']);
-      expect(stream.events[3].data).toMatchObject({ status: 'failed', error: 'stopped by the spec' });
-      expect(stream.events[4].data).toEqual({ status: 'failed', version: null });
+      expect(stream.events.slice(4).map((e) => e.type)).toEqual(['status', 'end']);
+      expect(stream.events[4].data).toMatchObject({ status: 'failed', error: 'stopped by the spec' });
+      expect(stream.events[5].data).toEqual({ status: 'failed', version: null });
     } finally {
       stream.stop();
     }

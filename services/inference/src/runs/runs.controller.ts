@@ -50,7 +50,7 @@ export class RunsController {
   @Sse(':id/events')
   @ApiOperation({
     summary: 'Live server-sent events of a run',
-    description: 'text/event-stream: `snapshot` (the GET /runs/{id} body) first, then `epoch`, `heatmaps` and `status` as the store changes (polled every second), and `end` when the run finishes; then the stream closes.',
+    description: 'text/event-stream: `snapshot` (the GET /runs/{id} body) first, then `epoch`, `heatmaps`, `progress` (the trainer’s step within the epoch) and `status` as the store changes (polled every second), and `end` when the run finishes; then the stream closes.',
   })
   @ApiProduces('text/event-stream')
   @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'Malformed run id' })

@@ -45,7 +45,7 @@ export class RunsService {
 
   /**
    * Server-sent events for one run: `snapshot` (everything so far) first, then `epoch` per new epoch, `heatmaps` per new
-   * heatmap set, `status` on a status change, and `end` once the run is finished or failed (then the stream closes).
+   * heatmap set, `progress` when the trainer reports a new step, `status` on a status change, and `end` once the run is finished or failed (then the stream closes).
    * Unknown or malformed ids fail before the stream opens, so they are answered 404/400 as JSON.
    */
   async events(id: string, pollMs = RUN_POLL_MS): Promise<Observable<MessageEvent>> {
@@ -87,13 +87,14 @@ export class RunsService {
   }
 }
 
-/** The events that take a client from `before` to `after`: new or changed epochs, new heatmap sets, a status change. */
+/** The events that take a client from `before` to `after`: new or changed epochs, new heatmap sets, new step progress, a status change. */
 export function runChanges(before: RunDetail, after: RunDetail): MessageEvent[] {
   const events: MessageEvent[] = [];
   const known = new Map(before.epochs.map((e) => [e.epoch, JSON.stringify(e)]));
   for (const e of after.epochs) if (known.get(e.epoch) !== JSON.stringify(e)) events.push({ type: 'epoch', data: e });
   const sets = new Map(before.heatmaps.map((h) => [h.epoch, h.layers.join(',')]));
   for (const h of after.heatmaps) if (sets.get(h.epoch) !== h.layers.join(',')) events.push({ type: 'heatmaps', data: h });
+  if (after.progress && JSON.stringify(before.progress) !== JSON.stringify(after.progress)) events.push({ type: 'progress', data: after.progress });
   if (before.run.status !== after.run.status || before.run.version !== after.run.version) events.push({ type: 'status', data: after.run });
   return events;
 }

@@ -1,7 +1,8 @@
 /*
  * lvseg training monitor: lists training runs and model versions; for the chosen run shows the curves by epoch
  * (vega-lite through vega-embed), a table of the same numbers, and the per-layer activation heatmaps by epoch, kept
- * up to date from the run's server-sent events (GET /runs/:id/events). Plain browser JS, no framework.
+ * up to date from the run's server-sent events (GET /runs/:id/events), with the trainer's step within the epoch and an
+ * estimate of the time left while it trains. Plain browser JS, no framework.
  * All text from the server goes in through textContent, never as HTML.
  */
 (function () {
@@ -15,6 +16,8 @@
     run: null,
     epochs: new Map(), // epoch number -> RunEpoch
     heatmaps: new Map(), // epoch number -> layer names
+    progress: null, // the trainer's latest step report (RunProgress), if any
+    progressAt: 0, // performance.now() when it arrived, to count the estimate down between reports
     source: null, // EventSource of the chosen run
     view: null, // vega View of the curves
     viewRunId: null,
@@ -42,6 +45,13 @@
     pct: (v) => (typeof v === 'number' && Number.isFinite(v) ? (100 * v).toFixed(2) + ' %' : '–'),
     lr: (v) => (typeof v === 'number' && Number.isFinite(v) ? v.toExponential(2) : '–'),
     when: (iso) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '–'),
+    /** A duration for a person: `45 s`, `3 min 05 s`, `2 h 07 min`. */
+    duration: (seconds) => {
+      const s = Math.max(0, Math.round(seconds));
+      if (s < 60) return `${s} s`;
+      if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+      return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+    },
   };
 
   function showError(message) {
@@ -224,6 +234,7 @@
     state.run = null;
     state.epochs = new Map();
     state.heatmaps = new Map();
+    state.progress = null;
     showError('');
     renderRunList();
     $('run-title').textContent = `Run ${id}`;
@@ -256,6 +267,11 @@
       state.heatmaps.set(h.epoch, h.layers);
       renderHeatmaps();
     }));
+    source.addEventListener('progress', handle((p) => {
+      state.progress = p;
+      state.progressAt = performance.now();
+      renderProgress();
+    }));
     source.addEventListener('status', handle((run) => {
       state.run = run;
       renderRun();
@@ -276,6 +292,8 @@
     state.run = detail.run;
     state.epochs = new Map(detail.epochs.map((e) => [e.epoch, e]));
     state.heatmaps = new Map(detail.heatmaps.map((h) => [h.epoch, h.layers]));
+    state.progress = detail.progress || null;
+    state.progressAt = performance.now();
     renderRun();
   }
 
@@ -286,6 +304,7 @@
     renderRunList();
     renderMeta();
     renderStatus();
+    renderProgress();
     // Shown before drawing: the chart lays itself out in a visible container.
     $('run-body').hidden = false;
     renderTable();
@@ -322,6 +341,59 @@
     else text = `Failed at ${progress}: ${run.error || 'no reason recorded'}.`;
     $('live-status').textContent = text;
   }
+
+  /**
+   * Where the trainer is within the epoch and the time left, from its latest step report: the epoch's seconds per step
+   * so far times the steps to go, plus the remaining epochs at the mean recorded epoch time (which includes validation).
+   * Between reports (at most one a second) the estimate counts down by the time passed here.
+   */
+  function progressEstimate(run, p, latestEpoch, sinceReportSeconds) {
+    const perStep = p.step > 0 ? p.epochSeconds / p.step : null;
+    const epochLeftAtReport = perStep == null ? null : perStep * (p.steps - p.step);
+    const recorded = [...state.epochs.values()].map((e) => e.seconds).filter((x) => typeof x === 'number' && x > 0);
+    const meanEpoch = recorded.length ? recorded.reduce((a, b) => a + b, 0) / recorded.length : perStep == null ? null : perStep * p.steps;
+    const epochsAfter = run.epochs ? Math.max(0, run.epochs - Math.max(p.epoch, latestEpoch || 0)) : null;
+    const epochLeft = epochLeftAtReport == null ? null : Math.max(0, epochLeftAtReport - sinceReportSeconds);
+    const runLeft = epochLeft == null || epochsAfter == null || meanEpoch == null ? null : epochLeft + epochsAfter * meanEpoch;
+    return { epochLeftAtReport, epochLeft, runLeft };
+  }
+
+  function renderProgress() {
+    const box = $('step-progress');
+    const run = state.run;
+    const p = state.progress;
+    const latest = state.epochs.size ? Math.max(...state.epochs.keys()) : 0;
+    // Only while training; a report of an epoch already recorded is stale (the next epoch has not reported yet).
+    if (!run || run.status !== 'running' || !p || p.epoch <= latest) {
+      box.hidden = true;
+      return;
+    }
+    const since = (performance.now() - state.progressAt) / 1000;
+    const est = progressEstimate(run, p, latest, since);
+    const planned = run.epochs ? ` of ${run.epochs}` : '';
+    const parts = [`Epoch ${p.epoch}${planned}: step ${p.step} of ${p.steps}`];
+    if (p.step >= p.steps) parts.push('validating and recording the epoch');
+    else if (est.epochLeft != null) parts.push(`about ${fmt.duration(est.epochLeft)} left in this epoch`);
+    if (est.runLeft != null && run.epochs && run.epochs > p.epoch) parts.push(`about ${fmt.duration(est.runLeft)} left in the run`);
+    if (typeof p.loss === 'number') parts.push(`loss ${fmt.num(p.loss, 4)}`);
+    // A step slower than usual, or a trainer that stopped without saying so: say how old the report is.
+    if (since >= 10) parts.push(`last report ${fmt.duration(since)} ago`);
+    $('step-text').textContent = parts.join(' · ');
+    const bar = $('step-bar');
+    bar.max = p.steps;
+    bar.value = p.step;
+    // For tests and tooling: the report as received and the estimate at that moment (no local count-down).
+    box.dataset.epoch = String(p.epoch);
+    box.dataset.step = String(p.step);
+    box.dataset.steps = String(p.steps);
+    box.dataset.epochEtaSeconds = est.epochLeftAtReport == null ? '' : String(est.epochLeftAtReport);
+    box.hidden = false;
+  }
+
+  // The estimate counts down between reports.
+  setInterval(() => {
+    if (state.progress && state.run && state.run.status === 'running') renderProgress();
+  }, 1000);
 
   function sortedEpochs() {
     return [...state.epochs.values()].sort((a, b) => a.epoch - b.epoch);
@@ -360,11 +432,78 @@
     }));
   }
 
+  /** Integer epoch ticks for epochs 1..last: every epoch up to 10, else 1 and the multiples of a round step (≤ 10 ticks). */
+  function epochTicks(last) {
+    if (last <= 10) return Array.from({ length: last }, (_, k) => k + 1);
+    const step = [2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000].find((s) => last / s <= 9) || Math.ceil(last / 9);
+    const ticks = [1];
+    for (let t = step; t <= last; t += step) ticks.push(t);
+    return ticks;
+  }
+
+  /** Log-axis ticks in [lo, hi]: 1, 2 and 5 times the powers of ten (only the powers over more than three decades). */
+  function logTicks(lo, hi) {
+    const mantissas = Math.log10(hi / lo) > 3 ? [1] : [1, 2, 5];
+    const ticks = [];
+    for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+      for (const m of mantissas) {
+        const v = Number(`${m}e${e}`);
+        if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push(v);
+      }
+    }
+    return ticks;
+  }
+
+  /** `values` spread out to at least `minSpan` (a single point or a flat curve would give an empty domain), within `bounds`. */
+  function paddedDomain(values, minSpan, bounds) {
+    const finite = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+    if (!finite.length) return bounds ? [bounds[0], bounds[1]] : [0, 1];
+    let lo = Math.min(...finite);
+    let hi = Math.max(...finite);
+    const span = Math.max(hi - lo, minSpan);
+    const pad = (span - (hi - lo)) / 2 + span * 0.08;
+    lo -= pad;
+    hi += pad;
+    if (bounds) {
+      if (lo < bounds[0]) [lo, hi] = [bounds[0], Math.min(bounds[1], hi + (bounds[0] - lo))];
+      if (hi > bounds[1]) [lo, hi] = [Math.max(bounds[0], lo - (hi - bounds[1])), bounds[1]];
+    }
+    return [lo, hi];
+  }
+
+  /**
+   * The charts' scales as signal values, from the data: an integer epoch axis over the planned epochs (one epoch:
+   * centred, a single tick), Dice on 0..1, and the other axes spread around their values, so one point or a flat curve
+   * still has an axis with distinct labels.
+   */
+  function chartScales(run, rows) {
+    const lastEpoch = Math.max(1, run.epochs || 0, ...rows.map((r) => r.epoch));
+    const lossValues = rows.map((r) => r.loss);
+    const lossMax = Math.max(0, ...lossValues.filter((v) => typeof v === 'number' && Number.isFinite(v)).map(Math.abs));
+    const loss = paddedDomain(lossValues, Math.max(1e-3, 0.1 * lossMax), null);
+    const accuracy = paddedDomain(rows.flatMap((r) => [r.accuracy_train, r.accuracy_val]), 0.02, [0, 1]);
+    const rates = rows.map((r) => r.learningRate).filter((v) => typeof v === 'number' && v > 0);
+    const lr = rates.length ? [Math.min(...rates) / 2, Math.max(...rates) * 2] : [1e-4, 1e-2];
+    return {
+      epochLo: lastEpoch === 1 ? 0.5 : 1,
+      epochHi: lastEpoch === 1 ? 1.5 : lastEpoch,
+      epochTicks: epochTicks(lastEpoch),
+      lossLo: loss[0],
+      lossHi: loss[1],
+      accuracyLo: accuracy[0],
+      accuracyHi: accuracy[1],
+      rateLo: lr[0],
+      rateHi: lr[1],
+      // Round values only: any format short enough for a tick label would show 1.2e-3 and 1.4e-3 alike.
+      rateTicks: logTicks(lr[0], lr[1]),
+    };
+  }
+
   function curveSpec(run) {
-    const axisX = { title: 'epoch', tickMinStep: 1, format: 'd' };
-    const xDomain = run.epochs ? { domain: [1, Math.max(2, run.epochs)] } : {};
-    const x = { field: 'epoch', type: 'quantitative', axis: axisX, scale: { ...xDomain, nice: false } };
-    const splitChart = (prefix, title, yTitle, format) => ({
+    const signal = (name) => ({ expr: name });
+    const axisX = { title: 'epoch', values: signal('epochTicks'), format: 'd' };
+    const x = { field: 'epoch', type: 'quantitative', axis: axisX, scale: { domain: [signal('epochLo'), signal('epochHi')], nice: false } };
+    const splitChart = (prefix, title, yTitle, format, scale) => ({
       title,
       description: `${title} by epoch, train and val`,
       width: 300,
@@ -377,36 +516,44 @@
       mark: { type: 'line', point: true },
       encoding: {
         x,
-        y: { field: 'value', type: 'quantitative', title: yTitle, axis: { format }, scale: { zero: false } },
+        y: { field: 'value', type: 'quantitative', title: yTitle, axis: format ? { format } : {}, scale },
         color: { field: 'split', type: 'nominal', title: 'split', scale: { domain: ['train', 'val'], range: ['#8ab4f8', '#f6ad55'] } },
         tooltip: [{ field: 'epoch' }, { field: 'split' }, { field: 'value', format: '.4f' }],
       },
     });
-    const single = (field, title, yTitle, format, scale) => ({
+    const single = (field, title, yTitle, format, scale, values) => ({
       title,
       description: `${title} by epoch`,
       width: 300,
       height: 170,
       transform: [{ filter: `datum.${field} != null` }],
       mark: { type: 'line', point: true, color: '#8ab4f8' },
-      encoding: { x, y: { field, type: 'quantitative', title: yTitle, axis: { format }, scale }, tooltip: [{ field: 'epoch' }, { field, format: '.4g' }] },
+      encoding: { x, y: { field, type: 'quantitative', title: yTitle, axis: { ...(format ? { format } : {}), ...(values ? { values } : {}) }, scale }, tooltip: [{ field: 'epoch' }, { field, format: '.4g' }] },
     });
+    const between = (lo, hi) => ({ domain: [signal(lo), signal(hi)], nice: false, zero: false });
+    const initial = chartScales(run, []);
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
       description: `Training curves of run ${run.id}`,
       data: { name: 'epochs' },
+      // Set from the data on every update (chartScales), so the axes follow the run without embedding the chart again.
+      params: Object.entries(initial).map(([name, value]) => ({ name, value })),
       columns: 2,
       concat: [
-        single('loss', 'Loss', 'training loss', '.3f', { zero: false }),
-        splitChart('accuracy', 'Pixel accuracy', 'pixel accuracy', '.1%'),
-        splitChart('dice', 'Dice', 'Dice', '.2f'),
-        single('learningRate', 'Learning rate', 'learning rate', '.1e', { type: 'log' }),
+        // Formats without a precision: vega picks the digits from the tick step, so neighbouring labels differ.
+        single('loss', 'Loss', 'training loss', '', between('lossLo', 'lossHi')),
+        splitChart('accuracy', 'Pixel accuracy', 'pixel accuracy', '%', between('accuracyLo', 'accuracyHi')),
+        splitChart('dice', 'Dice', 'Dice', '', { domain: [0, 1], nice: false }),
+        single('learningRate', 'Learning rate', 'learning rate', '.0e', { type: 'log', domain: [signal('rateLo'), signal('rateHi')], nice: false }, signal('rateTicks')),
       ],
       // The data arrives after the first layout and keeps growing: re-fit the padding (axis labels) on every update.
       autosize: { type: 'pad', resize: true },
       background: null,
       config: {
         view: { stroke: '#3a4048' },
+        // The marks stay out of the accessibility tree (empty ones, before the first epoch, would be unnamed graphics):
+        // each chart's description names it, and the table below holds every number.
+        mark: { aria: false },
         axis: { labelColor: '#e8eaed', titleColor: '#e8eaed', gridColor: '#2e333a', domainColor: '#b3b9c2', tickColor: '#b3b9c2' },
         legend: { labelColor: '#e8eaed', titleColor: '#e8eaed' },
         title: { color: '#e8eaed', anchor: 'start', fontSize: 13 },
@@ -450,7 +597,9 @@
     }
     if (!state.view || state.viewRunId !== run.id) return;
     // Read again: the latest rows, whatever arrived while the chart was being embedded.
-    await state.view.change('epochs', window.vega.changeset().remove(() => true).insert(chartRows())).runAsync();
+    const rows = chartRows();
+    for (const [name, value] of Object.entries(chartScales(run, rows))) state.view.signal(name, value);
+    await state.view.change('epochs', window.vega.changeset().remove(() => true).insert(rows)).runAsync();
   }
 
   function heatmapUrl(runId, epoch, layer) {
@@ -522,6 +671,7 @@
     view: () => state.view,
     runId: () => state.runId,
     epochs: () => sortedEpochs().map((e) => e.epoch),
+    progress: () => state.progress,
   };
 
   Promise.all([refreshRuns(), refreshModels()]).then(() => {

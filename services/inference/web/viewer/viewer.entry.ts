@@ -18,6 +18,7 @@ import type { ModelCardDto, ModelListDto } from '../../src/models/dto/model.dto'
 import type { SegmentResponseDto } from '../../src/segment/dto/segment-response.dto';
 import { apiJson, authHeaders, describeError } from './api-client';
 import { OUTLINE, Outline, imageCanvas, labelMask, legendItem, maskFromBase64Png, paint } from './drawing';
+import { PictureDialog, colourKeyElement } from './heatmap-view';
 import { countLv, formatArea, formatMs, zoomRegion } from './mask-geometry';
 import { SeriesMode, setUpSeriesMode } from './series-view';
 
@@ -78,6 +79,8 @@ const ui = {
   zoom: $<HTMLCanvasElement>('zoom-canvas'),
   zoomFigure: $<HTMLElement>('zoom-figure'),
   heatmaps: $<HTMLDivElement>('heatmaps'),
+  gradcamKey: $<HTMLDivElement>('gradcam-key'),
+  heatmapsKey: $<HTMLDivElement>('heatmaps-key'),
   modeImage: $<HTMLInputElement>('mode-image'),
   modeSeries: $<HTMLInputElement>('mode-series'),
   imageControls: $<HTMLDivElement>('image-controls'),
@@ -86,6 +89,9 @@ const ui = {
   seriesControls: $<HTMLDivElement>('series-controls'),
   seriesResult: $<HTMLElement>('series-result'),
 };
+
+/** Opens a heat map or the Grad-CAM large. */
+const pictureDialog = new PictureDialog($<HTMLDialogElement>('picture-dialog'));
 
 function setStatus(text: string): void {
   ui.status.textContent = text;
@@ -361,6 +367,8 @@ function clearResults(): void {
   ui.stats.replaceChildren();
   ui.gradcam.replaceChildren();
   ui.heatmaps.replaceChildren();
+  ui.gradcamKey.hidden = true;
+  ui.heatmapsKey.hidden = true;
   ui.explainStatus.textContent = '';
   ui.browserButton.disabled = true;
   draw();
@@ -439,37 +447,37 @@ function renderStats(call: SegmentCall): void {
 function renderGradCam(r: SegmentResponseDto): void {
   ui.gradcam.replaceChildren();
   const g = r.gradcam;
+  ui.gradcamKey.hidden = !g;
   if (!g) return;
   ui.gradcam.append(
-    figure(
-      `data:image/png;base64,${g.overlayPng}`,
-      `Grad-CAM of the LV class at layer ${g.layer} (${g.layerShape.join('×')}), over the image`,
-      `Grad-CAM at ${g.layer} (${g.layerShape.join('×')}), ${g.region === 'predicted' ? 'LV score over the predicted region' : 'LV score over the whole image (empty mask)'}`,
+    pictureDialog.figure(
+      {
+        src: `data:image/png;base64,${g.overlayPng}`,
+        alt: `Grad-CAM of the LV class at layer ${g.layer} (${g.layerShape.join('×')}), over the image`,
+        caption: `Grad-CAM at ${g.layer} (${g.layerShape.join('×')}), ${g.region === 'predicted' ? 'LV score over the predicted region' : 'LV score over the whole image (empty mask)'}`,
+        kind: 'gradcam',
+      },
       'gradcam-image',
     ),
   );
 }
 
 function renderHeatmaps(r: SegmentResponseDto): void {
+  const heatmaps = r.heatmaps ?? [];
+  ui.heatmapsKey.hidden = heatmaps.length === 0;
   ui.heatmaps.replaceChildren(
-    ...(r.heatmaps ?? []).map((h) =>
-      figure(`data:image/png;base64,${h.overlayPng}`, `Activation heatmap of layer ${h.layer} (${h.layerShape.join('×')}), channel mean over the image`, `${h.layer} · ${h.layerShape.join('×')}`, `heatmap-${h.layer}`),
+    ...heatmaps.map((h) =>
+      pictureDialog.figure(
+        {
+          src: `data:image/png;base64,${h.overlayPng}`,
+          alt: `Activation heatmap of layer ${h.layer} (${h.layerShape.join('×')}), channel mean over the image`,
+          caption: `${h.layer} · ${h.layerShape.join('×')}`,
+          kind: 'activation',
+        },
+        `heatmap-${h.layer}`,
+      ),
     ),
   );
-}
-
-function figure(src: string, alt: string, caption: string, id: string): HTMLElement {
-  const f = document.createElement('figure');
-  const img = document.createElement('img');
-  img.src = src;
-  img.alt = alt;
-  img.id = id;
-  img.width = 192;
-  img.height = 192;
-  const cap = document.createElement('figcaption');
-  cap.textContent = caption;
-  f.append(img, cap);
-  return f;
 }
 
 // ---------------------------------------------------------------- inputs
@@ -591,6 +599,8 @@ async function main(): Promise<void> {
       return li;
     }),
   );
+  ui.gradcamKey.replaceChildren(colourKeyElement('gradcam'));
+  ui.heatmapsKey.replaceChildren(colourKeyElement('activation'));
   showError(null);
   draw();
   try {

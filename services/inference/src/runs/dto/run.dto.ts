@@ -45,8 +45,18 @@ export class RunHeatmapSetDto {
   @ApiProperty({ type: [String] }) layers!: string[];
 }
 
+export class RunProgressDto {
+  @ApiProperty({ example: 3 }) epoch!: number;
+  @ApiProperty({ example: 41, description: 'Steps (batches) done in this epoch' }) step!: number;
+  @ApiProperty({ example: 66, description: 'Steps in one epoch' }) steps!: number;
+  @ApiProperty({ example: 152.3, description: 'Wall seconds since the epoch started (time left ≈ epochSeconds / step × (steps − step))' }) epochSeconds!: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Training loss of the last step (null when not finite)' }) loss!: number | null;
+  @ApiProperty({ description: 'When the trainer wrote it (ISO 8601, UTC); it writes at most about once a second' }) updatedAt!: string;
+}
+
 export class RunDetailDto {
   @ApiProperty({ type: TrainingRunDto }) run!: TrainingRunDto;
   @ApiProperty({ type: [RunEpochDto], description: 'Ascending by epoch' }) epochs!: RunEpochDto[];
   @ApiProperty({ type: [RunHeatmapSetDto], description: 'Epochs with heatmaps (GET /runs/{id}/heatmaps/{epoch}/{layer}.png), ascending' }) heatmaps!: RunHeatmapSetDto[];
+  @ApiPropertyOptional({ type: RunProgressDto, description: "The trainer's latest step within an epoch; absent until it reports one" }) progress?: RunProgressDto;
 }
