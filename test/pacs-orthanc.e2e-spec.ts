@@ -1,10 +1,13 @@
 /**
  * The Orthanc side on its own, against a real Orthanc started from deploy/orthanc/: the Lua script's SHA-256/HMAC
- * (RFC 4231 vectors, checked against node:crypto), the webhooks it really sends (verified with lvseg's own check),
+ * (RFC 4231 vectors, checked against node:crypto), the webhooks it really sends (one per stable MR series, verified
+ * with lvseg's own check),
  * the storescu access rule, and every OrthancClient operation (QIDO-RS, WADO-RS, STOW-RS, /changes, errors).
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { IncomingHttpHeaders, Server, createServer } from 'node:http';
 import { join } from 'node:path';
 import { LvsegError } from '@lvseg/common';
@@ -97,26 +100,39 @@ describeIfTools('Orthanc side (real Orthanc from deploy/orthanc, real storescu, 
     expect(lines).toEqual(expected);
   });
 
-  it('accepts C-STORE only from the scanner AE title, and the Lua script sends one signed, verifiable event per instance, without patient data', async () => {
+  it('accepts C-STORE only from the scanner AE title, and the Lua script sends one signed, verifiable event per stable MR series (none per image, none for other modalities), without patient data', async () => {
     await expect(storescu(orthanc, files().slice(0, 1), 'UNKNOWNSCU')).rejects.toThrow();
     const ms = await storescu(orthanc, files());
     expect(ms).toBeGreaterThan(0);
-    await until('18 webhooks', async () => (hooks.length >= 18 ? true : undefined));
-    expect(hooks).toHaveLength(18);
-    const sops = new Set<string>();
-    for (const h of hooks) {
-      expect(h.headers['content-type']).toBe('application/json');
-      verifyWebhook({ secret: SECRET, headers: h.headers, rawBody: h.body, nowSeconds: Date.now() / 1000 });
-      const event = parseWebhookEvent(h.body);
-      expect(event.kind).toBe('instance.stored');
-      expect(event.resource.modality).toBe('MR');
-      sops.add(event.resource.sopInstanceUid!);
-      // Identifiers only: the patient id (SCD0000401) and name never leave Orthanc in an event.
-      expect(h.body.toString()).not.toContain('SCD0000401');
+    await until('the series event', async () => (hooks.length >= 1 ? true : undefined));
+    const first = naturalizeDicom(readFileSync(files()[0]));
+    const [series] = await orthanc.rest<Array<{ ID: string; Type: string }>>('/tools/lookup', { method: 'POST', body: String(first.SeriesInstanceUID) });
+    const h = hooks[0];
+    expect(h.headers['content-type']).toBe('application/json');
+    verifyWebhook({ secret: SECRET, headers: h.headers, rawBody: h.body, nowSeconds: Date.now() / 1000 });
+    const event = parseWebhookEvent(h.body);
+    expect(event.kind).toBe('series.stable');
+    expect(event.resource).toEqual({ type: 'series', pacsId: series.ID, studyInstanceUid: first.StudyInstanceUID, seriesInstanceUid: first.SeriesInstanceUID, modality: 'MR' });
+    expect((await orthanc.rest<{ IsStable: boolean }>(`/series/${series.ID}`)).IsStable).toBe(true);
+    // Identifiers only: the patient id (SCD0000401) and name never leave Orthanc in an event.
+    expect(h.body.toString()).not.toContain('SCD0000401');
+
+    // The same image filed as an OT series: stable too, and silent.
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-orthanc-ot-'));
+    try {
+      const ot = join(dir, 'ot.dcm');
+      copyFileSync(files()[0], ot);
+      const otSeries = `${first.SeriesInstanceUID}.99`;
+      execFileSync('dcmodify', ['-nb', '-m', '(0008,0060)=OT', '-m', `(0020,000e)=${otSeries}`, '-m', `(0008,0018)=${otSeries}.1`, ot]);
+      await storescu(orthanc, [ot]);
+      const [otId] = await orthanc.rest<Array<{ ID: string }>>('/tools/lookup', { method: 'POST', body: otSeries });
+      await until('the OT series to be stable', async () => ((await orthanc.rest<{ IsStable: boolean }>(`/series/${otId.ID}`)).IsStable ? true : undefined));
+      // The Lua event thread handles StableSeries in order; give it a moment past the OT series' stability.
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    const expectedSops = new Set(files().map((f) => String(naturalizeDicom(readFileSync(f)).SOPInstanceUID)));
-    expect(sops).toEqual(expectedSops);
-    expect(new Set(hooks.map((h) => parseWebhookEvent(h.body).id)).size).toBe(18);
+    expect(hooks).toHaveLength(1);
   });
 
   it('OrthancClient: series status, WADO-RS retrieve, QIDO-RS search, STOW-RS store (twice: one copy kept) and the change feed', async () => {
@@ -183,12 +199,16 @@ describeIfTools('Orthanc side (real Orthanc from deploy/orthanc, real storescu, 
         return [(e as LvsegError).code, (e as Error).message];
       }
     };
+    const right = new OrthancClient({ url: orthanc.url, dicomWebUrl: orthanc.dicomWebUrl, credentials: { username: orthanc.username, password: orthanc.password } });
+    await expect(right.checkAccess(2000)).resolves.toBeUndefined();
     const wrong = new OrthancClient({ url: orthanc.url, dicomWebUrl: orthanc.dicomWebUrl, credentials: { username: orthanc.username, password: 'wrong' } });
+    expect(await codeOf(wrong.checkAccess(2000))).toEqual(['PACS_AUTH_FAILED', "Orthanc access check: the PACS refused lvseg's credentials (HTTP 401); check PACS_USERNAME and PACS_PASSWORD"]);
     const [code, message] = await codeOf(wrong.seriesExists('1.2.3', '1.2.3.4'));
     expect(code).toBe('PACS_AUTH_FAILED');
     expect(message).toMatch(/^QIDO-RS series search: the PACS refused lvseg's credentials \(HTTP 401\)/);
     expect(message).not.toContain('1.2.3');
     const down = new OrthancClient({ url: `http://127.0.0.1:${await freePort()}`, dicomWebUrl: `http://127.0.0.1:${await freePort()}/dicom-web` });
+    expect(await codeOf(down.checkAccess(2000))).toEqual(['PACS_UNREACHABLE', 'Orthanc access check: the PACS is unreachable (ECONNREFUSED)']);
     const [downCode, downMessage] = await codeOf(down.retrieveSeries({ studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4' }));
     expect(downCode).toBe('PACS_UNREACHABLE');
     expect(downMessage).toMatch(/^WADO-RS series retrieve: the PACS is unreachable \(ECONNREFUSED\)/);

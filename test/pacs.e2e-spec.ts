@@ -12,13 +12,13 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { repoRoot } from '@lvseg/common';
 import { PacsConfig, loadPacsConfig } from '@lvseg/config';
-import { BinaryMask, ReadSegmentation, decodeDicom, naturalizeDicom, parseContour, rasterizeContour, readDicomSeg } from '@lvseg/imaging';
+import { BinaryMask, ReadSegmentation, decodeDicom, decodeDicomImage, naturalizeDicom, parseContour, rasterizeContour, readDicomSeg } from '@lvseg/imaging';
 import { computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
 import { DEFAULT_MASK_OPTIONS, EvaluationItem, MaskOptions, dice, disposeLvModel, evaluateCases, initBackend, loadLvModelByRef, segmentLv } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
@@ -47,6 +47,15 @@ if (dciodvfyMissing && !reason) {
   console.warn(`skipping the dciodvfy checks of the PACS end-to-end test: ${dciodvfyMissing}`);
 }
 const itWithDciodvfy = dciodvfyMissing ? it.skip : it;
+// GDCM's gdcmconv makes the JPEG 2000 series (scripts/test.sh installs libgdcm-tools).
+const gdcmconvMissing = spawnSync('gdcmconv', ['--version'], { stdio: 'ignore' }).error ? 'gdcmconv (libgdcm-tools) is not installed (apt-get install libgdcm-tools)' : undefined;
+if (gdcmconvMissing && !reason) {
+  if (process.env.CI === 'true') throw new Error(`the PACS end-to-end test needs gdcmconv under CI: ${gdcmconvMissing}`);
+  // eslint-disable-next-line no-console
+  console.warn(`skipping the JPEG 2000 series of the PACS end-to-end test: ${gdcmconvMissing}`);
+}
+const itWithGdcm = gdcmconvMissing || dciodvfyMissing ? it.skip : it;
+const newUid = () => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`)}`;
 
 const LIVE = ['SCD0000101', 'SCD0000201', 'SCD0000301'];
 const BURST = ['SCD0000401', 'SCD0000501'];
@@ -90,7 +99,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
   const filesOf = (patients: string[]) => cases().filter((c) => patients.includes(c.case)).map((c) => join(SUNNYBROOK_DICOM_DIR, c.image));
   /** SOP Instance UID → manifest row, read from the files themselves. */
   const bySop = new Map<string, SunnybrookDicomCase>();
-  /** Every finished job seen in the app logs (both runs). */
+  /** Every finished (done, skipped or failed) job seen in the app logs (both runs). */
   const finishedJobs: PacsJobView[] = [];
 
   const allSeries = () => orthanc.rest<OrthancSeries[]>('/series?expand');
@@ -119,7 +128,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
   };
   const startApp = () => startPacsApp({ store, port, pacs });
   async function collectJobs(): Promise<void> {
-    const ids = app.logLines().filter((l) => l.event === 'pacs.job_finished').map((l) => String(l.jobId));
+    const ids = app.logLines().filter((l) => l.event === 'pacs.job_finished' || l.event === 'pacs.job_failed').map((l) => String(l.jobId));
     for (const id of ids) {
       if (finishedJobs.some((j) => j.id === id)) continue;
       finishedJobs.push((await request(app.url).get(`/jobs/${id}`).expect(200)).body as PacsJobView);
@@ -162,6 +171,8 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     })!;
     app = await startApp();
     await until('the model to load', async () => ((await request(app.url).get('/health/ready')).status === 200 ? true : undefined), PHASE_MS);
+    const ready = (await request(app.url).get('/health/ready').expect(200)).body as { pacs?: { status: string } };
+    expect(ready.pacs?.status).toBe('ok');
   }, PHASE_MS);
 
   afterAll(async () => {
@@ -246,16 +257,34 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect(app.logText()).not.toContain('SCD0000');
   }, 180_000);
 
-  it('skips a series that is not MR, with the reason in the job result, and writes no SEG for it', async () => {
+  it('a series that is not MR gets no event, no job and no SEG; a webhook naming it anyway ends skipped with the reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-ot-'));
     dirs.push(dir);
     const src = join(SUNNYBROOK_DICOM_DIR, cases().find((x) => x.case === LIVE[1])!.image);
     const file = join(dir, 'ot.dcm');
     execFileSync('cp', [src, file]);
-    const seriesUid = `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`)}`;
+    const seriesUid = newUid();
     // The same image filed as an "OT" series of the same study (secondary capture style), via dcmtk.
     execFileSync('dcmodify', ['-nb', '-m', '(0008,0060)=OT', '-m', `(0020,000e)=${seriesUid}`, '-m', `(0008,0018)=${seriesUid}.1`, file]);
+    /** Webhooks accepted or joined so far (GET /metrics). */
+    const webhooksTaken = async () => {
+      const text = (await request(app.url).get('/metrics').expect(200)).text;
+      return [...text.matchAll(/^lvseg_pacs_webhooks_total\{outcome="(?:accepted|joined)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const webhooksBefore = await webhooksTaken();
     await storescu(orthanc, [file]);
+    const [otSeries] = await orthanc.rest<Array<{ ID: string }>>('/tools/lookup', { method: 'POST', body: seriesUid });
+    await until('the OT series to be stable', async () => ((await orthanc.rest<{ IsStable: boolean }>(`/series/${otSeries.ID}`)).IsStable ? true : undefined), 60_000);
+    await sleep(1500 + 3 * pacs.pollSeconds * 1000); // the Lua event and change-feed ticks past its StableSeries
+    // Orthanc's script posts for MR series only, and the change feed skips other modalities: nothing to do.
+    expect(await webhooksTaken()).toBe(webhooksBefore);
+    expect((await request(app.url).get('/jobs').query({ series: seriesUid }).expect(200)).body).toEqual({ jobs: [] });
+
+    // A sender that does not filter (a signed webhook naming the series): the job is skipped, with the reason.
+    const study = (await orthanc.rest<{ MainDicomTags: Record<string, string> }>(`/series/${otSeries.ID}/study`)).MainDicomTags.StudyInstanceUID;
+    const body = JSON.stringify({ id: `test-ot-${randomBytes(6).toString('hex')}`, kind: 'series.stable', resource: { studyInstanceUid: study, seriesInstanceUid: seriesUid } });
+    const ts = Math.floor(Date.now() / 1000);
+    await request(app.url).post('/webhooks/pacs').set({ 'Content-Type': 'application/json', 'X-Lvseg-Timestamp': String(ts), 'X-Lvseg-Signature': signWebhook(secret, ts, body) }).send(body).expect(202);
     await until('the OT job', async () => {
       await collectJobs();
       return finishedJobs.find((j) => j.series.seriesInstanceUid === seriesUid);
@@ -305,6 +334,31 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect(readFileSync(join(pacs.stateDir, 'processed.log'), 'utf8').trim().split('\n')).toHaveLength(5);
   }, PHASE_MS + 120_000);
 
+  it('job records survive the restart: first-run jobs are found by id and by study and series (GET /jobs?study=&series=)', async () => {
+    const firstRun = finishedJobs.filter((j) => j.state === 'done' && LIVE.includes(bySop.get(j.result!.images![0].sopInstanceUid)?.case ?? ''));
+    expect(firstRun).toHaveLength(LIVE.length);
+    for (const job of firstRun) {
+      // The app was restarted since: these come from the state folder.
+      expect((await request(app.url).get(`/jobs/${job.id}`).expect(200)).body).toEqual(job);
+      const { studyInstanceUid, seriesInstanceUid } = job.series;
+      const found = (await request(app.url).get('/jobs').query({ study: studyInstanceUid, series: seriesInstanceUid }).expect(200)).body as { jobs: PacsJobView[] };
+      expect(found.jobs.map((j) => j.id)).toContain(job.id);
+      expect(found.jobs.every((j) => j.series.seriesInstanceUid === seriesInstanceUid)).toBe(true);
+      const ofStudy = (await request(app.url).get('/jobs').query({ study: studyInstanceUid }).expect(200)).body as { jobs: PacsJobView[] };
+      expect(ofStudy.jobs.map((j) => j.id)).toContain(job.id);
+    }
+    // The replayed webhook's job (LIVE[0], skipped) sits beside the first one of its series, newest first.
+    const live0 = firstRun.find((j) => bySop.get(j.result!.images![0].sopInstanceUid)!.case === LIVE[0])!;
+    const ofSeries = ((await request(app.url).get('/jobs').query({ series: live0.series.seriesInstanceUid }).expect(200)).body as { jobs: PacsJobView[] }).jobs;
+    expect(ofSeries.map((j) => j.state)).toEqual(['skipped', 'done']);
+    expect(readdirSync(join(pacs.stateDir, 'jobs')).filter((f) => f.endsWith('.json')).length).toBeGreaterThanOrEqual(firstRun.length + 3);
+    expect((await request(app.url).get('/jobs').query({ study: 'SCD0000101' }).expect(400)).body.error).toEqual({ code: 'INVALID_JOB_QUERY', message: 'study must be a DICOM UID (digits and dots, at most 64 characters)' });
+    // The request log names the query's parameters, not their values: no study or series UID, nothing a caller typed.
+    expect(app.logLines().some((l) => l.event === 'request' && l.url === '/jobs?study=…&series=…')).toBe(true);
+    for (const job of firstRun) expect(app.logText()).not.toContain(job.series.studyInstanceUid);
+    expect(app.logText()).not.toContain('SCD0000');
+  }, 60_000);
+
   it('every SEG sits in its study beside its MR series, references each source image, and its masks give the Dice of segmentLv and lvseg eval', async () => {
     const series = await allSeries();
     const studies = new Set(series.map((s) => s.ParentStudy));
@@ -332,8 +386,29 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         expect(seg.segments[0]).toMatchObject({ number: 1, label: 'Left ventricle blood pool', category: LV_BLOOD_POOL_SEGMENT.category, type: LV_BLOOD_POOL_SEGMENT.type });
         expect(seg.frames).toHaveLength(rows.length);
         expect(seg.frames.map((f) => f.referencedSopInstanceUid).sort()).toEqual(sources.map((s) => String(s.SOPInstanceUID)).sort());
-        const firstSource = sources.reduce((a, b) => (Number(a.InstanceNumber) <= Number(b.InstanceNumber) ? a : b));
-        expect(seg.frameOfReferenceUid).toBe(firstSource.FrameOfReferenceUID);
+        // Each Sunnybrook image carries its own Frame of Reference UID and a SEG has one: it states none (and no plane
+        // positions); the slices are a stack dimension, the phases a temporal one.
+        expect(new Set(sources.map((x) => x.FrameOfReferenceUID)).size).toBe(sources.length);
+        expect(seg.frameOfReferenceUid).toBeUndefined();
+        const segDataset = naturalizeDicom(await orthanc.restBytes(`/instances/${segInfo.Instances[0]}/file`));
+        const labels = (segDataset.DimensionIndexSequence as Array<Record<string, unknown>>).map((d) => d.DimensionDescriptionLabel);
+        expect(labels).toEqual(['ReferencedSegmentNumber', 'InStackPositionNumber', 'TemporalPositionIndex (cardiac phase)']);
+        const indexOf = new Map<string, number[]>();
+        (segDataset.PerFrameFunctionalGroupsSequence as Array<Record<string, Array<Record<string, unknown>>>>).forEach((f, k) => {
+          indexOf.set(seg.frames[k].referencedSopInstanceUid!, f.FrameContentSequence[0].DimensionIndexValues as number[]);
+        });
+        // Every frame has its own index triple; at each slice the earlier trigger time (ED) is phase 1, the later (ES) phase 2.
+        expect(new Set([...indexOf.values()].map((v) => v.join(' '))).size).toBe(sources.length);
+        const bySlice = new Map<number, Array<{ triggerTime: number; phase: number }>>();
+        for (const src of sources) {
+          const [, slice, phase] = indexOf.get(String(src.SOPInstanceUID))!;
+          bySlice.set(slice, [...(bySlice.get(slice) ?? []), { triggerTime: Number(src.TriggerTime), phase }]);
+        }
+        for (const frames of bySlice.values()) {
+          expect(frames).toHaveLength(2);
+          const [ed, es] = [...frames].sort((a, b) => a.triggerTime - b.triggerTime);
+          expect([ed.phase, es.phase]).toEqual([1, 2]);
+        }
 
         const decoded = rows.map((c) => decodeDicom(readFileSync(join(SUNNYBROOK_DICOM_DIR, c.image))));
         const images = decoded.map((d) => d.image);
@@ -465,4 +540,174 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     expect((await request(app.url).get('/metrics').expect(200)).text).toContain('lvseg_pacs_lv_function_reports_total{outcome="not_computed"} 1');
     expect(app.logText()).not.toContain('SCD0000');
   }, PHASE_MS + 60_000);
+
+  itWithGdcm('a JPEG 2000 series is retrieved as stored (transfer-syntax=*) and gets its SEG: lossless gives the masks of the originals, lossy a SEG that says LossyImageCompression 01', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-j2k-'));
+    dirs.push(dir);
+    const rows = cases().filter((x) => x.case === LIVE[2]).slice(0, 6);
+    /** The 6 images as a new series of a new study, compressed by gdcmconv (`extra`: e.g. --lossy -r 10). */
+    const makeSeries = (name: string, extra: string[]) => {
+      const [studyUid, seriesUid] = [newUid(), newUid()];
+      const files = rows.map((row, k) => {
+        const plain = join(dir, `${name}-${k}-plain.dcm`);
+        const out = join(dir, `${name}-${k}.dcm`);
+        execFileSync('cp', [join(SUNNYBROOK_DICOM_DIR, row.image), plain]);
+        execFileSync('dcmodify', ['-nb', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`, '-m', `(0008,0018)=${seriesUid}.${k + 1}`, plain]);
+        execFileSync('gdcmconv', ['--j2k', ...extra, plain, out], { stdio: 'ignore' });
+        return out;
+      });
+      return { studyUid, seriesUid, files };
+    };
+    const lossless = makeSeries('lossless', []);
+    const lossy = makeSeries('lossy', ['--lossy', '-r', '10']);
+    expect((await decodeDicomImage(readFileSync(lossless.files[0]))).meta.transferSyntaxUid).toBe('1.2.840.10008.1.2.4.90');
+    expect(naturalizeDicom(readFileSync(lossy.files[0])).LossyImageCompression).toBe('01');
+    // storescu proposes JPEG 2000 only when asked (-xv lossless, -xw lossy); Orthanc keeps what it receives.
+    await storescu(orthanc, lossless.files, undefined, ['-xv']);
+    await storescu(orthanc, lossy.files, undefined, ['-xw']);
+    // Debian's Orthanc cannot transcode JPEG 2000: asked for Explicit VR Little Endian, WADO-RS answers 500.
+    const transcoded = await fetch(`${orthanc.dicomWebUrl}/studies/${lossless.studyUid}/series/${lossless.seriesUid}`, {
+      headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1', Authorization: `Basic ${Buffer.from(`${orthanc.username}:${orthanc.password}`).toString('base64')}` },
+    });
+    await transcoded.arrayBuffer();
+    // eslint-disable-next-line no-console
+    console.log(`WADO-RS of the JPEG 2000 series transcoded to Explicit VR Little Endian: HTTP ${transcoded.status}`);
+
+    const jobOf = (seriesUid: string) =>
+      until(`the job of series ${seriesUid}`, async () => {
+        await collectJobs();
+        return finishedJobs.find((j) => j.series.seriesInstanceUid === seriesUid);
+      }, PHASE_MS);
+    const [losslessJob, lossyJob] = [await jobOf(lossless.seriesUid), await jobOf(lossy.seriesUid)];
+    expect(losslessJob.state).toBe('done');
+    expect(lossyJob.state).toBe('done');
+    expect(losslessJob.attempts).toBe(1);
+    expect(losslessJob.result!.seg).toMatchObject({ frames: 6, lossyImageCompression: false });
+    expect(lossyJob.result!.seg).toMatchObject({ frames: 6, lossyImageCompression: true });
+
+    const segOf = async (job: PacsJobView) => {
+      const [hit] = await orthanc.rest<Array<{ ID: string }>>('/tools/lookup', { method: 'POST', body: job.result!.seg!.sopInstanceUid });
+      return orthanc.restBytes(`/instances/${hit.ID}/file`);
+    };
+    const { model } = await loadLvModelByRef(store, version);
+    try {
+      const originals = await Promise.all(rows.map((row) => decodeDicomImage(readFileSync(join(SUNNYBROOK_DICOM_DIR, row.image)))));
+      const expected = await segmentLv(model, originals.map((o) => o.image), maskOptions, { series: true });
+      // (gdcmconv gives a lossy copy a new SOP Instance UID: it is a derived image.)
+      const sopOf = (k: number, seriesUid: string) => String(naturalizeDicom(readFileSync((seriesUid === lossy.seriesUid ? lossy : lossless).files[k])).SOPInstanceUID);
+      const losslessSeg = readDicomSeg(await segOf(losslessJob));
+      rows.forEach((_, k) => {
+        const frame = losslessSeg.frames.find((f) => f.referencedSopInstanceUid === sopOf(k, lossless.seriesUid))!;
+        expect(Buffer.from(frame.mask.data).equals(Buffer.from(expected[k].mask.data))).toBe(true);
+      });
+      const lossyBytes = await segOf(lossyJob);
+      const lossySeg = readDicomSeg(lossyBytes);
+      const dices = rows.map((_, k) => dice(lossySeg.frames.find((f) => f.referencedSopInstanceUid === sopOf(k, lossy.seriesUid))!.mask, expected[k].mask));
+      const meanDice = dices.reduce((a, b) => a + b, 0) / dices.length;
+      // eslint-disable-next-line no-console
+      console.log(`JPEG 2000 lossy (gdcmconv -r 10) vs the originals' masks: mean Dice ${meanDice.toFixed(4)}, lowest ${Math.min(...dices).toFixed(4)} over ${dices.length} images`);
+      expect(meanDice).toBeGreaterThan(0.9);
+      const source = naturalizeDicom(readFileSync(lossy.files[0]));
+      const ds = naturalizeDicom(lossyBytes);
+      expect(ds.LossyImageCompression).toBe('01');
+      expect(ds.LossyImageCompressionRatio).toBe(Math.round(Number(source.LossyImageCompressionRatio) * 100) / 100);
+      expect(naturalizeDicom(await segOf(losslessJob)).LossyImageCompression).toBe('00');
+      const file = join(dir, 'lossy-seg.dcm');
+      writeFileSync(file, lossyBytes);
+      const out = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+      expect(`${out.stdout}${out.stderr}`).toMatch(/^Segmentation$/m);
+      expect(ownErrors(`${out.stdout}${out.stderr}`)).toEqual([]);
+    } finally {
+      disposeLvModel(model);
+    }
+  }, PHASE_MS + 60_000);
+
+  itWithGdcm('a series no codec can decode is retried a capped number of times and ends failed, with the reason in the job, the log and the metrics', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-corrupt-'));
+    dirs.push(dir);
+    const [studyUid, seriesUid] = [newUid(), newUid()];
+    const rows = cases().filter((x) => x.case === LIVE[1]).slice(0, 2);
+    const files = rows.map((row, k) => {
+      const plain = join(dir, `${k}-plain.dcm`);
+      const out = join(dir, `${k}.dcm`);
+      execFileSync('cp', [join(SUNNYBROOK_DICOM_DIR, row.image), plain]);
+      execFileSync('dcmodify', ['-nb', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`, '-m', `(0008,0018)=${seriesUid}.${k + 1}`, plain]);
+      execFileSync('gdcmconv', ['--j2k', plain, out], { stdio: 'ignore' });
+      // Overwrite the codestream's image and tile size marker segment (SIZ, right after SOC) with 0xFF: no decoder reads it.
+      const bytes = readFileSync(out);
+      const soc = bytes.indexOf(Buffer.from([0xff, 0x4f, 0xff, 0x51]));
+      expect(soc).toBeGreaterThan(0);
+      bytes.fill(0xff, soc + 4, soc + 44);
+      writeFileSync(out, bytes);
+      return out;
+    });
+    await storescu(orthanc, files, undefined, ['-xv']);
+    const job = await until('the job of the undecodable series', async () => {
+      await collectJobs();
+      return finishedJobs.find((j) => j.series.seriesInstanceUid === seriesUid);
+    }, PHASE_MS);
+    expect(job.state).toBe('failed');
+    expect(job.attempts).toBe(3); // DEFAULT_PACS_TIMING.permanentAttempts
+    expect(job.error).toEqual({ code: 'SERIES_UNDECODABLE', retryable: false, message: expect.stringMatching(/^none of the 2 image\(s\) of the series could be decoded \(DICOM_CODEC_FAILED\)/) });
+    const line = app.logLines().find((l) => l.event === 'pacs.job_failed' && l.jobId === job.id)!;
+    expect(line).toMatchObject({ code: 'SERIES_UNDECODABLE', permanent: true, attempts: 3, retryAt: null });
+    expect(String(line.msg)).toMatch(/failed for good \(not retried\)/);
+    const metrics = (await request(app.url).get('/metrics').expect(200)).text;
+    expect(metrics).toContain('lvseg_pacs_job_failures_total{code="SERIES_UNDECODABLE",permanent="true"} 1');
+    // Not pending any more: not retried at the next ticks, and no SEG.
+    const state = JSON.parse(readFileSync(join(pacs.stateDir, 'state.json'), 'utf8')) as { pending: Array<{ seriesInstanceUid: string }> };
+    expect(state.pending.map((p) => p.seriesInstanceUid)).not.toContain(seriesUid);
+    const found = ((await request(app.url).get('/jobs').query({ series: seriesUid }).expect(200)).body as { jobs: PacsJobView[] }).jobs;
+    expect(found.map((j) => [j.id, j.state])).toEqual([[job.id, 'failed']]);
+    expect(app.logText()).not.toContain('SCD0000');
+  }, PHASE_MS);
+
+  it('GET /health/ready says not ready, with the reason and no secret, while the PACS refuses lvseg’s credentials or is stopped', async () => {
+    const readiness = async (url: string) =>
+      until('a verdict beyond the model loading', async () => {
+        const r = await request(url).get('/health/ready');
+        return r.body?.error?.code === 'MODEL_NOT_READY' ? undefined : r;
+      }, PHASE_MS);
+    const configFor = (url: string, password: string) =>
+      loadPacsConfig({ PACS_URL: url, PACS_USERNAME: orthanc.username, PACS_PASSWORD: password, PACS_WEBHOOK_SECRET: secret, PACS_POLL_SECONDS: '5', LVSEG_PACS_STATE_DIR: mkdtempSync(join(tmpdir(), 'lvseg-pacs-ready-')) })!;
+
+    // The real Orthanc with a wrong password.
+    const wrongPassword = 'not-the-orthanc-password';
+    const wrongConfig = configFor(orthanc.url, wrongPassword);
+    dirs.push(wrongConfig.stateDir);
+    const wrong = await startPacsApp({ store, port: await freePort(), pacs: wrongConfig, timing: { readinessCacheMs: 100 } });
+    try {
+      const res = await readiness(wrong.url);
+      expect(res.status).toBe(503);
+      expect(res.body.error).toEqual({ code: 'PACS_AUTH_FAILED', message: "pacs not ready: Orthanc access check: the PACS refused lvseg's credentials (HTTP 401); check PACS_USERNAME and PACS_PASSWORD" });
+      expect(res.headers['retry-after']).toBe('5');
+      expect(res.text).not.toContain(wrongPassword);
+      expect(wrong.logText()).not.toContain(wrongPassword);
+      expect(wrong.logLines().some((l) => l.event === 'pacs.not_ready' && l.code === 'PACS_AUTH_FAILED')).toBe(true);
+    } finally {
+      await wrong.close();
+    }
+
+    // A second real Orthanc: ready while it runs, not ready once it is stopped.
+    const second = await startOrthanc({ webhookUrl: `http://127.0.0.1:${await freePort()}/webhooks/pacs`, webhookSecret: secret, stableAgeSeconds: STABLE_AGE_SECONDS });
+    const secondConfig = configFor(second.url, second.password);
+    dirs.push(secondConfig.stateDir);
+    const bridge = await startPacsApp({ store, port: await freePort(), pacs: secondConfig, timing: { readinessCacheMs: 100 } });
+    try {
+      const up = await readiness(bridge.url);
+      expect(up.status).toBe(200);
+      expect(up.body.pacs).toEqual({ status: 'ok', checkedAt: expect.any(String) });
+      await second.stop();
+      const down = await until('not ready after the PACS stopped', async () => {
+        const r = await request(bridge.url).get('/health/ready');
+        return r.status === 503 ? r : undefined;
+      }, 30_000);
+      expect(down.body.error.code).toBe('PACS_UNREACHABLE');
+      expect(down.body.error.message).toBe('pacs not ready: Orthanc access check: the PACS is unreachable (ECONNREFUSED)');
+      expect(down.text).not.toContain(second.password);
+    } finally {
+      await bridge.close();
+      await second.stop();
+    }
+  }, 2 * PHASE_MS);
 });

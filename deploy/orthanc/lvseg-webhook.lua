@@ -1,4 +1,4 @@
--- lvseg webhook for Orthanc: on every stored instance, POST a signed JSON event to lvseg.
+-- lvseg webhook for Orthanc: once per stable MR series, POST a signed JSON event to lvseg.
 --
 -- Signature (the scheme lvseg checks, see docs/PACS.md):
 --   X-Lvseg-Timestamp: <unix seconds>
@@ -7,8 +7,14 @@
 -- library when there is one, else small lookup tables). The secret and URL come from the "Lvseg" section of the
 -- Orthanc configuration, which may take them from the environment ("${LVSEG_WEBHOOK_SECRET}").
 --
--- A failed POST (lvseg down, timeout) is only logged: lvseg also follows Orthanc's /changes feed from a persisted
--- cursor, so nothing stored while it was unreachable is lost.
+-- When: OnStableSeries, i.e. once a series has had no new instance for "StableAge" seconds, and only for MR series
+-- (lvseg segments cardiac MR; its own SEG and SR series, CT, reports… are never posted). One event per series, not
+-- one per image: Orthanc runs Lua callbacks one at a time on its own event thread, off the C-STORE path (a scanner's
+-- store never waits for lvseg), and lvseg answers 202 at once and works in the background; a slow or hung lvseg costs
+-- that thread at most "HttpTimeout" seconds per series, not per image.
+--
+-- A failed POST (lvseg down, timeout) is only logged: lvseg also follows Orthanc's /changes feed (NewSeries,
+-- StableSeries) from a persisted cursor, so nothing stored while it was unreachable is lost.
 
 local floor = math.floor
 local TWO32 = 4294967296
@@ -165,9 +171,24 @@ function LvsegSignedHeaders(secret, timestamp, body)
   }
 end
 
-function OnStoredInstance(instanceId, tags, metadata, origin)
-  -- lvseg's own results (and any other segmentation or structured report) are not images to segment.
-  if tags['Modality'] == 'SEG' or tags['Modality'] == 'SR' then return end
+--- The study and series UIDs and the modality of an Orthanc series (its REST resource and its parent study's).
+local function seriesIdentifiers(seriesId)
+  local series = ParseJson(RestApiGet('/series/' .. seriesId))
+  if series == nil or series['MainDicomTags'] == nil then return nil end
+  local study = ParseJson(RestApiGet('/studies/' .. series['ParentStudy']))
+  if study == nil or study['MainDicomTags'] == nil then return nil end
+  return {
+    studyInstanceUid = study['MainDicomTags']['StudyInstanceUID'],
+    seriesInstanceUid = series['MainDicomTags']['SeriesInstanceUID'],
+    modality = series['MainDicomTags']['Modality'],
+  }
+end
+
+function OnStableSeries(seriesId, tags, metadata)
+  -- (A series deleted in the meantime makes RestApiGet fail: nothing to post.)
+  local found, ids = pcall(seriesIdentifiers, seriesId)
+  -- Cardiac MR only: lvseg's own results (SEG, SR) and every other modality stay silent.
+  if not found or ids == nil or ids.modality ~= 'MR' then return end
   local url, secret = lvsegSettings()
   if url == nil or url == '' or secret == nil or secret == '' then
     print('lvseg webhook: Lvseg.WebhookUrl or Lvseg.WebhookSecret is not configured; not notifying')
@@ -176,21 +197,20 @@ function OnStoredInstance(instanceId, tags, metadata, origin)
   local now = os.time()
   -- Only identifiers (never patient name, id, birth date or accession number) leave Orthanc in the event.
   local event = {
-    id = 'orthanc-' .. instanceId .. '-' .. string.format('%d', now),
-    kind = 'instance.stored',
+    id = 'orthanc-series-' .. seriesId .. '-' .. string.format('%d', now),
+    kind = 'series.stable',
     resource = {
-      type = 'instance',
-      pacsId = instanceId,
-      studyInstanceUid = tags['StudyInstanceUID'],
-      seriesInstanceUid = tags['SeriesInstanceUID'],
-      sopInstanceUid = tags['SOPInstanceUID'],
-      modality = tags['Modality'],
+      type = 'series',
+      pacsId = seriesId,
+      studyInstanceUid = ids.studyInstanceUid,
+      seriesInstanceUid = ids.seriesInstanceUid,
+      modality = ids.modality,
     },
   }
   local body = DumpJson(event, true)
   -- Orthanc's Lua has no per-call timeout: the global "HttpTimeout" of orthanc.json bounds this call.
   local answer = HttpPost(url, body, LvsegSignedHeaders(secret, now, body))
   if answer == nil then
-    print('lvseg webhook: POST failed for instance ' .. instanceId .. ' (lvseg will find it in /changes)')
+    print('lvseg webhook: POST failed for series ' .. seriesId .. ' (lvseg will find it in /changes)')
   end
 end

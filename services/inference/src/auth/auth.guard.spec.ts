@@ -139,6 +139,7 @@ describe('AuthGuard', () => {
       'GET /runs/:id': 'lvseg:read',
       'GET /runs/:id/heatmaps/:epoch/:layer.png': 'lvseg:read',
       'GET /runs/:id/events': 'lvseg:read',
+      'GET /jobs': 'lvseg:read',
       'GET /jobs/:id': 'lvseg:read',
       'GET /metrics': 'lvseg:read',
       'GET /health/live': 'public',

@@ -1,10 +1,11 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Optional } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { LvsegError } from '@lvseg/common';
 import { PublicRoute } from '../auth/route-access';
 import type { EngineChoice } from '../engine/engine-selection';
 import { ModelRegistry } from '../models/model-registry.service';
 import { ENGINE_CHOICE } from '../tokens';
+import { READINESS_CHECK, ReadinessCheck } from './readiness-check';
 import { ErrorResponseDto } from '../segment/dto/segment-response.dto';
 
 export class LiveDto {
@@ -50,6 +51,9 @@ export class ReadyDto {
 
   @ApiProperty({ type: EngineDto })
   engine!: EngineDto;
+
+  @ApiPropertyOptional({ description: 'PACS bridge only (PACS_URL set): the PACS answered with lvseg’s credentials', example: { status: 'ok', checkedAt: '2026-12-07T05:00:00.000Z' } })
+  pacs?: { status: 'ok'; checkedAt: string };
 }
 
 @ApiTags('operations')
@@ -59,6 +63,8 @@ export class HealthController {
   constructor(
     private readonly registry: ModelRegistry,
     @Inject(ENGINE_CHOICE) private readonly engine: EngineChoice,
+    /** The PACS bridge's check of its PACS (absent without PACS_URL). */
+    @Optional() @Inject(READINESS_CHECK) private readonly dependency?: ReadinessCheck,
   ) {}
 
   @Get('live')
@@ -69,13 +75,17 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'Readiness: a model is loaded and served (503 until then)' })
+  @ApiOperation({ summary: 'Readiness: a model is loaded and served, and (PACS bridge) the PACS answers with lvseg’s credentials (503 with the reason otherwise)' })
   @ApiOkResponse({ type: ReadyDto })
   @ApiResponse({ status: 503, type: ErrorResponseDto })
-  ready(): ReadyDto {
+  async ready(): Promise<ReadyDto> {
     const s = this.registry.status();
     if (!s.ready || !s.version || !s.architecture || !s.loadedAt) {
       throw new LvsegError('unavailable', 'MODEL_NOT_READY', `no model loaded yet for "${s.defaultRef}"${s.lastPollError ? ` (${s.lastPollError})` : ''}`, { retryAfterSeconds: 5 });
+    }
+    const dependency = this.dependency ? await this.dependency.check() : undefined;
+    if (dependency && !dependency.ok) {
+      throw new LvsegError('unavailable', dependency.code, `${this.dependency!.name} not ready: ${dependency.message}`, { retryAfterSeconds: 5 });
     }
     return {
       status: 'ready',
@@ -85,6 +95,7 @@ export class HealthController {
       loadedAt: s.loadedAt,
       ...(s.lastPollAt ? { lastPollAt: s.lastPollAt } : {}),
       engine: { ...this.engine, ...(s.runtime ? { served: s.runtime } : {}) },
+      ...(dependency ? { [this.dependency!.name]: { status: 'ok', checkedAt: dependency.checkedAt } } : {}),
     };
   }
 }

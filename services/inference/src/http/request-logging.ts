@@ -11,8 +11,19 @@ export function receivedAtMiddleware(req: Request, res: Response, next: NextFunc
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
+ * The URL as logged: the path and the names of the query parameters, never their values (GET /jobs?study=… names a
+ * study; a promote's reason is free text).
+ */
+export function loggedUrl(originalUrl: string): string {
+  const q = originalUrl.indexOf('?');
+  if (q < 0) return originalUrl.slice(0, 300);
+  const names = [...new Set(new URLSearchParams(originalUrl.slice(q + 1)).keys())];
+  return `${originalUrl.slice(0, q)}${names.length ? `?${names.map((n) => `${n}=…`).join('&')}` : ''}`.slice(0, 300);
+}
+
+/**
  * One pino JSON line per request: request id (the caller's `x-request-id` when it is a plain token, else a UUID;
- * echoed back), method, url, route template, status, duration in ms, the caller's principal (API key name, or `oidc`
+ * echoed back), method, url (query values left out), route template, status, duration in ms, the caller's principal (API key name, or `oidc`
  * and the token's subject; never a credential), and for /segment the model version, the image's SOP Instance UID and
  * the error code (for /segment/series: the model version, the number of images and the error code). Headers and
  * bodies are never logged, so no patient data and no credential gets in.
@@ -37,7 +48,7 @@ export function requestLogging(log: Logger) {
       const line = {
         event: 'request',
         method: req.method,
-        url: req.originalUrl.slice(0, 300),
+        url: loggedUrl(req.originalUrl),
         route: (req.route?.path as string | undefined) ?? null,
         status,
         ms: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,

@@ -8,6 +8,7 @@ export class PacsMetrics {
   readonly webhooks: Counter<'outcome'>;
   readonly jobs: Counter<'outcome'>;
   readonly jobDuration: Histogram<'outcome'>;
+  readonly jobFailures: Counter<'code' | 'permanent'>;
   readonly lvFunctionReports: Counter<'outcome'>;
   readonly pendingSeries: Gauge;
   readonly changeFeedErrors: Counter;
@@ -22,6 +23,12 @@ export class PacsMetrics {
       registers,
     });
     this.jobs = new Counter({ name: 'lvseg_pacs_jobs_total', help: 'PACS series jobs finished, by outcome (segmented, skipped, failed)', labelNames: ['outcome'] as const, registers });
+    this.jobFailures = new Counter({
+      name: 'lvseg_pacs_job_failures_total',
+      help: 'PACS series jobs that failed, by error code and whether for good (permanent="true": undecodable or unsupported content, not retried) or retried later',
+      labelNames: ['code', 'permanent'] as const,
+      registers,
+    });
     this.jobDuration = new Histogram({
       name: 'lvseg_pacs_job_duration_seconds',
       help: 'Time from a series job being created to its end (waiting for the series to be complete included)',

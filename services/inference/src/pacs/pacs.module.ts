@@ -11,6 +11,8 @@ import { SeriesSegmentationService } from './series/series-segmentation.service'
 import { FilePacsStateStore, PacsStateStore } from './state/pacs-state-store';
 import { PacsWebhookController } from './webhook/pacs-webhook.controller';
 import { PacsWebhookService } from './webhook/pacs-webhook.service';
+import { READINESS_CHECK } from '../health/readiness-check';
+import { PacsReadiness } from './health/pacs-readiness';
 
 /** What the PACS integration is built with; everything but the config defaults to the real thing. */
 export interface PacsOptions {
@@ -23,7 +25,8 @@ export interface PacsOptions {
 }
 
 /**
- * The PACS integration inside the inference service: signed webhook (POST /webhooks/pacs), job status (GET /jobs/:id),
+ * The PACS integration inside the inference service: signed webhook (POST /webhooks/pacs), job status (GET /jobs/:id,
+ * GET /jobs?study=&series=), readiness of the PACS (GET /health/ready),
  * the job runner, the change-feed follower, and the series → DICOM SEG + LV function SR pipeline. It uses the inference module's model
  * registry and inference queue (exported by InferenceModule), so PACS work and POST /segment share one engine lane.
  */
@@ -46,7 +49,11 @@ export class PacsModule {
         PacsJobsService,
         PacsWebhookService,
         ChangeFeedFollower,
+        PacsReadiness,
+        // GET /health/ready (InferenceModule's HealthController) says not ready while the PACS cannot be used.
+        { provide: READINESS_CHECK, useExisting: PacsReadiness },
       ],
+      exports: [READINESS_CHECK],
     };
   }
 }

@@ -57,8 +57,10 @@ export class OrthancClient implements PacsClient, PacsChangeFeed {
   async retrieveSeries(ref: SeriesRef): Promise<Buffer[]> {
     const url = `${this.config.dicomWebUrl}/studies/${encodeURIComponent(ref.studyInstanceUid)}/series/${encodeURIComponent(ref.seriesInstanceUid)}`;
     const res = await this.request('WADO-RS series retrieve', url, {
-      // Explicit VR Little Endian: the PACS transcodes what it stored compressed, where it can.
-      headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.1' },
+      // The stored transfer syntax as it is (PS3.18 8.7.3.5.2 "*"): lvseg decodes RLE, JPEG, JPEG-LS, JPEG 2000 and
+      // HTJ2K itself (decodeDicomImage). Asking for Explicit VR Little Endian made the PACS transcode, which Debian's
+      // Orthanc cannot do for JPEG 2000 (HTTP 500 on every attempt), and would decompress lossy data once more.
+      headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' },
       timeoutMs: RETRIEVE_TIMEOUT_MS,
       allowNotFound: true,
     });
@@ -86,6 +88,12 @@ export class OrthancClient implements PacsClient, PacsChangeFeed {
         reason: i['00081197']?.Value?.[0] as number | undefined,
       })),
     };
+  }
+
+  async checkAccess(timeoutMs: number): Promise<void> {
+    // GET /system: answers only with valid credentials (AuthenticationEnabled), and tells nothing about patients.
+    const res = await this.request('Orthanc access check', `${this.config.url}/system`, { timeoutMs });
+    await this.json<unknown>('Orthanc access check', res);
   }
 
   async latestSeq(): Promise<number> {

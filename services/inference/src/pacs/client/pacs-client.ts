@@ -28,10 +28,12 @@ export interface PacsClient {
   seriesExists(studyInstanceUid: string, seriesInstanceUid: string): Promise<boolean>;
   /** Whether a source series exists, is complete, and its modality. */
   seriesStatus(ref: SeriesRef): Promise<PacsSeriesStatus>;
-  /** WADO-RS: every instance of the series, as DICOM Part 10 bytes. */
+  /** WADO-RS: every instance of the series, as DICOM Part 10 bytes in the transfer syntax the PACS stored (compressed or not). */
   retrieveSeries(ref: SeriesRef): Promise<Buffer[]>;
   /** STOW-RS: stores instances into the study. */
   store(studyInstanceUid: string, instances: Buffer[]): Promise<PacsStoreResult>;
+  /** Resolves when the PACS answers and accepts lvseg's credentials within `timeoutMs`; throws the LvsegError otherwise. */
+  checkAccess(timeoutMs: number): Promise<void>;
 }
 
 /** One entry of the PACS's durable change log. */

@@ -36,7 +36,12 @@ export interface PacsJobResult {
     seriesInstanceUid: string;
     sopInstanceUid: string;
     frames: number;
+    /** Only when every source shares one (a SEG has a single Frame of Reference). */
     frameOfReferenceUid?: string;
+    /** Dimension Index labels: segment, position (ImagePositionPatient, or InStackPositionNumber without a shared Frame of Reference), and the cardiac phase (TemporalPositionIndex) of a cine series. */
+    dimensions: string[];
+    /** LossyImageCompression 01: the SEG was made from lossy compressed pixels. */
+    lossyImageCompression: boolean;
   };
   images?: PacsImageResult[];
   /** EDV, ESV, SV, EF of the series (outcome 'segmented'). */

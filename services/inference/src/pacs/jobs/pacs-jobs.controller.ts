@@ -1,16 +1,52 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { LvsegError } from '@lvseg/common';
 import { SCOPES } from '@lvseg/config';
 import { RequireScope } from '../../auth/route-access';
 import { ErrorResponseDto } from '../../segment/dto/segment-response.dto';
 import type { PacsJobView } from './pacs-job';
 import { PacsJobsService } from './pacs-jobs.service';
 
+/** A DICOM UID (PS3.5 9.1): digits and dots, at most 64 characters. */
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+const MAX_LIMIT = 500;
+
+/** The query of GET /jobs, validated (400 INVALID_JOB_QUERY naming the parameter). */
+export function parseJobQuery(query: Record<string, unknown>): { study?: string; series?: string; limit: number } {
+  const text = (name: string): string | undefined => {
+    const v = query[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length > 64 || !UID.test(v)) throw new LvsegError('invalid-input', 'INVALID_JOB_QUERY', `${name} must be a DICOM UID (digits and dots, at most 64 characters)`);
+    return v;
+  };
+  const unknown = Object.keys(query).filter((k) => !['study', 'series', 'limit'].includes(k));
+  if (unknown.length) throw new LvsegError('invalid-input', 'INVALID_JOB_QUERY', `unknown query parameter ${unknown[0]} (study, series, limit)`);
+  let limit = 50;
+  if (query.limit !== undefined) {
+    limit = Number(query.limit);
+    if (typeof query.limit !== 'string' || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new LvsegError('invalid-input', 'INVALID_JOB_QUERY', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return { study: text('study'), series: text('series'), limit };
+}
+
 @ApiTags('pacs')
 @RequireScope(SCOPES.read)
 @Controller('jobs')
 export class PacsJobsController {
   constructor(private readonly jobs: PacsJobsService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'PACS jobs of a study and/or series (StudyInstanceUID, SeriesInstanceUID of the source MR series), newest first; records survive restarts (state folder)',
+  })
+  @ApiQuery({ name: 'study', required: false, description: 'StudyInstanceUID' })
+  @ApiQuery({ name: 'series', required: false, description: 'SeriesInstanceUID of the source series' })
+  @ApiQuery({ name: 'limit', required: false, description: `at most this many (1–${MAX_LIMIT}, default 50)` })
+  @ApiOkResponse({ description: '{ jobs: [...] } as GET /jobs/:id answers each' })
+  @ApiResponse({ status: 400, type: ErrorResponseDto, description: 'INVALID_JOB_QUERY' })
+  list(@Query() query: Record<string, unknown>): { jobs: PacsJobView[] } {
+    return { jobs: this.jobs.list(parseJobQuery(query)) };
+  }
 
   @Get(':id')
   @ApiOperation({

@@ -16,7 +16,7 @@ import { PacsJobsService, PacsTiming } from './pacs-jobs.service';
  * concurrency bound, retries with backoff, what stays pending, resume and shutdown. The real parts are exercised
  * together in test/pacs.e2e-spec.ts.
  */
-const timing: PacsTiming = { seriesPollMs: [5, 20], maxSeriesWaitMs: 5000, attempts: 3, retryBaseMs: 5, retryMaxMs: 20, failedRetryAfterMs: 60, keepFinishedJobs: 100 };
+const timing: PacsTiming = { seriesPollMs: [5, 20], maxSeriesWaitMs: 5000, attempts: 3, permanentAttempts: 2, retryBaseMs: 5, retryMaxMs: 20, failedRetryAfterMs: 60, failedRetryMaxMs: 200, keepFinishedJobs: 100, readinessCacheMs: 0, readinessTimeoutMs: 100 };
 const ref = (n: number): SeriesRef => ({ studyInstanceUid: '1.2.3', seriesInstanceUid: `1.2.3.${n}` });
 
 class InMemoryPacs implements Pick<PacsClient, 'seriesStatus'> {
@@ -60,6 +60,8 @@ function setup(opts: { concurrency?: number; state?: MemoryPacsStateStore } = {}
   const state = opts.state ?? new MemoryPacsStateStore();
   const registry = { status: () => ({ ready: true, version: 'v1' }) } as unknown as ModelRegistry;
   const config = { concurrency: opts.concurrency ?? 2 } as PacsConfig;
+  const lines: Array<Record<string, unknown>> = [];
+  const metricsService = new MetricsService();
   const jobs = new PacsJobsService(
     config,
     pacs as unknown as PacsClient,
@@ -67,8 +69,8 @@ function setup(opts: { concurrency?: number; state?: MemoryPacsStateStore } = {}
     timing,
     pipeline as unknown as SeriesSegmentationService,
     registry,
-    new PacsMetrics(new MetricsService()),
-    pino({ level: 'silent' }),
+    new PacsMetrics(metricsService),
+    pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) }),
   );
   const finished = async (id: string): Promise<PacsJobView> => {
     for (let i = 0; i < 500; i++) {
@@ -78,7 +80,7 @@ function setup(opts: { concurrency?: number; state?: MemoryPacsStateStore } = {}
     }
     throw new Error(`job ${id} did not finish`);
   };
-  return { pacs, pipeline, state, jobs, finished };
+  return { pacs, pipeline, state, jobs, finished, metrics: metricsService, logs: () => lines };
 }
 
 describe('PacsJobsService', () => {
@@ -141,12 +143,44 @@ describe('PacsJobsService', () => {
     expect(pipeline.calls).toHaveLength(4);
   });
 
-  it('forgets a series whose content cannot be processed (a permanent error), with the error in the job', async () => {
-    const { pipeline, state, jobs, finished } = setup();
-    pipeline.errors = [new LvsegError('invalid-input', 'SEG_MIXED_SERIES', 'the source images are not all of one series')];
+  it('a permanent error (content that cannot be decoded) is retried permanentAttempts times, then fails for good with the reason: job, log, metrics', async () => {
+    const { pipeline, state, jobs, finished, metrics, logs } = setup();
+    const undecodable = () => new LvsegError('invalid-input', 'SERIES_UNDECODABLE', 'none of the 2 image(s) of the series could be decoded (DICOM_CODEC_FAILED): …');
+    pipeline.errors = [undecodable(), undecodable(), undecodable()];
     const job = await finished(jobs.submit(ref(1), { source: 'webhook' }).job.id);
-    expect(job).toMatchObject({ state: 'failed', attempts: 1, error: { code: 'SEG_MIXED_SERIES', retryable: false } });
+    expect(job).toMatchObject({ state: 'failed', attempts: timing.permanentAttempts, error: { code: 'SERIES_UNDECODABLE', retryable: false } });
+    expect(job.error!.nextAttemptAt).toBeUndefined();
+    expect(pipeline.calls).toHaveLength(timing.permanentAttempts);
     expect(state.pending()).toEqual([]);
+    expect(jobs.resubmitDue()).toBe(0);
+    expect(await metrics.registry.getSingleMetricAsString('lvseg_pacs_job_failures_total')).toContain('lvseg_pacs_job_failures_total{code="SERIES_UNDECODABLE",permanent="true"} 1');
+    expect(logs().find((l) => l.event === 'pacs.job_failed')).toMatchObject({ code: 'SERIES_UNDECODABLE', permanent: true, attempts: timing.permanentAttempts, retryAt: null });
+
+    // A permanent error that goes away on the second attempt (a garbled retrieve) ends done.
+    pipeline.errors = [undecodable()];
+    expect((await finished(jobs.submit(ref(2), { source: 'webhook' }).job.id)).state).toBe('done');
+  });
+
+  it('a series failing transiently run after run waits twice as long each time, up to failedRetryMaxMs', async () => {
+    const { pipeline, state, jobs, finished } = setup();
+    const down = () => new LvsegError('unavailable', 'PACS_UNREACHABLE', 'WADO-RS series retrieve: the PACS is unreachable (ECONNREFUSED)');
+    const waits: number[] = [];
+    let id = jobs.submit(ref(1), { source: 'webhook' }).job.id;
+    for (let run = 1; run <= 4; run++) {
+      pipeline.errors = Array.from({ length: timing.attempts }, down);
+      const job = await finished(id);
+      expect(job.error).toMatchObject({ code: 'PACS_UNREACHABLE', retryable: true });
+      const p = state.pending()[0];
+      expect(p.failures).toBe(run);
+      waits.push(Date.parse(p.retryAfter!) - Date.parse(job.updatedAt));
+      if (run < 4) {
+        await sleep(Date.parse(p.retryAfter!) - Date.now() + 5);
+        expect(jobs.resubmitDue()).toBe(1);
+        id = jobs.list({ series: ref(1).seriesInstanceUid })[0].id;
+      }
+    }
+    // 60, 120, 200 (capped), 200 ms, give or take the clock between the two timestamps.
+    for (const [k, expected] of [60, 120, 200, 200].entries()) expect(Math.abs(waits[k] - expected)).toBeLessThanOrEqual(15);
   });
 
   it('skips without fetching: non-MR series (from the webhook’s modality or the PACS) and series already segmented with the served model', async () => {
@@ -181,6 +215,34 @@ describe('PacsJobsService', () => {
     expect(b.jobs.get(job.id)).toMatchObject({ state: 'failed', error: { code: 'SHUTTING_DOWN', retryable: true } });
     expect(state.pending().map((p) => p.seriesInstanceUid)).toEqual(['1.2.3.8']);
     expect(b.jobs.resubmitDue()).toBe(0); // a stopped runner starts nothing
+  });
+
+  it('job records outlive the runner: found by id and by study/series after a restart; one cut short by a crash says so', async () => {
+    const state = new MemoryPacsStateStore();
+    const a = setup({ state });
+    const done = await a.finished(a.jobs.submit(ref(1), { source: 'webhook', eventId: 'e1' }).job.id);
+    const other = await a.finished(a.jobs.submit({ studyInstanceUid: '9.9', seriesInstanceUid: '9.9.1' }, { source: 'change-feed' }).job.id);
+    a.pacs.status.set('1.2.3.2', { exists: true, complete: false, modality: 'MR' });
+    const waiting = a.jobs.submit(ref(2), { source: 'webhook' }).job;
+    await sleep(20);
+    // The process dies here (no shutdown hook): the record of the waiting job still says waiting-for-series.
+    expect(state.jobRecords().find((r) => r.id === waiting.id)?.state).toBe('waiting-for-series');
+
+    const b = setup({ state });
+    expect(b.jobs.get(done.id)).toEqual(done);
+    expect(b.jobs.get(waiting.id)).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED', retryable: true } });
+    expect(b.jobs.list({ series: '1.2.3.1' }).map((j) => j.id)).toEqual([done.id]);
+    expect(b.jobs.list({ study: '1.2.3' }).map((j) => j.id)).toEqual([waiting.id, done.id]);
+    expect(b.jobs.list({ study: '9.9', series: '9.9.1' }).map((j) => j.id)).toEqual([other.id]);
+    expect(b.jobs.list({ study: '9.9', series: '1.2.3.1' })).toEqual([]);
+    expect(b.jobs.list({ limit: 1 }).map((j) => j.id)).toEqual([waiting.id]);
+    // The series itself is resumed by a new job, found beside the interrupted one.
+    b.pacs.status.set('1.2.3.2', { exists: true, complete: true, modality: 'MR' });
+    expect(b.jobs.resubmitDue('resume')).toBe(1);
+    const resumed = b.jobs.list({ series: '1.2.3.2' });
+    expect(resumed).toHaveLength(2);
+    expect((await b.finished(resumed[0].id)).state).toBe('done');
+    a.jobs.onApplicationShutdown();
   });
 
   it('answers 404 JOB_NOT_FOUND for an unknown job', () => {

@@ -10,7 +10,7 @@ import { PACS_CLIENT, PACS_CONFIG, PACS_STATE, PACS_TIMING } from '../pacs.token
 import { PacsMetrics } from '../pacs-metrics';
 import { SeriesSegmentationService } from '../series/series-segmentation.service';
 import type { PacsStateStore, PacsTriggerSource } from '../state/pacs-state-store';
-import { Semaphore, backoffMs, isTransient, sleep } from '../util/retry';
+import { Semaphore, backoffMs, isPermanent, isTransient, sleep } from '../util/retry';
 import type { PacsJobResult, PacsJobState, PacsJobTrigger, PacsJobView } from './pacs-job';
 
 /** Timing knobs of the job runner (defaults for production; tests may shorten them). */
@@ -21,22 +21,37 @@ export interface PacsTiming {
   maxSeriesWaitMs: number;
   /** Pipeline attempts within one job for transient errors, and their backoff. */
   attempts: number;
+  /**
+   * Pipeline attempts within one job for permanent errors (undecodable or unsupported content): a few, in case the
+   * retrieve was garbled on the way; then the job fails for good with the reason and the series is not retried.
+   */
+  permanentAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** A failed job's series is tried again (by the change-feed follower's tick) after this long. */
+  /** A failed job's series is tried again (by the change-feed follower's tick) after this long, doubling per failed run… */
   failedRetryAfterMs: number;
-  /** Finished jobs kept for GET /jobs/:id. */
+  /** …up to this long. */
+  failedRetryMaxMs: number;
+  /** Finished jobs kept (on disk, in the state folder) for GET /jobs/:id and GET /jobs?study=&series=. */
   keepFinishedJobs: number;
+  /** GET /health/ready asks the PACS at most this often… */
+  readinessCacheMs: number;
+  /** …and waits at most this long for its answer (below the probe's timeout). */
+  readinessTimeoutMs: number;
 }
 
 export const DEFAULT_PACS_TIMING: PacsTiming = {
   seriesPollMs: [500, 5000],
   maxSeriesWaitMs: 30 * 60_000,
   attempts: 5,
+  permanentAttempts: 3,
   retryBaseMs: 1000,
   retryMaxMs: 30_000,
   failedRetryAfterMs: 5 * 60_000,
+  failedRetryMaxMs: 60 * 60_000,
   keepFinishedJobs: 2000,
+  readinessCacheMs: 5000,
+  readinessTimeoutMs: 2000,
 };
 
 interface Job extends PacsJobView {
@@ -70,6 +85,18 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
     @Inject(APP_LOGGER) private readonly log: Logger,
   ) {
     this.slots = new Semaphore(config.concurrency);
+    // Job records survive restarts. One that was not finished when the process ended (a kill, a crash) ended there:
+    // its series is still pending and gets a new job.
+    const records = this.state.jobRecords().sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    for (const record of records) {
+      const job: Job = { ...record, done: Promise.resolve() };
+      if (!FINISHED.includes(job.state)) {
+        job.error = { code: 'INTERRUPTED', message: 'the service stopped while this job ran; its series is resumed by a new job', retryable: true };
+        job.state = 'failed';
+        this.state.saveJobRecord(this.view(job));
+      }
+      this.jobs.set(job.id, job);
+    }
   }
 
   onApplicationBootstrap(): void {
@@ -96,12 +123,14 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
     if (active) {
       if (active.triggers.length < 50) active.triggers.push(t);
       active.updatedAt = at;
+      this.save(active);
       return { job: this.view(active), joined: true };
     }
     this.state.addPending({ ...ref, source: trigger.source, since: at, failures: 0 });
     const job: Job = { id: randomUUID(), state: 'waiting-for-series', series: { ...ref }, triggers: [t], createdAt: at, updatedAt: at, attempts: 0, done: Promise.resolve() };
     this.jobs.set(job.id, job);
     this.activeBySeries.set(ref.seriesInstanceUid, job);
+    this.save(job);
     job.done = this.run(job, trigger.modality);
     this.forgetOldJobs();
     this.metrics.pendingSeries.set(this.state.pending().length);
@@ -130,8 +159,21 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
 
   get(id: string): PacsJobView {
     const job = this.jobs.get(id);
-    if (!job) throw new LvsegError('not-found', 'JOB_NOT_FOUND', 'no such job (jobs are kept in memory; a restart forgets finished ones)');
+    if (!job) throw new LvsegError('not-found', 'JOB_NOT_FOUND', `no such job (the newest ${this.timing.keepFinishedJobs} finished jobs are kept)`);
     return this.view(job);
+  }
+
+  /** Jobs of a study and/or series, newest first (every kept job when neither is given), at most `limit`. */
+  list(filter: { study?: string; series?: string; limit?: number }): PacsJobView[] {
+    const out: PacsJobView[] = [];
+    const all = [...this.jobs.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < (filter.limit ?? 100); i--) {
+      const job = all[i];
+      if (filter.study !== undefined && job.series.studyInstanceUid !== filter.study) continue;
+      if (filter.series !== undefined && job.series.seriesInstanceUid !== filter.series) continue;
+      out.push(this.view(job));
+    }
+    return out;
   }
 
   private view(job: Job): PacsJobView {
@@ -142,6 +184,17 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
   private set(job: Job, state: PacsJobState): void {
     job.state = state;
     job.updatedAt = new Date().toISOString();
+    this.save(job);
+  }
+
+  /** Writes the job's record (at each change of state, trigger or result: a few writes per job). */
+  private save(job: Job): void {
+    try {
+      this.state.saveJobRecord(this.view(job));
+    } catch (e) {
+      // A full or read-only disk must not stop the work itself (it is tracked by state.json); the record lags.
+      this.log.warn({ event: 'pacs.job_record_write_failed', jobId: job.id, err: e }, `could not write the record of job ${job.id}`);
+    }
   }
 
   private async run(job: Job, modalityHint?: string): Promise<void> {
@@ -164,7 +217,8 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
             const result = await this.pipeline.process(ref, job.id);
             return this.finish(job, result, started);
           } catch (e) {
-            if (!isTransient(e) || job.attempts >= this.timing.attempts || this.stopping) throw e;
+            const cap = isTransient(e) ? this.timing.attempts : isPermanent(e) ? this.timing.permanentAttempts : 0;
+            if (job.attempts >= cap || this.stopping) throw e;
             const delay = backoffMs(job.attempts, this.timing.retryBaseMs, this.timing.retryMaxMs);
             job.error = { code: (e as LvsegError).code, message: (e as LvsegError).message, retryable: true, nextAttemptAt: new Date(Date.now() + delay).toISOString() };
             this.set(job, 'retrying');
@@ -259,30 +313,35 @@ export class PacsJobsService implements OnApplicationBootstrap, OnApplicationShu
     const known = isLvsegError(e);
     const code = known ? e.code : 'UNEXPECTED';
     const message = known ? e.message : 'unexpected error (logged)';
-    // Content the pipeline cannot read will not change: forget the series. Anything else (PACS down for long, wrong
-    // credentials, a bug fixed by a restart) is retried later.
-    const permanent = known && (e.kind === 'invalid-input' || e.kind === 'unsupported');
+    // Content the pipeline cannot read will not change (it was tried permanentAttempts times): forget the series; the
+    // job says why. Anything else (PACS down for long, wrong credentials, a bug fixed by a restart) is retried later,
+    // each failed run waiting twice as long as the one before.
+    const permanent = isPermanent(e);
     let nextAttemptAt: string | undefined;
     if (permanent) this.state.removePending(job.series.seriesInstanceUid);
     else if (!this.stopping) {
-      const p = this.state.pending().find((x) => x.seriesInstanceUid === job.series.seriesInstanceUid);
-      nextAttemptAt = new Date(Date.now() + this.timing.failedRetryAfterMs).toISOString();
-      this.state.updatePending(job.series.seriesInstanceUid, { failures: (p?.failures ?? 0) + 1, retryAfter: nextAttemptAt });
+      const failures = (this.state.pending().find((x) => x.seriesInstanceUid === job.series.seriesInstanceUid)?.failures ?? 0) + 1;
+      const wait = Math.min(this.timing.failedRetryMaxMs, this.timing.failedRetryAfterMs * 2 ** (failures - 1));
+      nextAttemptAt = new Date(Date.now() + wait).toISOString();
+      this.state.updatePending(job.series.seriesInstanceUid, { failures, retryAfter: nextAttemptAt });
     }
     job.error = { code, message, retryable: !permanent, ...(nextAttemptAt ? { nextAttemptAt } : {}) };
     this.set(job, 'failed');
     this.metrics.jobs.inc({ outcome: 'failed' });
+    if (!this.stopping) this.metrics.jobFailures.inc({ code, permanent: String(permanent) });
     this.metrics.jobDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000);
-    const line = { event: 'pacs.job_failed', jobId: job.id, code, attempts: job.attempts, retryAt: nextAttemptAt ?? null, ...(known ? {} : { err: e }) };
+    const line = { event: 'pacs.job_failed', jobId: job.id, code, permanent, attempts: job.attempts, retryAt: nextAttemptAt ?? null, ...(known ? {} : { err: e }) };
     if (this.stopping) this.log.warn(line, `job ${job.id} interrupted by shutdown (${code}); resumed at next start`);
-    else this.log.error(line, `job ${job.id} failed: ${message}`);
+    else this.log.error(line, `job ${job.id} failed${permanent ? ' for good (not retried)' : ''}: ${message}`);
   }
 
   private forgetOldJobs(): void {
     if (this.jobs.size <= this.timing.keepFinishedJobs) return;
     for (const [id, job] of this.jobs) {
       if (this.jobs.size <= this.timing.keepFinishedJobs) break;
-      if (FINISHED.includes(job.state)) this.jobs.delete(id);
+      if (!FINISHED.includes(job.state)) continue;
+      this.jobs.delete(id);
+      this.state.deleteJobRecord(id);
     }
   }
 }

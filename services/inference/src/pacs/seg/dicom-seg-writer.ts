@@ -1,6 +1,7 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
 import type { BinaryMask, CodedConcept } from '@lvseg/imaging';
+import { phaseOrderWithinSlices } from '@lvseg/lv-function';
 import { deterministicUid } from './uids';
 
 export type { CodedConcept } from '@lvseg/imaging';
@@ -35,6 +36,21 @@ const TAG = {
   SegmentIdentificationSequence: 0x0062000a,
   ImagePositionPatient: 0x00200032,
   PlanePositionSequence: 0x00209113,
+  FrameContentSequence: 0x00209111,
+  InStackPositionNumber: 0x00209057,
+  TemporalPositionIndex: 0x00209128,
+};
+
+/**
+ * Transfer syntaxes that are lossy whatever the data (JPEG baseline and extended); others that may be lossy (JPEG 2000,
+ * JPEG-LS near-lossless, HTJ2K) say so in the source's LossyImageCompression. The method each names (PS3.3 C.7.6.1.1.5.1).
+ */
+const LOSSY_METHOD_OF_SYNTAX: Record<string, { method: string; alwaysLossy: boolean }> = {
+  '1.2.840.10008.1.2.4.50': { method: 'ISO_10918_1', alwaysLossy: true },
+  '1.2.840.10008.1.2.4.51': { method: 'ISO_10918_1', alwaysLossy: true },
+  '1.2.840.10008.1.2.4.81': { method: 'ISO_14495_1', alwaysLossy: false },
+  '1.2.840.10008.1.2.4.91': { method: 'ISO_15444_1', alwaysLossy: false },
+  '1.2.840.10008.1.2.4.203': { method: 'ISO_15444_15', alwaysLossy: false },
 };
 
 /** One source image and its mask (at the image's size). */
@@ -42,6 +58,8 @@ export interface SegSource {
   /** The source instance as read by dcmjs (naturalized); only identifiers, patient/study attributes and geometry are copied. */
   dataset: NaturalDataset;
   mask: BinaryMask;
+  /** The transfer syntax the source was read in (a lossy one makes the SEG say it was derived from lossy data). */
+  transferSyntaxUid?: string;
 }
 
 export interface SegWriteOptions {
@@ -66,6 +84,10 @@ export interface WrittenSeg {
   frameSources: string[];
   /** Things a reader should know (e.g. the sources did not share one Frame of Reference). */
   warnings: string[];
+  /** The Dimension Index labels, in order (segment, position, and for a cine series the cardiac phase). */
+  dimensions: string[];
+  /** True when the SEG says LossyImageCompression 01 (made from lossy compressed pixels). */
+  lossyImageCompression: boolean;
 }
 
 type Vec3 = [number, number, number];
@@ -165,32 +187,72 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     return ia - ib || String(a.dataset.SOPInstanceUID).localeCompare(String(b.dataset.SOPInstanceUID));
   });
 
-  // Geometry: plane position/orientation and pixel measures are written only when every source has them.
+  // Geometry. A SEG has one Frame of Reference (PS3.3 A.51: the Frame of Reference module, no per-frame one), and plane
+  // positions and orientations are coordinates in it; so they are written only when every source has them and all
+  // share one Frame of Reference UID. Sources that each carry their own (the Sunnybrook series: a de-identification
+  // artifact) cannot be placed in one without claiming a coordinate system they do not state: the SEG then has no
+  // Frame of Reference and no plane positions, each frame stays tied to its own source image (Derivation Image, whose
+  // Frame of Reference a viewer reads), and the slice order goes into a stack dimension (In-Stack Position Number).
   const iops = ordered.map((s) => nums(s.dataset.ImageOrientationPatient, 6));
   const ipps = ordered.map((s) => nums(s.dataset.ImagePositionPatient, 3));
   const spacings = ordered.map((s) => nums(s.dataset.PixelSpacing, 2));
-  const forUids = [...new Set(ordered.map((s) => str(s.dataset.FrameOfReferenceUID)).filter((u): u is string => u !== undefined))];
-  const frameOfReferenceUid = str(ordered[0].dataset.FrameOfReferenceUID) ?? forUids[0];
+  const sourceFors = ordered.map((s) => str(s.dataset.FrameOfReferenceUID));
+  const forUids = [...new Set(sourceFors.filter((u): u is string => u !== undefined))];
+  const sharedFor = forUids.length === 1 && sourceFors.every((u) => u === forUids[0]);
+  const frameOfReferenceUid = sharedFor ? forUids[0] : undefined;
+  const placeable = iops.every(Boolean) && ipps.every(Boolean);
+  const hasGeometry = sharedFor && placeable && spacings.every(Boolean);
   if (forUids.length > 1) {
     warnings.push(
-      `the ${ordered.length} source images carry ${forUids.length} different Frame of Reference UIDs (one per image in this series); the SEG uses the first frame's, and each frame still references its own source image`,
+      `the ${ordered.length} source images carry ${forUids.length} different Frame of Reference UIDs, and a SEG has one: it states none, and no plane positions; each frame references its own source image, slices are ordered by In-Stack Position Number`,
     );
+  } else if (!hasGeometry) {
+    warnings.push('the source images lack plane geometry or a Frame of Reference; frames are linked to their sources by SOP Instance UID only');
   }
-  const hasGeometry = frameOfReferenceUid !== undefined && iops.every(Boolean) && ipps.every(Boolean) && spacings.every(Boolean);
-  if (!hasGeometry) warnings.push('the source images lack plane geometry or a Frame of Reference; frames are linked to their sources by SOP Instance UID only');
   const sharedOrientation = hasGeometry && iops.every((o) => sameNumbers(o, iops[0]));
-  const sharedSpacing = hasGeometry && spacings.every((s) => sameNumbers(s, spacings[0], 1e-6));
+  const allSpacings = spacings.every(Boolean);
+  const sharedSpacing = allSpacings && spacings.every((s) => sameNumbers(s, spacings[0], 1e-6));
   const thickness = num(first.SliceThickness);
   const sharedThickness = thickness !== undefined && ordered.every((s) => num(s.dataset.SliceThickness) === thickness);
 
-  // Dimension index of the position: distinct positions along the (first) slice normal, 1-based, in order.
-  let positionIndex: number[] = ordered.map(() => 1);
-  if (hasGeometry) {
+  // Position index: distinct positions along the (first) slice normal, 1-based, in order (a stack dimension when the
+  // positions cannot be written as coordinates).
+  let positionIndex: number[] | undefined;
+  if (placeable) {
     const n = normalOf(iops[0]!);
     const along = ipps.map((p) => Math.round((p![0] * n[0] + p![1] * n[1] + p![2] * n[2]) * 100) / 100);
     const distinct = [...new Set(along)].sort((a, b) => a - b);
     positionIndex = along.map((d) => distinct.indexOf(d) + 1);
   }
+  const positionDimension: 'plane-position' | 'stack' | undefined = hasGeometry ? 'plane-position' : positionIndex ? 'stack' : undefined;
+
+  // Temporal index of a cine series (several frames at one position): the cardiac phase, as libs/lv-function orders
+  // phases within each slice (TriggerTime, else InstanceNumber), 1-based, so the ED and ES frames of a slice differ.
+  let temporalIndex: number[] | undefined;
+  if (positionIndex) {
+    const perSlice = new Map<number, number>();
+    for (const p of positionIndex) perSlice.set(p, (perSlice.get(p) ?? 0) + 1);
+    if (Math.max(...perSlice.values()) > 1) {
+      const order = phaseOrderWithinSlices(
+        ordered.map((s, k) => ({ slice: positionIndex![k], triggerTimeMs: num(s.dataset.TriggerTime), instanceNumber: num(s.dataset.InstanceNumber) })),
+      );
+      // A frame whose phase cannot be told (a slice with fewer frames and no trigger times) gets its rank in its slice.
+      const rank = new Map<number, number>();
+      temporalIndex = ordered.map((_, k) => {
+        const next = (rank.get(positionIndex![k]) ?? 0) + 1;
+        rank.set(positionIndex![k], next);
+        return (order.phaseIndex[k] ?? next - 1) + 1;
+      });
+      if (order.phaseIndex.some((p) => p === undefined)) warnings.push(`cardiac phase unknown for some frames (${order.notes.join('; ')}): their temporal index is their order within the slice`);
+      const seenPairs = new Set(ordered.map((_, k) => `${positionIndex![k]} ${temporalIndex![k]}`));
+      if (seenPairs.size !== ordered.length) warnings.push('two frames share a position and a cardiac phase (repeated acquisitions?)');
+    }
+  }
+
+  // Lossy compression of the sources carries over (PS3.3 C.7.6.1.1.5): a SEG made from lossy pixels says so, with the
+  // ratio and method of that compression, from the sources' own attributes, else from their transfer syntax.
+  const lossy = lossyCompressionOf(ordered);
+  if (lossy?.unknownRatio) warnings.push('the sources were lossy compressed but state no Lossy Image Compression Ratio; the SEG cannot give one');
 
   const now = opts.now ?? new Date();
   const date = dicomDate(now);
@@ -204,7 +266,7 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
   });
 
   const shared: NaturalDataset = {};
-  if (hasGeometry && sharedSpacing) shared.PixelMeasuresSequence = [pixelMeasures(0)];
+  if (allSpacings && sharedSpacing) shared.PixelMeasuresSequence = [pixelMeasures(0)];
   if (hasGeometry && sharedOrientation) shared.PlaneOrientationSequence = [{ ImageOrientationPatient: iops[0] }];
   shared.SegmentIdentificationSequence = [{ ReferencedSegmentNumber: LV_BLOOD_POOL_SEGMENT.number }];
 
@@ -222,13 +284,19 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
           ],
         },
       ],
-      FrameContentSequence: [{ DimensionIndexValues: hasGeometry ? [LV_BLOOD_POOL_SEGMENT.number, positionIndex[k]] : [LV_BLOOD_POOL_SEGMENT.number] }],
+      FrameContentSequence: [
+        {
+          DimensionIndexValues: [LV_BLOOD_POOL_SEGMENT.number, ...(positionIndex ? [positionIndex[k]] : []), ...(temporalIndex ? [temporalIndex[k]] : [])],
+          ...(positionDimension === 'stack' ? { StackID: '1', InStackPositionNumber: positionIndex![k] } : {}),
+          ...(temporalIndex ? { TemporalPositionIndex: temporalIndex[k] } : {}),
+        },
+      ],
     };
     if (hasGeometry) {
       item.PlanePositionSequence = [{ ImagePositionPatient: ipps[k] }];
       if (!sharedOrientation) item.PlaneOrientationSequence = [{ ImageOrientationPatient: iops[k] }];
-      if (!sharedSpacing) item.PixelMeasuresSequence = [pixelMeasures(k)];
     }
+    if (allSpacings && !sharedSpacing) item.PixelMeasuresSequence = [pixelMeasures(k)];
     return item;
   });
 
@@ -240,12 +308,27 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
       DimensionDescriptionLabel: 'ReferencedSegmentNumber',
     },
   ];
-  if (hasGeometry) {
+  if (positionDimension === 'plane-position') {
     dimensionIndex.push({
       DimensionOrganizationUID: opts.dimensionOrganizationUid,
       DimensionIndexPointer: TAG.ImagePositionPatient,
       FunctionalGroupPointer: TAG.PlanePositionSequence,
       DimensionDescriptionLabel: 'ImagePositionPatient',
+    });
+  } else if (positionDimension === 'stack') {
+    dimensionIndex.push({
+      DimensionOrganizationUID: opts.dimensionOrganizationUid,
+      DimensionIndexPointer: TAG.InStackPositionNumber,
+      FunctionalGroupPointer: TAG.FrameContentSequence,
+      DimensionDescriptionLabel: 'InStackPositionNumber',
+    });
+  }
+  if (temporalIndex) {
+    dimensionIndex.push({
+      DimensionOrganizationUID: opts.dimensionOrganizationUid,
+      DimensionIndexPointer: TAG.TemporalPositionIndex,
+      FunctionalGroupPointer: TAG.FrameContentSequence,
+      DimensionDescriptionLabel: 'TemporalPositionIndex (cardiac phase)',
     });
   }
 
@@ -270,7 +353,7 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     SeriesInstanceUID: opts.seriesInstanceUid,
     SeriesNumber: seriesNumber,
     InstanceNumber: 1,
-    ...(hasGeometry ? { FrameOfReferenceUID: frameOfReferenceUid, PositionReferenceIndicator: '' } : {}),
+    ...(hasGeometry ? { FrameOfReferenceUID: frameOfReferenceUid, PositionReferenceIndicator: '' } : { PatientOrientation: patientOrientationOf(iops) }),
     ReferencedSeriesSequence: [
       {
         SeriesInstanceUID: seriesUid,
@@ -288,7 +371,13 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     BitsStored: 1,
     HighBit: 0,
     PixelRepresentation: 0,
-    LossyImageCompression: '00',
+    ...(lossy
+      ? {
+          LossyImageCompression: '01',
+          ...(lossy.ratios.length ? { LossyImageCompressionRatio: lossy.ratios } : {}),
+          ...(lossy.methods.length ? { LossyImageCompressionMethod: lossy.methods } : {}),
+        }
+      : { LossyImageCompression: '00' }),
     ContentLabel: 'LVSEG',
     ContentDescription: clip(`LV blood pool by lvseg, model ${opts.model.version}`, 64),
     ContentCreatorName: '',
@@ -315,9 +404,55 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     bytes: toPart10(dataset, opts.softwareVersion),
     frames: ordered.length,
     frameOfReferenceUid: hasGeometry ? frameOfReferenceUid : undefined,
+    dimensions: dimensionIndex.map((d) => String(d.DimensionDescriptionLabel)),
+    lossyImageCompression: lossy !== undefined,
     frameSources: ordered.map((s) => String(s.dataset.SOPInstanceUID)),
     warnings,
   };
+}
+
+/**
+ * Whether the sources underwent lossy compression, with the ratio and method values to carry over: the first source's
+ * own (0028,2112)/(0028,2114) when it states them, else the transfer syntax's method and the ratio of its pixel data
+ * (uncompressed bytes / compressed bytes, to 2 decimals). Undefined when every source is lossless.
+ */
+function lossyCompressionOf(sources: SegSource[]): { ratios: number[]; methods: string[]; unknownRatio: boolean } | undefined {
+  const lossySources = sources.filter((s) => {
+    const syntax = s.transferSyntaxUid ? LOSSY_METHOD_OF_SYNTAX[s.transferSyntaxUid] : undefined;
+    return str(s.dataset.LossyImageCompression) === '01' || syntax?.alwaysLossy === true;
+  });
+  if (lossySources.length === 0) return undefined;
+  const asList = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined || v === null || v === '' ? [] : [v]);
+  const stated = lossySources.find((s) => asList(s.dataset.LossyImageCompressionRatio).length > 0);
+  if (stated) {
+    const ratios = asList(stated.dataset.LossyImageCompressionRatio).map(num).filter((x): x is number => x !== undefined).map((x) => Math.round(x * 100) / 100);
+    const methods = asList(stated.dataset.LossyImageCompressionMethod).map(String);
+    return { ratios, methods: methods.length === ratios.length ? methods : [], unknownRatio: false };
+  }
+  const s = lossySources[0];
+  const method = s.transferSyntaxUid ? LOSSY_METHOD_OF_SYNTAX[s.transferSyntaxUid]?.method : undefined;
+  const fragments = Array.isArray(s.dataset.PixelData) ? (s.dataset.PixelData as ArrayBuffer[]) : [];
+  const compressed = fragments.reduce((n, f) => n + (f?.byteLength ?? 0), 0);
+  const uncompressed = (num(s.dataset.Rows) ?? 0) * (num(s.dataset.Columns) ?? 0) * ((num(s.dataset.BitsAllocated) ?? 16) / 8);
+  if (!method || compressed === 0 || uncompressed === 0) return { ratios: [], methods: [], unknownRatio: true };
+  return { ratios: [Math.round((uncompressed / compressed) * 100) / 100], methods: [method], unknownRatio: false };
+}
+
+/**
+ * Patient Orientation (0020,0020) of images that are not placed by coordinates (General Image, type 2C): the patient
+ * directions of the rows and columns (e.g. ["L", "PF"]) when every source has one orientation, else empty.
+ */
+function patientOrientationOf(iops: Array<number[] | undefined>): string[] | string {
+  const first = iops[0];
+  if (!first || !iops.every((o) => sameNumbers(o, first))) return '';
+  const letters = (v: number[]): string =>
+    v
+      .map((c, axis) => ({ c, axis }))
+      .filter(({ c }) => Math.abs(c) > 0.25)
+      .sort((a, b) => Math.abs(b.c) - Math.abs(a.c))
+      .map(({ c, axis }) => (c > 0 ? 'LPH' : 'RAF')[axis])
+      .join('');
+  return [letters(first.slice(0, 3)), letters(first.slice(3, 6))];
 }
 
 /** A DICOM Part 10 file (Explicit VR Little Endian) of a naturalized dataset with SOPClassUID and SOPInstanceUID, written by lvseg. */

@@ -30,6 +30,20 @@ interface DecodedImage {
 }
 
 
+/**
+ * The series-level error when no image of a series decodes: `unsupported` (415-type) when every image was refused as
+ * unsupported (e.g. 12-bit lossy JPEG), else `invalid-input` (422-type). The message counts the images and gives the
+ * first reason (codec messages name no patient attribute).
+ */
+export function undecodableSeries(skipped: LvsegError[]): LvsegError {
+  const codes = [...new Set(skipped.map((s) => s.code))];
+  return new LvsegError(
+    skipped.every((s) => s.kind === 'unsupported') ? 'unsupported' : 'invalid-input',
+    'SERIES_UNDECODABLE',
+    `none of the ${skipped.length} image(s) of the series could be decoded (${codes.join(', ')}): ${skipped[0].message}`,
+  );
+}
+
 const ms = (from: number): number => Math.round((performance.now() - from) * 10) / 10;
 
 function lvsegVersion(): string {
@@ -91,16 +105,20 @@ export class SeriesSegmentationService {
       mark = performance.now();
       const skippedImages: NonNullable<PacsJobResult['skippedImages']> = [];
       const decoded: DecodedImage[] = [];
+      const decodeErrors: LvsegError[] = [];
       for (const bytes of files) {
         try {
           const { image, meta } = await decodeDicomImage(bytes);
           decoded.push({ image, meta, dataset: naturalizeDicom(bytes), sopInstanceUid: meta.sopInstanceUid ?? '' });
         } catch (e) {
           if (!isLvsegError(e)) throw e;
+          decodeErrors.push(e);
           skippedImages.push({ code: e.code, message: e.message });
         }
       }
       timings.decodeMs = ms(mark);
+      // Nothing decodes (e.g. a codec fails on every frame): that is a failure of this series, not a "not for lvseg".
+      if (decoded.length === 0 && decodeErrors.length > 0) throw undecodableSeries(decodeErrors);
       // Non-image objects stored in the series (e.g. a report) are not images to check; they are listed as skipped.
       const reason = shortAxisSkipReason(decoded.map((d) => d.meta));
       if (reason) return { outcome: 'skipped', modelVersion, reason, ...(skippedImages.length ? { skippedImages } : {}), timings };
@@ -114,7 +132,7 @@ export class SeriesSegmentationService {
 
       mark = performance.now();
       const seg = writeLvSegmentation(
-        usable.map((d, k) => ({ dataset: d.dataset, mask: masks[k] })),
+        usable.map((d, k) => ({ dataset: d.dataset, mask: masks[k], transferSyntaxUid: d.meta.transferSyntaxUid })),
         { ...uids, model: { version: modelVersion, architecture: handle.architecture }, softwareVersion: this.softwareVersion },
       );
       timings.writeMs = ms(mark);
@@ -138,7 +156,7 @@ export class SeriesSegmentationService {
       return {
         outcome: 'segmented',
         modelVersion,
-        seg: { studyInstanceUid: ref.studyInstanceUid, seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames, frameOfReferenceUid: seg.frameOfReferenceUid },
+        seg: { studyInstanceUid: ref.studyInstanceUid, seriesInstanceUid: uids.seriesInstanceUid, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames, ...(seg.frameOfReferenceUid ? { frameOfReferenceUid: seg.frameOfReferenceUid } : {}), dimensions: seg.dimensions, lossyImageCompression: seg.lossyImageCompression },
         images,
         function: lvFunction,
         ...(skippedImages.length ? { skippedImages } : {}),

@@ -62,4 +62,30 @@ describe('FilePacsStateStore', () => {
     expect(isLvsegError(error, 'config')).toBe(true);
     expect((error as Error).message).toMatch(/state.json is not a readable lvseg PACS state/);
   });
+
+  it('keeps job records across restarts (jobs/<id>.json, replaced atomically), ignores cut-short ones, deletes on request', () => {
+    const job = (id: string, state: 'running' | 'done') => ({
+      id,
+      state,
+      series: { studyInstanceUid: '1.2.3', seriesInstanceUid: '1.2.3.4' },
+      triggers: [{ source: 'webhook' as const, eventId: 'e1', at: '2024-01-01T00:00:00.000Z' }],
+      createdAt: '2024-01-01T00:00:00.000Z',
+      updatedAt: '2024-01-01T00:00:01.000Z',
+      attempts: 1,
+    });
+    const a = new FilePacsStateStore(dir);
+    const id1 = '11111111-1111-4111-8111-111111111111';
+    const id2 = '22222222-2222-4222-8222-222222222222';
+    a.saveJobRecord(job(id1, 'running'));
+    a.saveJobRecord(job(id1, 'done'));
+    a.saveJobRecord(job(id2, 'done'));
+    a.deleteJobRecord(id2);
+    // A write cut short by a crash: the temporary file, and a record that is not JSON.
+    writeFileSync(join(dir, 'jobs', `${id2}.json.tmp`), '{"id":');
+    writeFileSync(join(dir, 'jobs', '33333333-3333-4333-8333-333333333333.json'), '{"id":"3333');
+
+    const b = new FilePacsStateStore(dir);
+    expect(b.jobRecords()).toEqual([job(id1, 'done')]);
+    expect(JSON.parse(readFileSync(join(dir, 'jobs', `${id1}.json`), 'utf8'))).toEqual(job(id1, 'done'));
+  });
 });

@@ -1,7 +1,8 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LvsegError } from '@lvseg/common';
 import type { SeriesRef } from '../client/pacs-client';
+import type { PacsJobView } from '../jobs/pacs-job';
 
 /** How a series came to lvseg's attention. */
 export type PacsTriggerSource = 'webhook' | 'change-feed' | 'resume' | 'retry';
@@ -33,6 +34,11 @@ export interface PacsStateStore {
   markProcessed(seriesInstanceUid: string, modelVersion: string): void;
   /** Records a webhook event id until `expiresAtMs`; false when it is already recorded (a replay). */
   rememberEvent(id: string, expiresAtMs: number, nowMs: number): boolean;
+  /** Every job record kept (GET /jobs/:id and GET /jobs?study=&series= answer from them after a restart too). */
+  jobRecords(): PacsJobView[];
+  /** Writes (or replaces) a job's record. */
+  saveJobRecord(job: PacsJobView): void;
+  deleteJobRecord(id: string): void;
 }
 
 interface StateFile {
@@ -49,6 +55,7 @@ const processedKey = (series: string, version: string): string => `${series} ${v
 export class MemoryPacsStateStore implements PacsStateStore {
   protected state: StateFile = { version: 1, pending: [], seenEvents: {} };
   protected readonly processed = new Set<string>();
+  protected readonly records = new Map<string, PacsJobView>();
 
   cursor(): number | undefined {
     return this.state.cursor;
@@ -102,6 +109,27 @@ export class MemoryPacsStateStore implements PacsStateStore {
     return true;
   }
 
+  jobRecords(): PacsJobView[] {
+    return [...this.records.values()].map((r) => structuredClone(r));
+  }
+
+  saveJobRecord(job: PacsJobView): void {
+    this.records.set(job.id, structuredClone(job));
+    this.writeJobRecord(job);
+  }
+
+  deleteJobRecord(id: string): void {
+    if (this.records.delete(id)) this.removeJobRecord(id);
+  }
+
+  protected writeJobRecord(_job: PacsJobView): void {
+    /* memory only */
+  }
+
+  protected removeJobRecord(_id: string): void {
+    /* memory only */
+  }
+
   protected persist(): void {
     /* memory only */
   }
@@ -113,19 +141,31 @@ export class MemoryPacsStateStore implements PacsStateStore {
 
 /**
  * The state in `dir`: `state.json` (cursor, pending series, recent webhook event ids; rewritten atomically through a
- * temporary file and a rename) and `processed.log` (one "SeriesInstanceUID modelVersion" line per series segmented;
+ * temporary file and a rename), `jobs/<job id>.json` (one record per job, replaced atomically) and `processed.log` (one "SeriesInstanceUID modelVersion" line per series segmented;
  * append-only, so it stays cheap as it grows). Writes are synchronous: each is small, and the order of writes is the
  * order of events.
  */
 export class FilePacsStateStore extends MemoryPacsStateStore {
   private readonly statePath: string;
   private readonly processedPath: string;
+  private readonly jobsDir: string;
 
   constructor(readonly dir: string) {
     super();
     mkdirSync(dir, { recursive: true });
     this.statePath = join(dir, 'state.json');
     this.processedPath = join(dir, 'processed.log');
+    this.jobsDir = join(dir, 'jobs');
+    mkdirSync(this.jobsDir, { recursive: true });
+    for (const name of readdirSync(this.jobsDir)) {
+      if (!/^[0-9a-f-]{36}\.json$/.test(name)) continue; // temporary files of a write cut short by a crash
+      try {
+        const job = JSON.parse(readFileSync(join(this.jobsDir, name), 'utf8')) as PacsJobView;
+        if (typeof job.id === 'string' && typeof job.state === 'string' && job.series) this.records.set(job.id, job);
+      } catch {
+        // A record cut short cannot be trusted; the work it stood for is in state.json (pending) or processed.log.
+      }
+    }
     if (existsSync(this.statePath)) {
       try {
         const parsed = JSON.parse(readFileSync(this.statePath, 'utf8')) as StateFile;
@@ -148,6 +188,17 @@ export class FilePacsStateStore extends MemoryPacsStateStore {
     const tmp = `${this.statePath}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.state));
     renameSync(tmp, this.statePath);
+  }
+
+  /** One file per job (`jobs/<id>.json`), replaced atomically: a crash leaves the previous version or the new one. */
+  protected override writeJobRecord(job: PacsJobView): void {
+    const path = join(this.jobsDir, `${job.id}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(job));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  protected override removeJobRecord(id: string): void {
+    rmSync(join(this.jobsDir, `${id}.json`), { force: true });
   }
 
   protected override appendProcessed(key: string): void {

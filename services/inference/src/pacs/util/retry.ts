@@ -7,6 +7,15 @@ export function isTransient(e: unknown): boolean {
   return RETRYABLE_PACS_CODES.has(e.code) || e.code === 'MODEL_NOT_READY' || e.code === 'QUEUE_FULL' || e.code === 'MODEL_STORE_TIMEOUT';
 }
 
+/**
+ * Errors about the content itself (an image no codec can decode, a transfer syntax lvseg does not read, a series that
+ * cannot make a SEG): another attempt reads the same bytes, so they are retried only a few times (a retrieve cut or
+ * garbled on the way) and then end the job as failed, with the reason.
+ */
+export function isPermanent(e: unknown): boolean {
+  return isLvsegError(e, 'invalid-input') || isLvsegError(e, 'unsupported');
+}
+
 /** Exponential backoff with full jitter in [delay/2, delay]: attempt 1 → ~base, doubling up to `maxMs`. */
 export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
