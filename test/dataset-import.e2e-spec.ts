@@ -150,7 +150,11 @@ describeWithSunnybrook('lvseg dataset import from a folder (real Sunnybrook DICO
         const order = perFrame.map((item) => {
           const source = ((item.DerivationImageSequence as NaturalDataset[])[0].SourceImageSequence as NaturalDataset[])[0].ReferencedSOPInstanceUID;
           delete item.DerivationImageSequence;
-          return fs.find((f) => f.sopInstanceUid === source)!;
+          const frame = fs.find((f) => f.sopInstanceUid === source)!;
+          // Such a SEG places each frame by its plane position (lvseg's writer leaves positions out when, as on
+          // Sunnybrook, every image has a Frame of Reference of its own).
+          item.PlanePositionSequence = [{ ImagePositionPatient: decodeDicom(readFileSync(frame.path)).meta.imagePositionPatient }];
+          return frame;
         });
         const pixels = new Uint8Array(order.length * 256 * 256);
         order.forEach((f, k) => {
