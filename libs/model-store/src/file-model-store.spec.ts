@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, refusalOf } from '@lvseg/common';
 import { FileModelStore } from './file-model-store';
 import { runAliasMoversTogether } from './testing/alias-movers';
 import { describeModelStoreContract, sampleModelVersion, type StoreFactory } from './testing/model-store.contract';
@@ -15,16 +15,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function rejectionOf(p: Promise<unknown>): Promise<LvsegError> {
-  const e = await p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(LvsegError);
-  return e as LvsegError;
-}
+const rejectionOf = refusalOf;
 
 const fileStoreFactory: StoreFactory = async ({ now, seedFrom }) => {
   const root = await mkdtemp(join(tmp, 'store-'));

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Client } from 'minio';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, refusalOf } from '@lvseg/common';
 import { S3ModelStore, type S3ConnectionOptions } from './s3-model-store';
 import { describeModelStoreContract, sampleModelVersion, type StoreFactory } from './testing/model-store.contract';
 import { runAliasMoversTogether } from './testing/alias-movers';
@@ -29,17 +29,7 @@ function listKeys(client: Client, bucket: string, prefix: string): Promise<strin
   });
 }
 
-/** The error a promise rejects with, failing the test if it resolves. */
-async function rejection(p: Promise<unknown>): Promise<LvsegError> {
-  const e = await p.then(
-    (v) => {
-      throw new Error(`expected a rejection, got ${JSON.stringify(v)}`);
-    },
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(LvsegError);
-  return e as LvsegError;
-}
+const rejection = refusalOf;
 
 const freshBucket = () => `lvseg-${randomBytes(5).toString('hex')}`;
 
