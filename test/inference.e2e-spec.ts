@@ -24,7 +24,7 @@ import {
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
 import { RunningS3rver, startS3rver } from '../libs/model-store/src/testing/s3rver';
 import { resampledDicom, rewrittenDicom } from './support/dicom-variants';
-import { startInferenceApp, RunningInferenceApp } from './support/inference-app';
+import { startInferenceApp, RunningInferenceApp, waitUntilReady } from './support/inference-app';
 import { publishSeededModel } from './support/models';
 import { channel, decodeBase64Png, distinctColours, maskFromBase64Png } from './support/png';
 import { describeWithSunnybrook, pngTwinLabel, readContour, readDicom, scd401frame100, sunnybrookCases } from './support/sunnybrook';
@@ -295,6 +295,7 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
   it('batches concurrent requests into shared forward passes, with the same masks as one library call', async () => {
     const batchApp = await startInferenceApp(store, { LVSEG_ENGINE: 'tfjs', LVSEG_BATCH_WINDOW_MS: '300', LVSEG_MAX_BATCH: '8' });
     try {
+      await waitUntilReady(batchApp);
       const cases = sunnybrookCases().filter((c) => c.split === 'val').slice(0, 4);
       const dicoms = cases.map(readDicom);
       const answers = await Promise.all(dicoms.map((d) => request(batchApp.url).post('/segment').set('Content-Type', 'application/dicom').send(d)));
@@ -312,6 +313,8 @@ describeWithSunnybrook('inference service end to end (S3 store on s3rver, real S
     // the other four find the queue full even when a busy machine spreads the six arrivals over most of a second.
     const small = await startInferenceApp(store, { LVSEG_QUEUE_SIZE: '2', LVSEG_BATCH_WINDOW_MS: '1000', LVSEG_MAX_BATCH: '8' });
     try {
+      // The queue is what is under test: the model must be loaded first (MODEL_NOT_READY is another 503).
+      await waitUntilReady(small);
       const dicom = readDicom(frame());
       const answers = await Promise.all(Array.from({ length: 6 }, () => request(small.url).post('/segment').set('Content-Type', 'application/dicom').send(dicom)));
       const statuses = answers.map((a) => a.status).sort();

@@ -32,3 +32,14 @@ export async function startInferenceApp(store: ModelStore, env: Record<string, s
     close: () => app.close(),
   };
 }
+
+/** Waits until /health/ready answers 200 (the served model is loaded): on a busy machine that can take a while. */
+export async function waitUntilReady(app: RunningInferenceApp, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${app.url}/health/ready`).catch(() => undefined);
+    if (res?.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`the service was not ready within ${timeoutMs} ms (last status ${res?.status ?? 'none'})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
