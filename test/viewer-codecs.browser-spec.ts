@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { repoRoot } from '@lvseg/common';
-import { decodeDicom } from '@lvseg/imaging';
+import { decodeDicom, decodeDicomImage } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
 import { WEB_SOURCE_DIR, browserLibs, buildWeb } from '../services/inference/src/web/build-web';
 import { browserUnavailableReason, collectPageErrors, launchBrowser } from './support/browser';
@@ -103,6 +103,7 @@ describeCodecsInBrowser('compressed DICOM decoded in the browser (bundled decode
       tsconfig: join(WEB_SOURCE_DIR, 'tsconfig.json'),
       plugins: [browserLibs()],
       logLevel: 'warning',
+      logOverride: { 'direct-eval': 'silent' },
     });
     writeFileSync(join(probeDir, 'index.html'), '<!doctype html><html lang="en"><title>codec probe</title><link rel="icon" href="data:,"><script src="/codec-probe/probe.js"></script></html>\n');
 
@@ -158,6 +159,20 @@ describeCodecsInBrowser('compressed DICOM decoded in the browser (bundled decode
     expect(await decodeInPage(damaged)).toEqual({ code: 'DICOM_CODEC_FAILED', message: expect.stringMatching(/^the compressed pixel data could not be decoded: /) });
   });
 
+  it('12-bit JPEG Extended (dcmcjpeg +ee, dcmjs-codecs) decodes to exactly the pixels Node decodes, close to the original', async () => {
+    const original = readFileSync(join(FIXTURES, 'sunnybrook', 'SCD0000401', '100.dcm'));
+    const bytes = convert('dcmcjpeg', ['+ee'], original);
+    const decoded = await decodeInPage(bytes);
+    if ('code' in decoded) throw new Error(`decode failed in the browser: ${decoded.code} ${decoded.message}`);
+    expect(decoded.transferSyntaxUid).toBe('1.2.840.10008.1.2.4.51');
+    const inNode = (await decodeDicomImage(bytes)).image.data;
+    expect(decoded.data.findIndex((v, i) => v !== inNode[i])).toBe(-1);
+    const expected = decodeDicom(original).image.data;
+    const maxError = decoded.data.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+    expect(maxError).toBeGreaterThan(0); // lossy: a real decode, not the original
+    expect(maxError).toBeLessThanOrEqual(40);
+  });
+
   it('HTJ2K (no Debian tool writes it; encoded with @cornerstonejs/codec-openjph in Node) decodes to exactly the original', async () => {
     const original = decodeDicom(readFileSync(join(FIXTURES, 'sunnybrook', 'SCD0000401', '100.dcm'))).image;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -175,7 +190,7 @@ describeCodecsInBrowser('compressed DICOM decoded in the browser (bundled decode
   });
 
   it('fetched the WebAssembly codecs from /vendor/, and the page logged no error', () => {
-    expect([...wasmFetched].sort()).toEqual(['/vendor/charlswasm_decode.wasm', '/vendor/libjpegturbowasm_decode.wasm', '/vendor/openjpegwasm_decode.wasm', '/vendor/openjphjs.wasm']);
+    expect([...wasmFetched].sort()).toEqual(['/vendor/charlswasm_decode.wasm', '/vendor/dcmjs-native-codecs.wasm', '/vendor/libjpegturbowasm_decode.wasm', '/vendor/openjpegwasm_decode.wasm', '/vendor/openjphjs.wasm']);
     expect(pageErrors).toEqual([]);
   });
 });

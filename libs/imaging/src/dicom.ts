@@ -76,7 +76,7 @@ export const DicomErrorCode = {
   ImageTooLarge: 'DICOM_IMAGE_TOO_LARGE',
   /** A compressed frame its codec could not read (damaged stream, wrong size): 422. */
   CodecFailed: FrameCodecErrorCode.CodecFailed,
-  /** A compressed frame no installed codec handles (12-bit lossy JPEG, arithmetic coding): 415. */
+  /** A compressed frame no installed codec handles (arithmetic-coded or 16-bit lossy JPEG): 415. */
   CodecUnavailable: FrameCodecErrorCode.CodecUnavailable,
   /** Fragments and Basic Offset Table of encapsulated pixel data that do not add up to NumberOfFrames frames: 422. */
   InvalidFragments: 'DICOM_INVALID_FRAGMENTS',

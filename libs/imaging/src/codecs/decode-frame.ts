@@ -1,11 +1,12 @@
 /**
  * The one place a compressed DICOM frame becomes pixels (`decodeFrame`), for the API, the PACS path and the viewer's
  * browser bundle alike. Codecs: RLE Lossless (./rle.ts), JPEG Lossless processes 14/14 SV1 (jpeg-lossless-decoder-js),
- * 8-bit JPEG baseline/extended/progressive (@cornerstonejs/codec-libjpeg-turbo-8bit), JPEG-LS (@cornerstonejs/codec-charls),
- * JPEG 2000 (@cornerstonejs/codec-openjpeg) and HTJ2K (@cornerstonejs/codec-openjph). The WebAssembly codecs are
- * instantiated on first use, once per process (page), and dropped after a crash so the next frame gets a fresh instance.
+ * 8-bit JPEG baseline/extended/progressive (@cornerstonejs/codec-libjpeg-turbo-8bit), 12-bit JPEG extended (dcmjs-codecs:
+ * DCMTK's 12-bit IJG library in WebAssembly), JPEG-LS (@cornerstonejs/codec-charls), JPEG 2000 (@cornerstonejs/codec-openjpeg)
+ * and HTJ2K (@cornerstonejs/codec-openjph). The WebAssembly codecs are instantiated on first use, once per process (page),
+ * and dropped after a crash (dcmjs-codecs: after any failure) so the next frame gets a fresh instance.
  * Failures are `LvsegError`s: a stream the codec cannot read is `DICOM_CODEC_FAILED` (invalid input → 422), a frame no
- * installed codec handles (12-bit lossy JPEG, arithmetic coding) is `DICOM_CODEC_UNAVAILABLE` (unsupported → 415).
+ * installed codec handles (arithmetic coding, 16-bit lossy JPEG) is `DICOM_CODEC_UNAVAILABLE` (unsupported → 415).
  */
 import { LvsegError } from '@lvseg/common';
 import { decodeRleFrame, RleError } from './rle';
@@ -101,10 +102,17 @@ export async function decodeFrame(frame: Uint8Array, transferSyntaxUid: string, 
 
 // ---------------------------------------------------------------------------------------------------------------
 // JPEG (ISO 10918): which codec depends on the frame's own start-of-frame marker, not only on the declared UID, so a
-// lossless stream labelled baseline still decodes, and a 12-bit lossy stream is refused instead of misread.
+// lossless stream labelled baseline still decodes, and a 12-bit lossy stream goes to the 12-bit codec instead of being
+// misread by the 8-bit one.
 
 /** The first start-of-frame marker of a JPEG stream and its sample precision, or undefined when none is found. */
 export function jpegStartOfFrame(frame: Uint8Array): { marker: number; precision: number } | undefined {
+  const sof = jpegFrameHeader(frame);
+  return sof && { marker: sof.marker, precision: sof.precision };
+}
+
+/** The first start-of-frame header: marker, precision and (when the segment holds them) lines, samples per line, components. */
+function jpegFrameHeader(frame: Uint8Array): { marker: number; precision: number; lines?: number; samplesPerLine?: number; components?: number } | undefined {
   if (frame.length < 4 || frame[0] !== 0xff || frame[1] !== 0xd8) return undefined;
   let i = 2;
   while (i + 4 <= frame.length) {
@@ -116,7 +124,12 @@ export function jpegStartOfFrame(frame: Uint8Array): { marker: number; precision
     }
     const length = (frame[i + 2] << 8) | frame[i + 3];
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) return i + 4 < frame.length ? { marker, precision: frame[i + 4] } : undefined;
+    if (isSof) {
+      if (i + 4 >= frame.length) return undefined;
+      const header = { marker, precision: frame[i + 4] };
+      if (i + 9 >= frame.length) return header;
+      return { ...header, lines: (frame[i + 5] << 8) | frame[i + 6], samplesPerLine: (frame[i + 7] << 8) | frame[i + 8], components: frame[i + 9] };
+    }
     if (marker === 0xda || marker === 0xd9 || length < 2) return undefined;
     i += 2 + length;
   }
@@ -124,20 +137,124 @@ export function jpegStartOfFrame(frame: Uint8Array): { marker: number; precision
 }
 
 async function decodeJpeg(frame: Uint8Array, layout: FrameLayout): Promise<Uint8Array> {
-  const sof = jpegStartOfFrame(frame);
+  const sof = jpegFrameHeader(frame);
   if (!sof) throw codecFailed('not a JPEG stream (no SOI and start-of-frame marker)');
   const kind = `SOF${(sof.marker - 0xc0).toString()} ${sof.precision}-bit`;
   if (sof.marker === 0xc3 || sof.marker === 0xc7) return decodeJpegLossless(frame, layout);
   if (sof.marker >= 0xc9) {
     throw codecUnavailable(`arithmetic-coded JPEG (${kind}) has no codec in lvseg; convert it to JPEG Lossless, JPEG 2000 or uncompressed (e.g. dcmdjpeg or gdcmconv --raw)`);
   }
+  if (sof.precision === 12) return decodeJpeg12(frame, sof, layout);
   if (sof.precision !== 8) {
+    // ISO 10918 DCT processes have 8- or 12-bit samples only; GDCM's "lossy JPEG" of 16-bit data writes a 16-bit SOF1.
     throw codecUnavailable(
-      `${sof.precision}-bit lossy JPEG (${kind}, JPEG Extended process 4) has no codec in lvseg (the installed libjpeg-turbo build is 8-bit only); ` +
+      `${sof.precision}-bit lossy JPEG (${kind}) is not standard JPEG (DCT precision is 8 or 12 bits) and has no codec in lvseg; ` +
         'send the images uncompressed or losslessly compressed (e.g. dcmdjpeg or gdcmconv --raw, then dcmcjpeg or gdcmconv --j2k)',
     );
   }
   return decodeWithWasm(CODECS.libjpegTurbo, frame, layout);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 12-bit JPEG (Extended, process 4; Huffman, sequential or progressive): dcmjs-codecs, a WebAssembly build of DCMTK's
+// 12-bit IJG library (the decoder dcmdjpeg uses). Its NativeCodecs is a static singleton over one wasm instance; a codec
+// error is thrown by a JavaScript import through the wasm frames, which leaves the IJG state and the wasm stack
+// unreleased, so after any failure the instance is dropped and the next 12-bit frame starts a fresh one.
+
+interface Jpeg12Context {
+  getDecodedBuffer(): Uint8Array | undefined;
+}
+interface Jpeg12Codecs {
+  NativeCodecs: {
+    initializeAsync(opts?: { webAssemblyModulePathOrUrl?: string }): Promise<void>;
+    release(): void;
+    decodeJpeg(context: Jpeg12Context, parameters?: { convertColorspaceToRgb?: boolean }): Jpeg12Context;
+  };
+  Context: new (attrs: {
+    width: number;
+    height: number;
+    bitsAllocated: number;
+    bitsStored: number;
+    samplesPerPixel: number;
+    pixelRepresentation: number;
+    planarConfiguration: number;
+    photometricInterpretation: string;
+    encodedBuffer: Uint8Array;
+  }) => Jpeg12Context;
+}
+
+const JPEG12 = {
+  name: 'dcmjs-codecs',
+  wasmFile: 'dcmjs-native-codecs.wasm',
+  /** In the browser bundle, build-web's browserLibs() resolves the package's `dcmjs` import to an empty stand-in (unused by NativeCodecs). */
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  load: () => require('dcmjs-codecs') as Jpeg12Codecs,
+  instance: undefined as Promise<Jpeg12Codecs> | undefined,
+};
+
+function startJpeg12(): Promise<Jpeg12Codecs> {
+  if (!JPEG12.instance) {
+    const base = codecWasmBaseUrl;
+    JPEG12.instance = (async () => {
+      let codecs: Jpeg12Codecs;
+      try {
+        codecs = JPEG12.load();
+      } catch (e) {
+        throw codecUnavailable(`the ${JPEG12.name} codec could not be loaded (${describe(e)})`);
+      }
+      try {
+        // In Node it reads the .wasm beside its own script; a browser fetches it from the base URL.
+        await codecs.NativeCodecs.initializeAsync(base === undefined ? {} : { webAssemblyModulePathOrUrl: `${base}${JPEG12.wasmFile}` });
+      } catch (e) {
+        throw codecUnavailable(`the ${JPEG12.name} codec could not be started (${describe(e)})${base === undefined ? '' : `; its .wasm is expected at ${base}${JPEG12.wasmFile}`}`);
+      }
+      return codecs;
+    })();
+    JPEG12.instance.catch(() => {
+      JPEG12.instance = undefined;
+    });
+  }
+  return JPEG12.instance;
+}
+
+async function decodeJpeg12(frame: Uint8Array, sof: NonNullable<ReturnType<typeof jpegFrameHeader>>, layout: FrameLayout): Promise<Uint8Array> {
+  // The header is checked before the codec sizes its output from it (a forged 65535 x 65535 header, or 12-bit samples
+  // written into an 8-bit frame, would otherwise be the codec's problem).
+  if (layout.bitsAllocated !== 16) throw codecFailed(`the compressed frame has 12-bit samples but BitsAllocated is ${layout.bitsAllocated}`);
+  if (sof.samplesPerLine !== layout.columns || sof.lines !== layout.rows) {
+    throw codecFailed(`the compressed frame is ${sof.samplesPerLine ?? '?'}x${sof.lines ?? '?'} pixels but Columns x Rows is ${layout.columns}x${layout.rows}`);
+  }
+  if (sof.components !== layout.samplesPerPixel) {
+    throw codecFailed(`the compressed frame has ${sof.components ?? '?'} components but SamplesPerPixel is ${layout.samplesPerPixel}`);
+  }
+  // A frame that waited for the instance while another frame's failure dropped it waits for the fresh one instead.
+  let started = startJpeg12();
+  let codecs = await started;
+  while (JPEG12.instance !== started) {
+    started = startJpeg12();
+    codecs = await started;
+  }
+  let decoded: Uint8Array | undefined;
+  try {
+    const context = new codecs.Context({
+      width: layout.columns,
+      height: layout.rows,
+      bitsAllocated: layout.bitsAllocated,
+      bitsStored: layout.bitsStored,
+      samplesPerPixel: layout.samplesPerPixel,
+      pixelRepresentation: layout.pixelRepresentation,
+      planarConfiguration: 0,
+      photometricInterpretation: layout.samplesPerPixel === 1 ? 'MONOCHROME2' : 'RGB',
+      encodedBuffer: frame,
+    });
+    decoded = codecs.NativeCodecs.decodeJpeg(context, { convertColorspaceToRgb: layout.samplesPerPixel === 3 }).getDecodedBuffer()?.slice();
+  } catch (e) {
+    codecs.NativeCodecs.release();
+    JPEG12.instance = undefined;
+    throw codecFailed(`${JPEG12.name}: ${describe(e)}`);
+  }
+  if (!decoded) throw codecFailed(`${JPEG12.name} returned no pixels`);
+  return toLayout(decoded, 12, layout);
 }
 
 interface LosslessJpegDecoder {
@@ -216,10 +333,10 @@ const CODECS = {
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The .wasm files the WebAssembly codecs load (a browser page must be able to fetch them from `setCodecWasmBaseUrl`). */
-export const CODEC_WASM_FILES: ReadonlyArray<{ pkg: string; file: string }> = Object.values(CODECS).map((c) => ({
-  pkg: c.name,
-  file: `dist/${c.wasmFile}`,
-}));
+export const CODEC_WASM_FILES: ReadonlyArray<{ pkg: string; file: string }> = [
+  ...Object.values(CODECS).map((c) => ({ pkg: c.name, file: `dist/${c.wasmFile}` })),
+  { pkg: JPEG12.name, file: `build/${JPEG12.wasmFile}` },
+];
 
 let codecWasmBaseUrl: string | undefined;
 

@@ -36,6 +36,8 @@ export async function buildWeb(outDir: string): Promise<string[]> {
       tsconfig: existsSync(join(WEB_SOURCE_DIR, 'tsconfig.json')) ? join(WEB_SOURCE_DIR, 'tsconfig.json') : join(repoRoot(), 'tsconfig.json'),
       plugins: [browserLibs()],
       logLevel: 'warning',
+      // dcmjs-codecs fetches its .wasm (browser) or reads it (Node) through eval, on purpose; nothing to warn about.
+      logOverride: { 'direct-eval': 'silent' },
     });
     outputs.push(outfile);
   }
@@ -48,7 +50,9 @@ export async function buildWeb(outDir: string): Promise<string[]> {
  * - Node built-ins (fs, path, crypto, zlib…) become empty modules, and pngjs is side-effect free, so the lib files that
  *   need them (manifest reading, PNG encoding) drop out of the bundle when unused. Where a kept function does call
  *   one (decodeDicom inflating a *deflated* transfer syntax), it fails inside the lib's own try/catch with its typed
- *   error, and the server path still decodes that file.
+ *   error, and the server path still decodes that file;
+ * - dcmjs-codecs (the 12-bit JPEG codec) gets an empty stand-in for its `dcmjs` import: only its Transcoder uses dcmjs
+ *   (1.3 MB), decodeFrame uses NativeCodecs alone (test/viewer-codecs.browser-spec.ts decodes 12-bit JPEG with it).
  */
 export function browserLibs(): Plugin {
   const builtins = new Set(builtinModules);
@@ -62,6 +66,8 @@ export function browserLibs(): Plugin {
       );
       build.onLoad({ filter: /.*/, namespace: 'lvseg-node-only' }, () => ({ contents: 'module.exports = {};', loader: 'js' }));
       build.onResolve({ filter: /^pngjs$/ }, () => ({ path: require.resolve('pngjs'), sideEffects: false }));
+      build.onResolve({ filter: /^dcmjs$/ }, (a) => (/[\\/]dcmjs-codecs[\\/]/.test(a.importer) ? { path: 'dcmjs', namespace: 'lvseg-dcmjs-unused' } : undefined));
+      build.onLoad({ filter: /.*/, namespace: 'lvseg-dcmjs-unused' }, () => ({ contents: 'module.exports = { data: {}, log: {} };', loader: 'js' }));
     },
   };
 }

@@ -32,7 +32,7 @@ interface DecodedImage {
 
 /**
  * The series-level error when no image of a series decodes: `unsupported` (415-type) when every image was refused as
- * unsupported (e.g. 12-bit lossy JPEG), else `invalid-input` (422-type). The message counts the images and gives the
+ * unsupported (e.g. arithmetic-coded JPEG), else `invalid-input` (422-type). The message counts the images and gives the
  * first reason (codec messages name no patient attribute).
  */
 export function undecodableSeries(skipped: LvsegError[]): LvsegError {

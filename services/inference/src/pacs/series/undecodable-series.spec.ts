@@ -3,7 +3,7 @@ import { undecodableSeries } from './series-segmentation.service';
 
 describe('undecodableSeries (no image of a series decodes)', () => {
   const codecFailed = new LvsegError('invalid-input', 'DICOM_CODEC_FAILED', 'the compressed pixel data could not be decoded: bad SIZ');
-  const unavailable = new LvsegError('unsupported', 'DICOM_CODEC_UNAVAILABLE', '12-bit lossy JPEG is not supported');
+  const unavailable = new LvsegError('unsupported', 'DICOM_CODEC_UNAVAILABLE', 'arithmetic-coded JPEG is not supported');
 
   it('is invalid-input (a permanent, 422-type failure) when a codec failed, with the count, the codes and the first reason', () => {
     const e = undecodableSeries([codecFailed, unavailable, codecFailed]);
