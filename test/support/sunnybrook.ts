@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataRoot } from '@lvseg/common';
+import { readCsvRecords } from '@lvseg/imaging';
 
 export const SUNNYBROOK_DICOM_DIR = join(dataRoot(), 'sunnybrook-dicom');
 export const SUNNYBROOK_PNG_DIR = join(dataRoot(), 'sunnybrook-png');
@@ -35,12 +36,14 @@ export function describeWithSunnybrook(name: string, fn: () => void): void {
 }
 
 export function sunnybrookCases(): SunnybrookDicomCase[] {
-  const [header, ...lines] = readFileSync(join(SUNNYBROOK_DICOM_DIR, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const cols = header.split(',');
-  return lines.map((line) => {
-    const v = Object.fromEntries(line.split(',').map((x, i) => [cols[i], x]));
-    return { case: v.case, image: v.image, contour: v.contour, split: v.split, originalId: v.original_id, instanceNumber: Number(v.instance_number) };
-  });
+  return readCsvRecords(join(SUNNYBROOK_DICOM_DIR, 'manifest.csv')).map((v) => ({
+    case: v.case,
+    image: v.image,
+    contour: v.contour,
+    split: v.split,
+    originalId: v.original_id,
+    instanceNumber: Number(v.instance_number),
+  }));
 }
 
 export function readDicom(c: SunnybrookDicomCase): Buffer {

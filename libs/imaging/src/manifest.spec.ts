@@ -1,4 +1,7 @@
-import { parseManifest } from './manifest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseManifest, readCsvRecords } from './manifest';
 
 describe('parseManifest', () => {
   it('reads PNG-pair manifests and ignores extra columns', () => {
@@ -32,5 +35,22 @@ describe('parseManifest', () => {
     ['case,image,label,split\nA,/abs.png,l.png,train', 'MANIFEST_PATH'],
   ])('rejects a bad manifest with a typed error (%#)', (text, code) => {
     expect(() => parseManifest(text)).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('readCsvRecords', () => {
+  it('keys each row by the header, with quoted fields, "" escapes, CRLF and blank lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-csv-'));
+    try {
+      const file = join(dir, 'x.csv');
+      writeFileSync(file, 'case,image,note\r\nA,a.dcm,"one, two"\r\n\r\nB,b.dcm,"say ""hi"""\nC,c.dcm\n');
+      expect(readCsvRecords(file)).toEqual([
+        { case: 'A', image: 'a.dcm', note: 'one, two' },
+        { case: 'B', image: 'b.dcm', note: 'say "hi"' },
+        { case: 'C', image: 'c.dcm', note: '' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

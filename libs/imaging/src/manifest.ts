@@ -44,6 +44,20 @@ function splitCsvLine(line: string): string[] {
   return out.map((s) => s.trim());
 }
 
+/**
+ * The records of a CSV file with a header row (quoted fields and "" escapes as in `manifest.csv`), each keyed by the
+ * header's column names; blank lines are skipped. For the data folders' CSVs (manifests, case lists) anywhere.
+ */
+export function readCsvRecords(file: string): Array<Record<string, string>> {
+  const [header, ...lines] = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (header === undefined) return [];
+  const cols = splitCsvLine(header);
+  return lines.map((line) => {
+    const values = splitCsvLine(line);
+    return Object.fromEntries(cols.map((c, i) => [c, values[i] ?? '']));
+  });
+}
+
 /** True for a manifest image path naming a DICOM file (`.dcm`). */
 export function isDicomPath(path: string): boolean {
   return /\.dcm$/i.test(path);

@@ -11,7 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { dataRoot } from '@lvseg/common';
 import { loadConfig, openConfiguredStore } from '@lvseg/config';
-import { GrayImage, decodeDicom } from '@lvseg/imaging';
+import { GrayImage, decodeDicom, readCsvRecords } from '@lvseg/imaging';
 import { initBackend } from '@lvseg/model';
 import { loadOnnxRuntime } from '../src/engine/engine-selection';
 import { OnnxEngineFactory, OnnxSegmentationEngine } from '../src/engine/onnx-engine';
@@ -40,9 +40,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 function loadImages(dir: string): GrayImage[] {
-  const [header, ...lines] = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const col = header.split(',').indexOf('image');
-  return lines.map((l) => decodeDicom(readFileSync(join(dir, l.split(',')[col]))).image);
+  return readCsvRecords(join(dir, 'manifest.csv')).map((r) => decodeDicom(readFileSync(join(dir, r.image))).image);
 }
 
 /** Wall and process-CPU milliseconds per call of `fn`, after 5 warm-up calls. */

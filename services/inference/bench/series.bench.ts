@@ -14,6 +14,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { dataRoot } from '@lvseg/common';
 import { BenchService, cpuSeconds, runningService, startBuiltService } from './bench-service';
+import { readCsvRecords } from '@lvseg/imaging';
 
 interface Options {
   url?: string;
@@ -49,12 +50,9 @@ interface Series {
 }
 
 function loadSeries(dir: string, labels: boolean): Series[] {
-  const [header, ...lines] = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const col = (name: string) => header.split(',').indexOf(name);
   const byPatient = new Map<string, Series>();
-  for (const line of lines) {
-    const v = line.split(',');
-    const [patient, image, contour, n] = [v[col('case')], v[col('image')], v[col('contour')], v[col('instance_number')]];
+  for (const v of readCsvRecords(join(dir, 'manifest.csv'))) {
+    const [patient, image, contour, n] = [v.case, v.image, v.contour, v.instance_number];
     const s = byPatient.get(patient) ?? { patient, parts: [], images: 0, bytes: 0 };
     s.parts.push({ field: 'files', name: `${n}.dcm`, bytes: readFileSync(join(dir, image)) });
     if (labels) s.parts.push({ field: 'labels', name: `${n}.txt`, bytes: readFileSync(join(dir, contour)) });

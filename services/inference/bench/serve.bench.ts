@@ -18,6 +18,7 @@ import { dataRoot, sha256Hex } from '@lvseg/common';
 import { buildModel, modelToFiles } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
 import { BenchService as Service, cpuSeconds, runningService, startBuiltService } from './bench-service';
+import { readCsvRecords } from '@lvseg/imaging';
 
 // autocannon ships no types; the part used here.
 interface Histogram {
@@ -78,9 +79,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 function loadDicoms(dir: string): Buffer[] {
-  const [header, ...lines] = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const col = header.split(',').indexOf('image');
-  return lines.map((l) => readFileSync(join(dir, l.split(',')[col])));
+  return readCsvRecords(join(dir, 'manifest.csv')).map((r) => readFileSync(join(dir, r.image)));
 }
 
 /** Publishes an untrained seeded model as `production` in a fresh temporary file store; returns the store URI. */

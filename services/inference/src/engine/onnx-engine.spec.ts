@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { dataRoot } from '@lvseg/common';
-import { GrayImage, decodeDicom, toModelInput } from '@lvseg/imaging';
+import { GrayImage, decodeDicom, toModelInput, readCsvRecords } from '@lvseg/imaging';
 import { dice, initBackend, modelToFiles } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
 import { publishSeededModel } from '../testing/seeded-model';
@@ -30,9 +30,9 @@ if (MISSING_DATA) {
 const itWithDicoms = MISSING_DATA ? it.skip : it;
 
 function realImages(): GrayImage[] {
-  const [header, ...lines] = readFileSync(join(DATA, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const col = header.split(',').indexOf('image');
-  return lines.filter((_, i) => i % 6 === 0).map((l) => decodeDicom(readFileSync(join(DATA, l.split(',')[col]))).image);
+  return readCsvRecords(join(DATA, 'manifest.csv'))
+    .filter((_, i) => i % 6 === 0)
+    .map((r) => decodeDicom(readFileSync(join(DATA, r.image))).image);
 }
 
 describe('readEngineSettings', () => {
