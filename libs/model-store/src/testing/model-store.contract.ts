@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, refusalOf } from '@lvseg/common';
 import { FileModelStore } from '../file-model-store';
 import type { ModelCard, NewModelVersion } from '../model-card';
 import type { ModelStore } from '../model-store';
@@ -68,17 +68,7 @@ function filesOf(v: NewModelVersion): Map<string, Buffer> {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-/** The error a promise rejects with, failing the test if it resolves. */
-async function rejection(p: Promise<unknown>): Promise<LvsegError> {
-  let resolved: unknown;
-  try {
-    resolved = await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(LvsegError);
-    return e as LvsegError;
-  }
-  throw new Error(`expected a rejection, got ${JSON.stringify(resolved)}`);
-}
+const rejection = refusalOf;
 
 /** Registers the shared behaviour suite for one implementation. */
 export function describeModelStoreContract(label: string, factory: StoreFactory): void {

@@ -4,7 +4,7 @@
  */
 import { PNG } from 'pngjs';
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, refusalOf } from '@lvseg/common';
 import type { NewTrainingRun, RunEpoch, RunStore } from '../run-store';
 
 /** A run store under test, a second instance on the same storage, and the raw object keys it holds. */
@@ -48,15 +48,7 @@ function epochRecord(epoch: number, withVal: boolean): RunEpoch {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<LvsegError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof LvsegError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = refusalOf;
 
 /** Registers the RunStore contract for one implementation. */
 export function describeRunStoreContract(name: string, factory: RunStoreFactory): void {

@@ -202,15 +202,37 @@ export function heatmapLayersOfArchitecture(architecture: string): string[] {
   return ARCHITECTURES[architecture]?.heatmapLayers ?? [];
 }
 
+/** Images per call when `segmentCases` segments each image alone. */
+export const SEGMENT_CASES_CHUNK = 16;
+
 /**
- * Segment labelled images in their order: all in one batched call, or with `series` each case's images together as
- * one series (what the PACS path and POST /segment/series do).
+ * Segment labelled images in their order: each alone (batched 16 at a time), or with `series` each case's images
+ * together as one series (what the PACS path and POST /segment/series do); `onProgress` after each batch or case.
  */
-export async function segmentCases(m: LvModel, items: Array<{ case: string; image: GrayImage }>, mask: MaskOptions, opts: CascadeOptions = {}): Promise<LvSegmentation[]> {
-  if (!opts.series) return segmentLv(m, items.map((i) => i.image), mask);
-  const byCase = new Map<string, number[]>();
-  items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
+export async function segmentCases(
+  m: LvModel,
+  items: Array<{ case: string; image: GrayImage }>,
+  mask: MaskOptions,
+  opts: CascadeOptions & { onProgress?: (done: number, total: number) => void } = {},
+): Promise<LvSegmentation[]> {
+  // Alone, in pieces of SEGMENT_CASES_CHUNK images (each image is segmented on its own, so the pieces give the same
+  // masks as one call); as series, one piece per case. Progress is reported after each piece.
+  const pieces: number[][] = [];
+  if (opts.series) {
+    const byCase = new Map<string, number[]>();
+    items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
+    pieces.push(...byCase.values());
+  } else {
+    for (let k = 0; k < items.length; k += SEGMENT_CASES_CHUNK) pieces.push(Array.from({ length: Math.min(SEGMENT_CASES_CHUNK, items.length - k) }, (_, j) => k + j));
+  }
   const out: LvSegmentation[] = new Array(items.length);
-  for (const idx of byCase.values()) (await segmentLv(m, idx.map((k) => items[k].image), mask, opts)).forEach((r, j) => (out[idx[j]] = r));
+  let done = 0;
+  opts.onProgress?.(0, items.length);
+  for (const idx of pieces) {
+    (await segmentLv(m, idx.map((k) => items[k].image), mask, { series: opts.series })).forEach((r, j) => (out[idx[j]] = r));
+    done += idx.length;
+    opts.onProgress?.(done, items.length);
+  }
   return out;
 }
+

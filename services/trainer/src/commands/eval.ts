@@ -60,9 +60,6 @@ export async function writeEfPlot(r: EvalResult, file: string): Promise<void> {
 }
 
 /** Evaluate a model on one split of a data set with the serving path (the same masks /segment returns). */
-/** Images segmented per call when `lvseg eval` segments each image alone (progress moves between calls). */
-const EVAL_CHUNK = 16;
-
 export async function evaluateModel(store: ModelStore, ref: string, data: string, split: string, opts: { series?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<EvalResult> {
   const dir = requireDataDir(data);
   const { model, card, source } = await loadLvModelByRef(store, ref);
@@ -74,24 +71,8 @@ export async function evaluateModel(store: ModelStore, ref: string, data: string
     }
     const mask = maskOptionsOf(card);
     // As a series: each case's images together (the PACS path and the series endpoint), so a cascade can use the
-    // series' consensus LV position; alone: every image on its own, as POST /segment. Either way in pieces (a case,
-    // or EVAL_CHUNK images), each segmented independently, so progress can be shown.
-    const pieces: number[][] = [];
-    if (opts.series) {
-      const byCase = new Map<string, number[]>();
-      items.forEach((it, k) => byCase.set(it.case, [...(byCase.get(it.case) ?? []), k]));
-      pieces.push(...byCase.values());
-    } else {
-      for (let k = 0; k < items.length; k += EVAL_CHUNK) pieces.push(Array.from({ length: Math.min(EVAL_CHUNK, items.length - k) }, (_, j) => k + j));
-    }
-    const results: Awaited<ReturnType<typeof segmentCases>> = new Array(items.length);
-    let done = 0;
-    opts.onProgress?.(0, items.length);
-    for (const idx of pieces) {
-      (await segmentCases(model, idx.map((k) => items[k]), mask, { series: opts.series })).forEach((r, j) => (results[idx[j]] = r));
-      done += idx.length;
-      opts.onProgress?.(done, items.length);
-    }
+    // series' consensus LV position; alone: every image on its own, as POST /segment.
+    const results = await segmentCases(model, items, mask, { series: opts.series, onProgress: opts.onProgress });
     const report = evaluateCases(
       items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })),
     );
