@@ -1,24 +1,28 @@
 // Where a cascade loses Dice: the localiser (no LV found, or a ROI that misses the expert LV) or the segmenter (a
 // ROI around the LV, drawn wrong). For each image of a split: the cascade alone, as a series (per case), and with an
 // "oracle" ROI centred on the expert LV's centroid (what a perfect localiser would give). A measurement, not serving.
-// Usage: npx tsx scripts/cascade-analysis.ts <cascade version|alias> [split=val]   (store: LVSEG_MODEL_STORE or default)
+// Usage: npx tsx scripts/cascade-analysis.ts <cascade version|alias> [split=val] [--spec '<json>']   (store and data:
+// lvseg's configuration, README "Configuration"). --spec '{"testTimeFlip":true}' measures with spec values other
+// than the version's own.
 import { join } from 'node:path';
-import { dataRoot } from '../libs/common/src';
-import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { loadConfig } from '../libs/config/src';
+import { openConfiguredStore } from '../libs/model-store/src';
 import { loadDataset, maskCentroid, normalize, roiAround } from '../libs/imaging/src';
 import {
   dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, pasteRoiProbability, predictLvProbabilities, probabilityToMask, segmentCases, segmenterInput,
 } from '../libs/model/src';
+import { specOption } from './spec-option';
 
 (async () => {
-  await initBackend();
-  const split = process.argv[3] ?? 'val';
-  const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
-  if (model.kind !== 'cascade') throw new Error(`${process.argv[2]} is not a cascade`);
-  // LVSEG_ANALYSIS_SPEC='{"testTimeFlip":true}': measure with spec values other than the version's own.
-  if (process.env.LVSEG_ANALYSIS_SPEC) model.spec = { ...model.spec, ...JSON.parse(process.env.LVSEG_ANALYSIS_SPEC) };
+  const { args, spec } = specOption(process.argv.slice(2));
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
+  const split = args[1] ?? 'val';
+  const { model, card } = await loadLvModelByRef(openConfiguredStore(config), args[0]);
+  if (model.kind !== 'cascade') throw new Error(`${args[0]} is not a cascade`);
+  if (spec) model.spec = { ...model.spec, ...(spec as Partial<typeof model.spec>) };
   const mask = maskOptionsOf(card);
-  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
   const alone = await segmentCases(model, items, mask);
   const series = await segmentCases(model, items, mask, { series: true });
   let notFound = 0, roiMisses = 0;

@@ -1,19 +1,20 @@
 // How a cascade's "is there an LV?" decision trades missed LVs for Dice: the localiser's fallback peak (a ROI at the
 // localiser's most probable pixel when no component is confident) swept on one split (each image alone, as POST /segment). A measurement to choose the spec on the train
 // split; not used by serving.
-// Usage: npx tsx scripts/localiser-threshold-analysis.ts <cascade version|alias> [split=train]
+// Usage: npx tsx scripts/localiser-threshold-analysis.ts <cascade version|alias> [split=train]   (store and data: lvseg's configuration, README "Configuration")
 import { join } from 'node:path';
-import { dataRoot } from '../libs/common/src';
-import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { loadConfig } from '../libs/config/src';
+import { openConfiguredStore } from '../libs/model-store/src';
 import { loadDataset } from '../libs/imaging/src';
 import { dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, segmentLv } from '../libs/model/src';
 
 (async () => {
-  await initBackend();
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
   const split = process.argv[3] ?? 'train';
-  const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
+  const { model, card } = await loadLvModelByRef(openConfiguredStore(config), process.argv[2]);
   if (model.kind !== 'cascade') throw new Error(`${process.argv[2]} is not a cascade`);
-  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
   const base = model.spec;
   console.log(`model ${card?.version} split ${split}: ${items.length} images`);
   console.log('fallback peak  min mass  mean Dice  no LV found  Dice < 0.5');

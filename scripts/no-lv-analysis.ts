@@ -3,12 +3,16 @@
 // No-LV images: blank, seeded uniform noise, smoothed noise, and "off-heart" views of real images of the split: for
 // each image, the 96×96 corner region farthest from its expert LV (no LV pixel inside), upsampled to 256×256, so real
 // anatomy (chest wall, lung, liver) with no LV.
-// Usage: npx tsx scripts/no-lv-analysis.ts <version|alias> [split=train]   (store: LVSEG_MODEL_STORE or the default)
+// Usage: npx tsx scripts/no-lv-analysis.ts <version|alias> [split=train] [--spec '<json>']   (store and data: lvseg's
+// configuration, README "Configuration"). --spec '{"fallbackMinPeak":0.01}' measures a cascade with spec values other
+// than its version's.
 import { join } from 'node:path';
-import { SeededRandom, dataRoot } from '../libs/common/src';
-import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { SeededRandom } from '../libs/common/src';
+import { loadConfig } from '../libs/config/src';
+import { openConfiguredStore } from '../libs/model-store/src';
 import { GrayImage, cropToRoi, loadDataset } from '../libs/imaging/src';
 import { DEFAULT_MASK_OPTIONS, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, segmentLv } from '../libs/model/src';
+import { specOption } from './spec-option';
 
 function offHeart(image: GrayImage, mask: Uint8Array): GrayImage | null {
   const side = 96;
@@ -46,13 +50,14 @@ function smooth(data: Float32Array, n: number, passes: number): Float32Array {
 }
 
 (async () => {
-  await initBackend();
-  const split = process.argv[3] ?? 'train';
-  const { model, card } = await loadLvModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
+  const { args, spec } = specOption(process.argv.slice(2));
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
+  const split = args[1] ?? 'train';
+  const { model, card } = await loadLvModelByRef(openConfiguredStore(config), args[0]);
   const mask = card ? maskOptionsOf(card) : DEFAULT_MASK_OPTIONS;
-  // LVSEG_ANALYSIS_SPEC='{"fallbackMinPeak":0.01}': measure a cascade with spec values other than its version's.
-  if (model.kind === 'cascade' && process.env.LVSEG_ANALYSIS_SPEC) model.spec = { ...model.spec, ...JSON.parse(process.env.LVSEG_ANALYSIS_SPEC) };
-  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
+  if (model.kind === 'cascade' && spec) model.spec = { ...model.spec, ...(spec as Partial<typeof model.spec>) };
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
   const rng = new SeededRandom(7);
   const n = 256;
   const sets: Record<string, GrayImage[]> = {
@@ -61,7 +66,7 @@ function smooth(data: Float32Array, n: number, passes: number): Float32Array {
     'smoothed noise': Array.from({ length: 20 }, () => ({ rows: n, columns: n, data: smooth(Float32Array.from({ length: n * n }, () => rng.next() * 1000), n, 4) })),
     'off-heart views': items.map((it) => offHeart(it.image, it.mask.data)).filter((x): x is GrayImage => x !== null),
   };
-  console.log(`model ${card?.version ?? process.argv[2]} (${card?.architecture ?? '?'}), split ${split}${model.kind === 'cascade' ? `, spec ${JSON.stringify(model.spec)}` : ''}`);
+  console.log(`model ${card?.version ?? args[0]} (${card?.architecture ?? '?'}), split ${split}${model.kind === 'cascade' ? `, spec ${JSON.stringify(model.spec)}` : ''}`);
   console.log('no-LV set            images  said "LV found"  mean mask px when found');
   for (const [name, images] of Object.entries(sets)) {
     const out = await segmentLv(model, images, mask);

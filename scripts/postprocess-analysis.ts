@@ -1,15 +1,16 @@
 // Compares mask post-processing variants for a model on one split (choose on the TRAIN split only; val is for reporting).
-// Usage: npx tsx scripts/postprocess-analysis.ts <version|alias> [split=train]   (store: LVSEG_MODEL_STORE or the default)
+// Usage: npx tsx scripts/postprocess-analysis.ts <version|alias> [split=train]   (store and data: lvseg's configuration, README "Configuration")
 import { join } from 'node:path';
-import { dataRoot } from '../libs/common/src';
-import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { loadConfig } from '../libs/config/src';
+import { openConfiguredStore } from '../libs/model-store/src';
 import { loadDataset, toModelInput } from '../libs/imaging/src';
 import { initBackend, loadModelByRef, predictLvProbabilities, probabilityToMask, dice, selectComponent, fillHoles } from '../libs/model/src';
 (async () => {
-  await initBackend();
-  const store = openConfiguredStore(loadConfig());
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
+  const store = openConfiguredStore(config);
   const { model } = await loadModelByRef(store, process.argv[2]);
-  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [process.argv[3] ?? 'train'] });
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [process.argv[3] ?? 'train'] });
   const probs = predictLvProbabilities(model, items.map((i) => toModelInput(i.image)));
   const variants: Record<string, (p: Float32Array) => ReturnType<typeof fillHoles>> = {};
   for (const t of [0.3, 0.4, 0.5, 0.6]) {

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 command -v kubectl >/dev/null || { apt-get update && apt-get install -y --no-install-recommends kubernetes-client; }
 # test/pacs*.e2e-spec.ts start a real Orthanc with its DICOMweb plugin, send DICOMs with dcmtk's storescu, check SEGs and SRs with dciodvfy.
 { command -v Orthanc || test -x /usr/sbin/Orthanc; } >/dev/null && test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so && command -v storescu >/dev/null && command -v dciodvfy >/dev/null || { apt-get update && apt-get install -y --no-install-recommends orthanc orthanc-dicomweb dcmtk dicom3tools; }
+# test/pacs-queue.e2e-spec.ts and the pacs/queue specs start a real redis-server (BullMQ's job queue).
+command -v redis-server >/dev/null || { apt-get update && apt-get install -y --no-install-recommends redis-server; }
 # test/dataset-import*.e2e-spec.ts make RT Structure Sets from expert masks with Debian's plastimatch (a third-party RTSTRUCT writer).
 command -v plastimatch >/dev/null || { apt-get update && apt-get install -y --no-install-recommends plastimatch; }
 # libs/imaging's codec spec and test/inference-compressed.e2e-spec.ts compress real DICOMs with GDCM's gdcmconv (and DCMTK, above).

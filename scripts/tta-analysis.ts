@@ -1,9 +1,9 @@
 // Test-time augmentation by flips: mean Dice of a model with its LV probabilities averaged over 1, 2 or 4 flipped
 // copies of each input (then the usual post-processing), on one split. Not used by serving; a measurement.
-// Usage: npx tsx scripts/tta-analysis.ts <version|alias> [split=train]   (store: LVSEG_MODEL_STORE or the default)
+// Usage: npx tsx scripts/tta-analysis.ts <version|alias> [split=train]   (store and data: lvseg's configuration, README "Configuration")
 import { join } from 'node:path';
-import { dataRoot } from '../libs/common/src';
-import { loadConfig, openConfiguredStore } from '../libs/config/src';
+import { loadConfig } from '../libs/config/src';
+import { openConfiguredStore } from '../libs/model-store/src';
 import { loadDataset, MODEL_INPUT_SIZE as S, resizeBilinear, toModelInput } from '../libs/imaging/src';
 import { evaluateCases, initBackend, loadModelByRef, predictLvProbabilities, probabilityToMask } from '../libs/model/src';
 
@@ -15,10 +15,11 @@ function flip(a: Float32Array, h: boolean, v: boolean): Float32Array {
 }
 
 (async () => {
-  await initBackend();
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
   const split = process.argv[3] ?? 'train';
-  const { model } = await loadModelByRef(openConfiguredStore(loadConfig()), process.argv[2]);
-  const { items } = loadDataset(join(dataRoot(), 'sunnybrook-png'), { splits: [split] });
+  const { model } = await loadModelByRef(openConfiguredStore(config), process.argv[2]);
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
   const inputs = items.map((i) => toModelInput(i.image));
   const flips: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
   const probs = flips.map(([h, v]) => predictLvProbabilities(model, inputs.map((a) => flip(a, h, v))).map((p) => flip(p, h, v)));

@@ -216,9 +216,9 @@ function startMain(env: Record<string, string>): MainProcess {
 /** The real app listening as main.ts makes it (listenAsConfigured), with the configuration `env` gives. */
 async function startListening(env: Record<string, string>) {
   const root = mkdtempSync(join(tmpdir(), 'lvseg-auth-listen-'));
-  const config = loadInferenceConfig({ LVSEG_MODEL_STORE: `file://${root}/models`, LVSEG_SHIPPED_MODELS: join(root, 'none'), PORT: String(await freePort()), ...env });
+  const config = loadInferenceConfig({ LVSEG_MODEL_STORE: `file://${root}/models`, LVSEG_SHIPPED_MODELS: join(root, 'none'), PORT: String(await freePort()), LVSEG_ENGINE: 'tfjs', ...env });
   const { logger, logLines, logText } = captureLogs('info');
-  const app = await createInferenceApp({ config, logger, env: { LVSEG_ENGINE: 'tfjs' } });
+  const app = await createInferenceApp({ config, logger });
   const bound = await listenAsConfigured(app, config, logger);
   return { app, port: bound.port, logLines, logText };
 }

@@ -20,8 +20,8 @@ const cpu = loadCompose([composeText, cpuText], envExample);
 const GPU_RESERVATION = { resources: { reservations: { devices: [{ driver: 'nvidia', count: 1, capabilities: ['gpu'] }] } } };
 
 describe('docker-compose.yml', () => {
-  it('has MinIO, its one-shot setup, the inference service, the trainer and Orthanc', () => {
-    expect(Object.keys(gpu.services).sort()).toEqual(['inference', 'minio', 'minio-setup', 'orthanc', 'trainer']);
+  it('has MinIO, its one-shot setup, the inference service, the trainer, Orthanc, Redis and a series worker', () => {
+    expect(Object.keys(gpu.services).sort()).toEqual(['inference', 'minio', 'minio-setup', 'orthanc', 'redis', 'trainer', 'worker']);
     expect(Object.keys(cpu.services).sort()).toEqual(Object.keys(gpu.services).sort());
   });
 
@@ -54,7 +54,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds the lvseg services from Dockerfile.gpu: GPU variant with a GPU reserved, CPU variant without', () => {
-    for (const name of ['inference', 'trainer']) {
+    for (const name of ['inference', 'trainer', 'worker']) {
       expect(gpu.services[name].build).toEqual({ context: '.', dockerfile: 'Dockerfile.gpu', args: { VARIANT: 'gpu' } });
       expect(gpu.services[name].deploy).toEqual(GPU_RESERVATION);
       expect(cpu.services[name].build).toEqual({ context: '.', dockerfile: 'Dockerfile.gpu', args: { VARIANT: 'cpu' } });
@@ -86,7 +86,8 @@ describe('docker-compose.yml', () => {
     expect(gpu.services.minio.healthcheck.test).toEqual(['CMD', 'mc', 'ready', 'local']);
     expect(gpu.services['minio-setup'].depends_on).toEqual({ minio: { condition: 'service_healthy' } });
     expect(gpu.services['minio-setup'].restart).toBe('no');
-    for (const name of ['inference', 'trainer']) expect(gpu.services[name].depends_on).toEqual({ 'minio-setup': { condition: 'service_completed_successfully' } });
+    expect(gpu.services.trainer.depends_on).toEqual({ 'minio-setup': { condition: 'service_completed_successfully' } });
+    for (const name of ['inference', 'worker']) expect(gpu.services[name].depends_on).toEqual({ 'minio-setup': { condition: 'service_completed_successfully' }, redis: { condition: 'service_healthy' } });
   });
 
   it('runs the trainer as a one-shot job: retrain.sh (Dice gate before promotion), data read-only', () => {
@@ -100,7 +101,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs lvseg read-only, without capabilities, writing only to /tmp', () => {
-    for (const name of ['inference', 'trainer']) {
+    for (const name of ['inference', 'trainer', 'worker']) {
       const s = gpu.services[name];
       expect([name, s.read_only, s.tmpfs, s.cap_drop, s.security_opt]).toEqual([name, true, ['/tmp'], ['ALL'], ['no-new-privileges:true']]);
     }
@@ -147,5 +148,20 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(gpu.volumes)).toContain('lvseg-pacs');
     // A fresh named volume takes the owner of the image's directory: the Dockerfile creates it for user 10001.
     expect(readRepoFile('Dockerfile.gpu')).toContain('chown 10001:10001 /app/var /var/lib/lvseg/pacs');
+  });
+
+  it('queues PACS series in Redis (append-only, never evicting) for the worker, which reaches the same Orthanc', () => {
+    const redis = gpu.services.redis;
+    expect(redis.image).toMatch(/^redis:7\.\d+\.\d+-alpine$/);
+    expect(redis.command).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
+    expect(redis.volumes).toEqual(['redis-data:/data']);
+    expect(redis.ports).toBeUndefined();
+    const inference = serviceEnvironment(gpu.services.inference);
+    const worker = serviceEnvironment(gpu.services.worker);
+    expect(inference.LVSEG_REDIS_URL).toBe('redis://redis:6379/0');
+    expect(worker.LVSEG_REDIS_URL).toBe(inference.LVSEG_REDIS_URL);
+    for (const k of ['PACS_URL', 'PACS_USERNAME', 'PACS_PASSWORD', 'LVSEG_MODEL_STORE', 'S3_ENDPOINT']) expect([k, worker[k]]).toEqual([k, inference[k]]);
+    expect(gpu.services.worker.command).toEqual(['lvseg', 'worker']);
+    expect(gpu.services.worker.healthcheck.test.join(' ')).toContain('/tmp/lvseg-worker.alive');
   });
 });

@@ -9,11 +9,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
-import { loadConfig, loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
+import { loadConfig, loadInferenceConfig, loadPacsConfig, loadQueueConfig } from '@lvseg/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import pino from 'pino';
 import { openModelStore } from '@lvseg/model-store';
 import { createInferenceApp } from '../../services/inference/src/create-app';
+import { workerSettings } from '../../services/inference/src/pacs/queue/series-worker';
 import { startInferenceApp, RunningInferenceApp } from '../support/inference-app';
 import { envVarsReadByCode } from './support/code-env';
 import { loadCompose, parseEnvFile, serviceEnvironment } from './support/compose';
@@ -57,11 +58,11 @@ const containers = (overlay: string): LvsegContainer[] => lvsegContainers(render
 const byName = (overlay: string, name: string) => containers(overlay).filter((c) => c.container.name === name);
 
 describe('deployment files vs the code', () => {
-  it('finds the variables the code reads (the scanner sees the config modules)', () => {
+  it('finds the variables the code reads (the configuration schema, and any other reader)', () => {
     for (const name of ['PORT', 'LVSEG_MODEL_STORE', 'S3_ENDPOINT', 'S3_ACCESS_KEY', 'S3_SECRET_KEY', 'LVSEG_DATA_DIR', 'LVSEG_MIN_PROMOTE_DICE', 'LVSEG_BACKEND', 'LVSEG_GIT_COMMIT']) {
       expect([name, readByCode.has(name)]).toEqual([name, true]);
     }
-    expect(readByCode.get('PORT')).toContain('libs/config/src/inference-config.ts');
+    expect(readByCode.get('PORT')).toContain('libs/config/src/schema.ts');
   });
 
   describe.each(OVERLAYS)('k8s overlay %s', (overlay) => {
@@ -70,10 +71,21 @@ describe('deployment files vs the code', () => {
       expect(sets.map((x) => x.id).sort()).toEqual([
         'CronJob/lvseg-retrain container trainer',
         'Deployment/lvseg-inference container inference',
+        'Deployment/lvseg-worker container worker',
         'Job/lvseg-train container trainer',
         'StatefulSet/lvseg-pacs container pacs-bridge',
       ]);
       expect(envNotReadByCode(sets, readByCode)).toEqual([]);
+    });
+
+    it('gives the series workers and the bridge a queue configuration its validation accepts, and the workers a PACS one', () => {
+      const [worker] = byName(overlay, 'worker');
+      const [bridge] = byName(overlay, 'pacs-bridge');
+      for (const c of [worker, bridge]) expect([c.id, loadQueueConfig(envWithSecretFiles(c, SECRET_FILES))?.redisUrl]).toEqual([c.id, 'redis://lvseg-redis:6379/0']);
+      expect(loadQueueConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES))).toBeUndefined();
+      // What `lvseg worker` itself requires (Redis and the PACS), and a whole configuration that loads.
+      expect(workerSettings(loadConfig(worker.env)).pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
+      expect(loadConfig(worker.env).pacs?.url).toBe(loadPacsConfig(envWithSecretFiles(bridge, SECRET_FILES))!.url);
     });
 
     it('gives the inference service a configuration its own validation accepts, on the port the probes use', () => {
@@ -88,10 +100,10 @@ describe('deployment files vs the code', () => {
     });
 
     it('gives the PACS bridge a PACS configuration its validation accepts, and the inference pods none', () => {
-      expect(loadPacsConfig(byName(overlay, 'inference')[0].env)).toBeUndefined();
+      // The whole configuration is validated at once, the API keys file the pods mount included.
+      expect(loadPacsConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES))).toBeUndefined();
       const [bridge] = byName(overlay, 'pacs-bridge');
-      loadInferenceConfig(envWithSecretFiles(bridge, SECRET_FILES));
-      const pacs = loadPacsConfig(bridge.env)!;
+      const pacs = loadPacsConfig(envWithSecretFiles(bridge, SECRET_FILES))!;
       expect(pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
       expect(pacs.dicomWebUrl).toBe(`${pacs.url}/dicom-web`);
       expect(bridge.container.volumeMounts).toContainEqual({ name: 'pacs-state', mountPath: pacs.stateDir });
@@ -129,7 +141,8 @@ describe('deployment files vs the code', () => {
     it('runs as the user the image creates, with the GPU cache in its home', () => {
       const user = finalInstructions().filter((i) => i.getKeyword() === 'USER').at(-1)!.getArgumentsContent()!;
       const home = /--home-dir (\S+)/.exec(readRepoFile('Dockerfile.gpu'))![1];
-      for (const t of podTemplates(rendered[overlay])) {
+      // (Redis runs its own image as that image's user.)
+      for (const t of podTemplates(rendered[overlay]).filter((x) => x.labels['app.kubernetes.io/component'] !== 'queue')) {
         expect(`${t.spec.securityContext.runAsUser}:${t.spec.securityContext.runAsGroup}`).toBe(user);
         for (const m of t.spec.containers[0].volumeMounts) if (m.name === 'cuda-cache') expect(m.mountPath.startsWith(`${home}/`)).toBe(true);
       }
@@ -145,7 +158,7 @@ describe('deployment files vs the code', () => {
   });
 
   it('docker-compose.yml sets only variables the code reads, with values its validation accepts', () => {
-    expect(composeLvseg.map(([name]) => name).sort()).toEqual(['inference', 'trainer']);
+    expect(composeLvseg.map(([name]) => name).sort()).toEqual(['inference', 'trainer', 'worker']);
     const sets = composeLvseg.map(([name, s]) => ({ id: `compose ${name}`, names: Object.keys(serviceEnvironment(s)) }));
     expect(envNotReadByCode(sets, readByCode)).toEqual([]);
     const inference = loadInferenceConfig(serviceEnvironment(compose.services.inference));
@@ -156,6 +169,8 @@ describe('deployment files vs the code', () => {
     const pacs = loadPacsConfig(serviceEnvironment(compose.services.inference))!;
     expect(pacs.url).toBe('http://orthanc:8042');
     expect(compose.services.inference.volumes).toEqual([`lvseg-pacs:${pacs.stateDir}`]);
+    expect(loadQueueConfig(serviceEnvironment(compose.services.inference))?.redisUrl).toBe('redis://redis:6379/0');
+    expect(workerSettings(loadConfig(serviceEnvironment(compose.services.worker))).pacs.url).toBe(pacs.url);
     const trainer = loadConfig(serviceEnvironment(compose.services.trainer));
     expect(compose.services.trainer.volumes).toContain(`${composeEnv.LVSEG_DATA_HOST_DIR}:${trainer.dataDir}:ro`);
   });
@@ -200,10 +215,9 @@ describe('deployment files vs the code', () => {
       // The same app with the PACS integration on, as main.ts builds it when PACS_URL is set (no PACS answers there).
       const env = { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a'.repeat(32), PACS_POLL_SECONDS: '3600', LVSEG_PACS_STATE_DIR: join(dir, 'pacs') };
       pacsApp = await createInferenceApp({
-        config: loadInferenceConfig(env),
+        config: loadInferenceConfig({ ...env, LVSEG_ENGINE: 'tfjs' }),
         store: openModelStore(`file://${join(dir, 'store')}`),
         logger: pino({ level: 'silent' }),
-        env: { ...env, LVSEG_ENGINE: 'tfjs' },
         pacs: { config: loadPacsConfig(env)! },
       });
       await pacsApp.listen(0, '127.0.0.1');

@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { K8sObject, kubectlVersion, renderKustomization } from './support/kustomize';
 import { containersOf, podTemplates, validateManifests } from './support/manifest-rules';
 import { unknownFieldViolations } from './support/strict-fields';
+import { loadQueueConfig } from '@lvseg/config';
 import { K8S_DIR, OVERLAYS, Overlay, documentedSecrets, readRepoFile } from './support/repo-files';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -61,20 +62,27 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
         [
           'ConfigMap/lvseg-config',
           'ConfigMap/lvseg-pacs-config',
+          'ConfigMap/lvseg-queue-config',
           'ConfigMap/lvseg-retrain-script',
           'CronJob/lvseg-retrain',
           'Deployment/lvseg-inference',
+          'Deployment/lvseg-worker',
           'HorizontalPodAutoscaler/lvseg-inference',
+          'HorizontalPodAutoscaler/lvseg-worker',
           'Job/lvseg-train',
           'Namespace/lvseg',
           'NetworkPolicy/lvseg-inference-ingress',
           'NetworkPolicy/lvseg-pacs-ingress',
+          'NetworkPolicy/lvseg-redis-ingress',
           'NetworkPolicy/lvseg-trainer-deny-ingress',
+          'NetworkPolicy/lvseg-worker-deny-ingress',
           'PersistentVolumeClaim/lvseg-data',
           'PodDisruptionBudget/lvseg-inference',
           'Service/lvseg-inference',
           'Service/lvseg-pacs',
+          'Service/lvseg-redis',
           'StatefulSet/lvseg-pacs',
+          'StatefulSet/lvseg-redis',
         ].sort(),
       );
       for (const o of objects.filter((x) => x.kind !== 'Namespace')) expect(o.metadata.namespace).toBe('lvseg');
@@ -101,7 +109,8 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
     });
 
     it(`runs the ${overlay} image, with a GPU per pod only in the gpu overlay`, () => {
-      for (const t of podTemplates(objects)) {
+      // Every lvseg pod (Redis, the queue, runs its own image: see the queue test below).
+      for (const t of podTemplates(objects).filter((x) => x.labels['app.kubernetes.io/component'] !== 'queue')) {
         for (const c of containersOf(t.spec)) {
           expect(c.image).toBe(`lvseg:0.1.0-${overlay}`);
           expect(c.resources.limits['nvidia.com/gpu']).toBe(overlay === 'gpu' ? 1 : undefined);
@@ -197,11 +206,51 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       const pacs = find(objects, 'ConfigMap', 'lvseg-pacs-config').data;
       expect(c.volumeMounts).toContainEqual({ name: 'pacs-state', mountPath: pacs.LVSEG_PACS_STATE_DIR });
       expect(bridge.volumeClaimTemplates.map((v: Json) => v.metadata.name)).toEqual(['pacs-state']);
-      expect(c.envFrom.map((e: Json) => e.configMapRef.name)).toEqual(['lvseg-config', 'lvseg-pacs-config']);
+      expect(c.envFrom.map((e: Json) => e.configMapRef.name)).toEqual(['lvseg-config', 'lvseg-pacs-config', 'lvseg-queue-config']);
       expect(find(objects, 'ConfigMap', 'lvseg-config').data.PACS_URL).toBeUndefined();
-      for (const t of podTemplates(objects).filter((x) => x.owner.kind !== 'StatefulSet')) {
+      // The PACS settings go to the bridge and the workers only (the workers fetch series and store SEGs).
+      for (const t of podTemplates(objects).filter((x) => !['StatefulSet/lvseg-pacs', 'Deployment/lvseg-worker'].includes(`${x.owner.kind}/${x.owner.metadata.name}`))) {
         for (const x of t.spec.containers) expect((x.envFrom ?? []).map((e: Json) => e.configMapRef?.name)).not.toContain('lvseg-pacs-config');
       }
+    });
+
+    it('queues PACS series in Redis: the bridge queues, lvseg worker pods (scaled on the waiting jobs) segment, only they reach Redis', () => {
+      const queueConfig = find(objects, 'ConfigMap', 'lvseg-queue-config').data;
+      const redisService = find(objects, 'Service', 'lvseg-redis');
+      expect(queueConfig.LVSEG_REDIS_URL).toBe(`redis://${redisService.metadata.name}:${redisService.spec.ports[0].port}/0`);
+      // Every setting is one lvseg reads (loadQueueConfig accepts the whole map).
+      expect(loadQueueConfig(queueConfig)).toMatchObject({ queueName: queueConfig.LVSEG_JOBS_QUEUE, lockDurationMs: 120_000 });
+
+      const redis = find(objects, 'StatefulSet', 'lvseg-redis').spec;
+      expect(redis.replicas).toBe(1);
+      const r = redis.template.spec.containers[0];
+      expect(r.image).toMatch(/^redis:7\.\d+\.\d+-alpine$/);
+      // Jobs survive a restart (append-only file on the claim) and are never evicted.
+      expect(r.args).toEqual(expect.arrayContaining(['--appendonly', 'yes', '--maxmemory-policy', 'noeviction']));
+      expect(r.volumeMounts).toContainEqual({ name: 'redis-data', mountPath: '/data' });
+      expect(redis.volumeClaimTemplates.map((v: Json) => v.metadata.name)).toEqual(['redis-data']);
+
+      const worker = find(objects, 'Deployment', 'lvseg-worker').spec;
+      const w = worker.template.spec.containers[0];
+      expect(w.command).toEqual(['tini', '--', 'lvseg', 'worker']);
+      expect(w.image).toBe(`lvseg:0.1.0-${overlay}`);
+      expect(w.envFrom.map((e: Json) => e.configMapRef.name)).toEqual(['lvseg-config', 'lvseg-pacs-config', 'lvseg-queue-config']);
+      // A running series finishes within the grace period; its lock outlives a probe-triggered restart.
+      expect(worker.template.spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(60);
+      const bridge = find(objects, 'StatefulSet', 'lvseg-pacs').spec.template.spec.containers[0];
+      expect(bridge.envFrom.map((e: Json) => e.configMapRef.name)).toContain('lvseg-queue-config');
+
+      const hpa = find(objects, 'HorizontalPodAutoscaler', 'lvseg-worker').spec;
+      expect(hpa.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'lvseg-worker' });
+      expect(hpa.metrics).toEqual([
+        { type: 'External', external: { metric: { name: 'lvseg_series_jobs', selector: { matchLabels: { state: 'waiting' } } }, target: { type: 'AverageValue', averageValue: '4' } } },
+      ]);
+
+      const policy = find(objects, 'NetworkPolicy', 'lvseg-redis-ingress').spec;
+      const from = policy.ingress[0].from.map((f: Json) => f.podSelector.matchLabels['app.kubernetes.io/component']).sort();
+      expect(from).toEqual(['pacs-bridge', 'worker']);
+      expect(policy.ingress[0].ports).toEqual([{ port: 'redis', protocol: 'TCP' }]);
+      expect(find(objects, 'NetworkPolicy', 'lvseg-worker-deny-ingress').spec.ingress ?? []).toEqual([]);
     });
   });
 });

@@ -68,7 +68,7 @@ describe('the manifest validator rejects broken copies of k8s/', () => {
     const k = join(root, 'overlays/cpu/kustomization.yaml');
     writeFileSync(k, readFileSync(k, 'utf8').replace('newTag: 0.1.0-cpu', 'newTag: latest'));
     const { rules } = check(root, 'cpu');
-    expect(rules).toHaveLength(4); // inference, PACS bridge, Job, CronJob
+    expect(rules).toHaveLength(5); // inference, PACS bridge, series worker, Job, CronJob
     for (const r of rules) expect(r).toMatch(/: image "lvseg:latest" uses the latest tag$/);
   });
 

@@ -19,8 +19,8 @@ export interface RunningInferenceApp {
 export async function startInferenceApp(store: ModelStore, env: Record<string, string> = {}): Promise<RunningInferenceApp> {
   const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '0.2', LOG_LEVEL: 'info', ...env });
   const { logger, logLines, logText } = captureLogs(config.inference.logLevel);
-  // LVSEG_ENGINE / LVSEG_ORT_THREADS in `env` pick the engine as they would in production.
-  const app = await createInferenceApp({ config, store, logger, env: { ...process.env, ...env } });
+  // LVSEG_ENGINE / LVSEG_ORT_THREADS / LVSEG_WEB_DIR in `env` act as they would in production (they are in `config`).
+  const app = await createInferenceApp({ config, store, logger });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {

@@ -25,7 +25,15 @@ export function repoRoot(start: string = __dirname): string {
   }
 }
 
-/** Root of the data sets: `LVSEG_DATA_DIR`, else `../shared/data` beside the repository. */
+/** Where the data sets are unless `LVSEG_DATA_DIR` says otherwise: `../shared/data` beside the repository. */
+export function defaultDataRoot(): string {
+  return join(repoRoot(), '..', 'shared', 'data');
+}
+
+/**
+ * Root of the data sets for specs, benches and scripts, which run without a loaded configuration: `LVSEG_DATA_DIR`,
+ * else `defaultDataRoot()`. The CLI and the service use `config.dataDir` (@lvseg/config), read with every other variable.
+ */
 export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LVSEG_DATA_DIR ? env.LVSEG_DATA_DIR : join(repoRoot(), '..', 'shared', 'data');
+  return env.LVSEG_DATA_DIR?.trim() || defaultDataRoot();
 }

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLvsegError } from '@lvseg/common';
-import { DEFAULT_KEY_SCOPES, SCOPES, isLoopbackHost, loadAuthConfig, parseApiKeys, secretDigest } from './auth-config';
+import { ApiKey, DEFAULT_KEY_SCOPES, SCOPES, isLoopbackHost, parseApiKeys, secretDigest } from './auth-config';
+import { loadConfig } from './config';
+
+/** The authentication part of the configuration, and the interface the service listens on. */
+function loadAuthConfig(env: NodeJS.ProcessEnv) {
+  const c = loadConfig(env);
+  return { auth: c.auth, ...(c.inference.host !== undefined ? { host: c.inference.host } : {}) };
+}
 
 const SECRET_A = 'a'.repeat(12) + 'Secret-1';
 const SECRET_B = 'b'.repeat(12) + 'Secret+2';
@@ -50,7 +57,7 @@ describe('parseApiKeys', () => {
   });
 });
 
-describe('loadAuthConfig', () => {
+describe('loadConfig: authentication', () => {
   it('with nothing configured is anonymous and listens on loopback only', () => {
     expect(loadAuthConfig({})).toEqual({ auth: { apiKeys: [], anonymous: true, rateLimitPerMinute: 600 }, host: '127.0.0.1' });
   });
@@ -76,7 +83,7 @@ describe('loadAuthConfig', () => {
     const file = join(dir, 'keys');
     writeFileSync(file, `# lvseg keys\n\nviewer:${SECRET_A}:lvseg:read\n  ci:${SECRET_B}\n`);
     const keys = loadAuthConfig({ LVSEG_API_KEYS: file }).auth.apiKeys;
-    expect(keys.map((k) => [k.name, k.scopes])).toEqual([
+    expect(keys.map((k: ApiKey) => [k.name, k.scopes])).toEqual([
       ['viewer', ['lvseg:read']],
       ['ci', DEFAULT_KEY_SCOPES],
     ]);

@@ -48,18 +48,6 @@ export interface AuthSettings {
   rateLimitPerMinute: number;
 }
 
-const DEFAULT_RATE_LIMIT_PER_MINUTE = 600;
-
-function rateLimitSetting(env: NodeJS.ProcessEnv): number {
-  const raw = env.LVSEG_RATE_LIMIT_PER_MINUTE?.trim();
-  if (raw === undefined || raw === '') return DEFAULT_RATE_LIMIT_PER_MINUTE;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 0 || v > 1_000_000) {
-    throw configError(`LVSEG_RATE_LIMIT_PER_MINUTE must be an integer in [0, 1000000] (0 = no limit), got ${JSON.stringify(env.LVSEG_RATE_LIMIT_PER_MINUTE)}`);
-  }
-  return v;
-}
-
 /** Names that stand for something other than a key in logs and metrics. */
 const RESERVED_NAMES = new Set(['anonymous', 'oidc', 'none']);
 const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -68,8 +56,8 @@ const KEY_SECRET = /^[\x21-\x2b\x2d-\x39\x3b-\x7e]+$/;
 const MIN_SECRET_LENGTH = 16;
 const MAX_KEYS = 100;
 
-function configError(message: string): LvsegError {
-  return new LvsegError('config', 'CONFIG_AUTH', message);
+function configError(message: string, setting?: string): LvsegError {
+  return new LvsegError('config', 'CONFIG_AUTH', message, setting ? { setting } : undefined);
 }
 
 /** SHA-256 of a bearer token or secret (what keys are compared by, in constant time). */
@@ -121,12 +109,11 @@ export function parseApiKeys(text: string, source: string): ApiKey[] {
 }
 
 /**
- * `LVSEG_API_KEYS` is either the keys themselves or, when it starts with `/`, `./` or `../`, the path of a file
+ * Reads `LVSEG_API_KEYS`: either the keys themselves or, when it starts with `/`, `./` or `../`, the path of a file
  * holding them (a key name cannot start with `/` or `.`, so the two never mix up).
  */
-function readApiKeys(env: NodeJS.ProcessEnv): ApiKey[] {
-  const raw = env.LVSEG_API_KEYS?.trim();
-  if (!raw) return [];
+export function readApiKeys(value: string): ApiKey[] {
+  const raw = value.trim();
   if (/^(\/|\.\.?\/)/.test(raw)) {
     const path = isAbsolute(raw) ? raw : resolve(raw);
     let text: string;
@@ -149,53 +136,44 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.test(host);
 }
 
-function readOidc(env: NodeJS.ProcessEnv): OidcSettings | undefined {
-  const issuer = env.LVSEG_OIDC_ISSUER?.trim() ?? '';
-  const audience = (env.LVSEG_OIDC_AUDIENCE ?? '')
-    .split(',')
-    .map((a) => a.trim())
-    .filter((a) => a !== '');
-  const jwksUrl = env.LVSEG_OIDC_JWKS_URL?.trim() ?? '';
-  if (!issuer && audience.length === 0 && !jwksUrl) return undefined;
-  const missing = [!issuer && 'LVSEG_OIDC_ISSUER', audience.length === 0 && 'LVSEG_OIDC_AUDIENCE', !jwksUrl && 'LVSEG_OIDC_JWKS_URL'].filter(Boolean);
-  if (missing.length > 0) throw configError(`OIDC needs LVSEG_OIDC_ISSUER, LVSEG_OIDC_AUDIENCE and LVSEG_OIDC_JWKS_URL together; ${missing.join(' and ')} not set`);
-  let url: URL;
-  try {
-    url = new URL(jwksUrl);
-  } catch {
-    throw configError(`LVSEG_OIDC_JWKS_URL must be a URL, got ${JSON.stringify(jwksUrl)}`);
-  }
-  // Keys fetched over plain http could be swapped by anyone on the path; only loopback (tests, a local sidecar) may.
-  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))) {
-    throw configError(`LVSEG_OIDC_JWKS_URL must be https:// (http:// only to a loopback address), got ${url.protocol}//${url.host}`);
-  }
-  return { issuer, audience, jwksUrl: url.toString() };
+/** The variables the authentication settings are made of, each already checked on its own (see schema.ts). */
+export interface AuthVariables {
+  LVSEG_API_KEYS?: ApiKey[];
+  LVSEG_OIDC_ISSUER?: string;
+  LVSEG_OIDC_AUDIENCE: string[];
+  LVSEG_OIDC_JWKS_URL?: string;
+  LVSEG_ALLOW_ANONYMOUS: boolean;
+  LVSEG_HOST?: string;
+  LVSEG_RATE_LIMIT_PER_MINUTE: number;
 }
 
-function booleanSetting(env: NodeJS.ProcessEnv, name: string): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return false;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw configError(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+function oidcSettings(e: AuthVariables): OidcSettings | undefined {
+  const issuer = e.LVSEG_OIDC_ISSUER ?? '';
+  const audience = e.LVSEG_OIDC_AUDIENCE;
+  const jwksUrl = e.LVSEG_OIDC_JWKS_URL ?? '';
+  if (!issuer && audience.length === 0 && !jwksUrl) return undefined;
+  const missing = [!issuer && 'LVSEG_OIDC_ISSUER', audience.length === 0 && 'LVSEG_OIDC_AUDIENCE', !jwksUrl && 'LVSEG_OIDC_JWKS_URL'].filter(Boolean);
+  if (missing.length > 0) throw configError(`OIDC needs LVSEG_OIDC_ISSUER, LVSEG_OIDC_AUDIENCE and LVSEG_OIDC_JWKS_URL together; ${missing.join(' and ')} not set`, missing[0] as string);
+  return { issuer, audience, jwksUrl };
 }
 
 /** The authentication settings and the interface to listen on (`host`, undefined = every interface). */
-export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): { auth: AuthSettings; host?: string } {
-  const apiKeys = readApiKeys(env);
-  const oidc = readOidc(env);
+export function authSettings(e: AuthVariables): { auth: AuthSettings; host?: string } {
+  const apiKeys = e.LVSEG_API_KEYS ?? [];
+  const oidc = oidcSettings(e);
   const anonymous = apiKeys.length === 0 && !oidc;
-  const allowAnonymous = booleanSetting(env, 'LVSEG_ALLOW_ANONYMOUS');
-  const host = env.LVSEG_HOST?.trim() || undefined;
+  const allowAnonymous = e.LVSEG_ALLOW_ANONYMOUS;
+  const host = e.LVSEG_HOST;
   if (!anonymous && allowAnonymous) {
-    throw configError('LVSEG_ALLOW_ANONYMOUS=true contradicts LVSEG_API_KEYS / LVSEG_OIDC_*: with authentication configured every request needs a credential; unset one of them');
+    throw configError('LVSEG_ALLOW_ANONYMOUS=true contradicts LVSEG_API_KEYS / LVSEG_OIDC_*: with authentication configured every request needs a credential; unset one of them', 'LVSEG_ALLOW_ANONYMOUS');
   }
   if (anonymous && !allowAnonymous && host !== undefined && !isLoopbackHost(host)) {
     throw configError(
       `LVSEG_HOST=${host} would let anyone who reaches it use the API without credentials: configure LVSEG_API_KEYS or LVSEG_OIDC_*, or set LVSEG_ALLOW_ANONYMOUS=true to mean it`,
+      'LVSEG_HOST',
     );
   }
-  const auth: AuthSettings = { apiKeys, ...(oidc ? { oidc } : {}), anonymous, rateLimitPerMinute: rateLimitSetting(env) };
+  const auth: AuthSettings = { apiKeys, ...(oidc ? { oidc } : {}), anonymous, rateLimitPerMinute: e.LVSEG_RATE_LIMIT_PER_MINUTE };
   // Without authentication the service answers on loopback only, unless told otherwise explicitly.
   if (anonymous && !allowAnonymous) return { auth, host: host ?? '127.0.0.1' };
   return { auth, ...(host !== undefined ? { host } : {}) };

@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import { isLvsegError, repoRoot } from '@lvseg/common';
-import { loadPacsConfig } from './pacs-config';
+import { loadConfig } from './config';
+
+const loadPacsConfig = (env: NodeJS.ProcessEnv) => loadConfig(env).pacs;
 
 const SECRET = 'a-webhook-secret-of-32-characters';
 
-describe('loadPacsConfig', () => {
+describe('loadConfig: the PACS settings', () => {
   it('is off (undefined) when PACS_URL is not set', () => {
     expect(loadPacsConfig({})).toBeUndefined();
     expect(loadPacsConfig({ PACS_URL: '  ', PACS_WEBHOOK_SECRET: SECRET })).toBeUndefined();

@@ -1,5 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
-import { LvsegError, repoRoot } from '@lvseg/common';
+import { LvsegError } from '@lvseg/common';
 
 /** How the inference service reaches the PACS (Orthanc: REST + DICOMweb) and checks its webhooks. */
 export interface PacsConfig {
@@ -21,72 +20,55 @@ export interface PacsConfig {
 
 const MIN_SECRET_LENGTH = 16;
 
-function fail(setting: string, message: string): never {
-  throw new LvsegError('config', 'CONFIG_PACS_SETTING', message, { setting });
+function fail(setting: string, code: string, message: string): never {
+  throw new LvsegError('config', code, message, { setting });
 }
 
-function numberSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, check: { min: number; max: number; integer?: boolean }): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < check.min || v > check.max || (check.integer && !Number.isInteger(v))) {
-    fail(name, `${name} must be ${check.integer ? 'an integer' : 'a number'} in [${check.min}, ${check.max}], got ${JSON.stringify(raw)}`);
-  }
-  return v;
+/** The variables the PACS settings are made of, each already checked on its own (see schema.ts). */
+export interface PacsVariables {
+  PACS_URL?: string;
+  PACS_DICOMWEB_ROOT: string;
+  PACS_USERNAME?: string;
+  PACS_PASSWORD?: string;
+  PACS_WEBHOOK_SECRET?: string;
+  PACS_CONCURRENCY: number;
+  PACS_POLL_SECONDS: number;
+  LVSEG_PACS_STATE_DIR: string;
 }
 
-function httpUrl(name: string, raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    fail(name, `${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(name, `${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`);
-  // Credentials in a URL end up in logs and error messages; they have their own variables.
-  if (url.username || url.password) fail(name, `${name} must not contain credentials; set PACS_USERNAME and PACS_PASSWORD instead`);
-  if (url.search || url.hash) fail(name, `${name} must not have a query or fragment`);
-  return url;
+/** HTTP Basic credentials for the PACS (`PACS_USERNAME`, `PACS_PASSWORD`: both or neither). */
+export function pacsCredentials(e: Pick<PacsVariables, 'PACS_USERNAME' | 'PACS_PASSWORD'>): { username: string; password: string } | undefined {
+  const username = e.PACS_USERNAME ?? '';
+  const password = e.PACS_PASSWORD ?? '';
+  if ((username === '') !== (password === '')) fail(username ? 'PACS_PASSWORD' : 'PACS_USERNAME', 'CONFIG_PACS_CREDENTIALS', 'PACS_USERNAME and PACS_PASSWORD must be set together');
+  if (username.includes(':')) fail('PACS_USERNAME', 'CONFIG_PACS_CREDENTIALS', 'PACS_USERNAME must not contain ":" (HTTP Basic authentication)');
+  return username ? { username, password } : undefined;
 }
-
-const withoutTrailingSlash = (s: string): string => s.replace(/\/+$/, '');
 
 /**
- * Reads and validates the PACS settings; undefined when `PACS_URL` is not set (the PACS integration is off).
- * Secrets are never echoed in error messages.
+ * The PACS settings; undefined when `PACS_URL` is not set (the PACS integration is off). Secrets are never echoed in
+ * error messages.
  */
-export function loadPacsConfig(env: NodeJS.ProcessEnv = process.env): PacsConfig | undefined {
-  const rawUrl = env.PACS_URL?.trim();
-  if (!rawUrl) return undefined;
-  const url = withoutTrailingSlash(httpUrl('PACS_URL', rawUrl).toString());
-
-  const rootRaw = env.PACS_DICOMWEB_ROOT?.trim() || '/dicom-web';
-  let dicomWebUrl: string;
-  if (/^https?:\/\//i.test(rootRaw)) dicomWebUrl = withoutTrailingSlash(httpUrl('PACS_DICOMWEB_ROOT', rootRaw).toString());
-  else if (rootRaw.startsWith('/') && !/[?#\s]/.test(rootRaw)) dicomWebUrl = url + withoutTrailingSlash(rootRaw);
-  else fail('PACS_DICOMWEB_ROOT', `PACS_DICOMWEB_ROOT must be a path starting with "/" (relative to PACS_URL) or an http(s) URL, got ${JSON.stringify(rootRaw)}`);
-
-  const username = env.PACS_USERNAME ?? '';
-  const password = env.PACS_PASSWORD ?? '';
-  if ((username === '') !== (password === '')) fail(username ? 'PACS_PASSWORD' : 'PACS_USERNAME', 'PACS_USERNAME and PACS_PASSWORD must be set together');
-  if (username.includes(':')) fail('PACS_USERNAME', 'PACS_USERNAME must not contain ":" (HTTP Basic authentication)');
-
-  const webhookSecret = env.PACS_WEBHOOK_SECRET ?? '';
+export function pacsSettings(e: PacsVariables): PacsConfig | undefined {
+  const url = e.PACS_URL;
+  if (!url) return undefined;
+  const dicomWebUrl = e.PACS_DICOMWEB_ROOT.startsWith('/') ? url + e.PACS_DICOMWEB_ROOT : e.PACS_DICOMWEB_ROOT;
+  const credentials = pacsCredentials(e);
+  const webhookSecret = e.PACS_WEBHOOK_SECRET ?? '';
   if (webhookSecret.length < MIN_SECRET_LENGTH) {
     fail(
       'PACS_WEBHOOK_SECRET',
+      'CONFIG_PACS_SETTING',
       `PACS_WEBHOOK_SECRET is required when PACS_URL is set and must be at least ${MIN_SECRET_LENGTH} characters (e.g. \`openssl rand -hex 32\`); it is ${webhookSecret.length === 0 ? 'not set' : `${webhookSecret.length} characters`}`,
     );
   }
-
-  const stateRaw = env.LVSEG_PACS_STATE_DIR?.trim() || 'var/pacs';
   return {
     url,
     dicomWebUrl,
-    ...(username ? { credentials: { username, password } } : {}),
+    ...(credentials ? { credentials } : {}),
     webhookSecret,
-    concurrency: numberSetting(env, 'PACS_CONCURRENCY', 2, { min: 1, max: 64, integer: true }),
-    pollSeconds: numberSetting(env, 'PACS_POLL_SECONDS', 10, { min: 0.05, max: 3600 }),
-    stateDir: isAbsolute(stateRaw) ? stateRaw : resolve(repoRoot(), stateRaw),
+    concurrency: e.PACS_CONCURRENCY,
+    pollSeconds: e.PACS_POLL_SECONDS,
+    stateDir: e.LVSEG_PACS_STATE_DIR,
   };
 }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join, basename, extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { LvsegError, SeededRandom } from '@lvseg/common';
+import { DataFolder, asDataFolder, fileDataFolder } from './data-folder';
 import { DicomMeta, decodeDicom } from './dicom';
 import { parseContour, rasterizeContour } from './contour';
 import { FrameAcquisition, LabelledImage } from './image';
@@ -12,12 +12,10 @@ export interface DatasetSelection {
   splits?: string[];
 }
 
-function readBytes(dir: string, rel: string): Buffer {
-  try {
-    return readFileSync(join(dir, rel));
-  } catch {
-    throw new LvsegError('not-found', 'DATA_FILE_NOT_FOUND', `data file ${rel} listed in ${dir}/manifest.csv is missing`);
-  }
+function readBytes(folder: DataFolder, rel: string): Buffer {
+  const bytes = folder.read(rel);
+  if (!bytes) throw new LvsegError('not-found', 'DATA_FILE_NOT_FOUND', `data file ${rel} listed in ${folder.location}/manifest.csv is missing`);
+  return bytes;
 }
 
 function imageId(row: ManifestRow): string {
@@ -31,30 +29,31 @@ function acquisitionOf(meta: DicomMeta): FrameAcquisition {
 
 /**
  * Load one manifest row: a PNG image + PNG label, a DICOM + PNG label (what `lvseg dataset import` writes), or a
- * DICOM + Sunnybrook contour rasterised to a mask.
+ * DICOM + Sunnybrook contour rasterised to a mask. Files come from `folder` (default: the manifest's folder on disk).
  */
-export function loadRow(manifest: Manifest, row: ManifestRow): LabelledImage {
+export function loadRow(manifest: Manifest, row: ManifestRow, folder: DataFolder = fileDataFolder(manifest.dir)): LabelledImage {
   const id = imageId(row);
   if (row.label) {
-    const dicom = isDicomPath(row.image) ? decodeDicom(readBytes(manifest.dir, row.image)) : undefined;
-    const image = dicom ? dicom.image : decodePngGray(readBytes(manifest.dir, row.image));
-    const mask = decodePngMask(readBytes(manifest.dir, row.label));
+    const dicom = isDicomPath(row.image) ? decodeDicom(readBytes(folder, row.image)) : undefined;
+    const image = dicom ? dicom.image : decodePngGray(readBytes(folder, row.image));
+    const mask = decodePngMask(readBytes(folder, row.label));
     if (mask.rows !== image.rows || mask.columns !== image.columns) {
       throw new LvsegError('invalid-input', 'LABEL_SIZE_MISMATCH', `${id}: label is ${mask.columns}x${mask.rows}, image ${image.columns}x${image.rows}`);
     }
     return { id, case: row.case, split: row.split, image, mask, ...(dicom ? { acquisition: acquisitionOf(dicom.meta) } : {}) };
   }
-  const { image, meta } = decodeDicom(readBytes(manifest.dir, row.image));
-  const points = parseContour(readBytes(manifest.dir, row.contour as string).toString('utf8'));
+  const { image, meta } = decodeDicom(readBytes(folder, row.image));
+  const points = parseContour(readBytes(folder, row.contour as string).toString('utf8'));
   const mask = rasterizeContour(points, image.rows, image.columns);
   return { id, case: row.case, split: row.split, image, mask, acquisition: acquisitionOf(meta) };
 }
 
-/** Load a data set folder (with `manifest.csv`) into memory, optionally only some splits. */
-export function loadDataset(dir: string, selection: DatasetSelection = {}): { manifest: Manifest; items: LabelledImage[] } {
-  const manifest = readManifest(dir);
+/** Load a data set folder (with `manifest.csv`; a path on disk or any `DataFolder`) into memory, optionally only some splits. */
+export function loadDataset(source: string | DataFolder, selection: DatasetSelection = {}): { manifest: Manifest; items: LabelledImage[] } {
+  const folder = asDataFolder(source);
+  const manifest = readManifest(folder);
   const rows = selection.splits ? manifest.rows.filter((r) => selection.splits!.includes(r.split)) : manifest.rows;
-  return { manifest, items: rows.map((r) => loadRow(manifest, r)) };
+  return { manifest, items: rows.map((r) => loadRow(manifest, r, folder)) };
 }
 
 /** A seeded per-image split (the paper's protocol: shuffle all images, hold out a fraction). */

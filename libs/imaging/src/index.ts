@@ -2,6 +2,7 @@ export * from './image';
 export * from './png';
 export * from './normalize';
 export * from './resample';
+export * from './data-folder';
 export * from './manifest';
 export * from './dataset';
 export * from './augment';

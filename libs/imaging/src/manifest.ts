@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { LvsegError, sha256Hex } from '@lvseg/common';
+import { DataFolder, asDataFolder, fileDataFolder } from './data-folder';
 
 /**
  * One row of a data set's `manifest.csv`: an image with a PNG label mask (`label`; the image a PNG, or a DICOM as
@@ -49,7 +49,14 @@ function splitCsvLine(line: string): string[] {
  * header's column names; blank lines are skipped. For the data folders' CSVs (manifests, case lists) anywhere.
  */
 export function readCsvRecords(file: string): Array<Record<string, string>> {
-  const [header, ...lines] = readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const bytes = fileDataFolder(dirname(file)).read(basename(file));
+  if (!bytes) throw new LvsegError('not-found', 'CSV_NOT_FOUND', `no CSV file ${file}`);
+  return parseCsvRecords(bytes.toString('utf8'));
+}
+
+/** `readCsvRecords` of CSV text. */
+export function parseCsvRecords(text: string): Array<Record<string, string>> {
+  const [header, ...lines] = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   if (header === undefined) return [];
   const cols = splitCsvLine(header);
   return lines.map((line) => {
@@ -96,13 +103,10 @@ export function parseManifest(text: string, dir = '.'): Manifest {
   return { dir, kind, rows, sha256: sha256Hex(text) };
 }
 
-/** Read `<dir>/manifest.csv`. */
-export function readManifest(dir: string): Manifest {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, 'manifest.csv'), 'utf8');
-  } catch {
-    throw new LvsegError('not-found', 'MANIFEST_NOT_FOUND', `no manifest.csv in data folder ${dir}`);
-  }
-  return parseManifest(text, dir);
+/** Read `manifest.csv` of a data folder (a path on disk, or any `DataFolder`). */
+export function readManifest(folder: string | DataFolder): Manifest {
+  const data = asDataFolder(folder);
+  const bytes = data.read('manifest.csv');
+  if (!bytes) throw new LvsegError('not-found', 'MANIFEST_NOT_FOUND', `no manifest.csv in data folder ${data.location}`);
+  return parseManifest(bytes.toString('utf8'), data.location);
 }

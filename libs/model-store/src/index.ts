@@ -9,3 +9,4 @@ export * from './run-store';
 export * from './run-file-store';
 export * from './run-s3-store';
 export * from './run-open-store';
+export * from './model-folder';

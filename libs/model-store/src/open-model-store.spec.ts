@@ -1,10 +1,13 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LvsegError } from '@lvseg/common';
+import { LvsegError, isLvsegError } from '@lvseg/common';
 import { FileModelStore } from './file-model-store';
-import { DEFAULT_MODEL_STORE_URI, openModelStore, s3ConnectionFromEnv } from './open-model-store';
+import { DEFAULT_MODEL_STORE_URI, openConfiguredRunStore, openConfiguredStore, openModelStore } from './open-model-store';
+import { FileRunStore } from './run-file-store';
+import { S3RunStore } from './run-s3-store';
 import { S3ModelStore } from './s3-model-store';
 import { sampleModelVersion } from './testing/model-store.contract';
 import { startS3rver } from './testing/s3rver';
@@ -68,21 +71,46 @@ describe('openModelStore', () => {
   });
 });
 
-describe('s3ConnectionFromEnv', () => {
-  it('reads S3_* variables, and is undefined without S3_ENDPOINT', () => {
-    expect(s3ConnectionFromEnv({})).toBeUndefined();
-    expect(s3ConnectionFromEnv({ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', S3_REGION: 'eu-west-1' })).toEqual({
-      endpoint: 'http://minio:9000',
-      accessKey: 'a',
-      secretKey: 'b',
-      region: 'eu-west-1',
-    });
-    expect(s3ConnectionFromEnv({ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' })).toEqual({ endpoint: 'http://minio:9000', accessKey: 'a', secretKey: 'b' });
+describe('openConfiguredStore / openConfiguredRunStore', () => {
+  const S3 = { endpoint: 'http://127.0.0.1:9000', accessKey: 'a', secretKey: 'b' };
+
+  it('opens the configured file store, seeded from the shipped models only when they exist', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-configured-'));
+    try {
+      const store = openConfiguredStore({ modelStore: pathToFileURL(join(dir, 'models')).href, shippedModels: join(dir, 'none') });
+      expect(store).toBeInstanceOf(FileModelStore);
+      expect(await store.aliases()).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
-  it('refuses an endpoint without credentials', () => {
-    const err = thrownBy(() => s3ConnectionFromEnv({ S3_ENDPOINT: 'http://minio:9000', S3_ACCESS_KEY: 'a' }));
-    expect(err.kind).toBe('config');
-    expect(err.message).toContain('S3_SECRET_KEY');
+  it('keeps runs in runs/ of the configured file store', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvseg-config-runs-'));
+    try {
+      const runs = openConfiguredRunStore({ modelStore: pathToFileURL(dir).href, shippedModels: join(dir, 'none') });
+      expect(runs).toBeInstanceOf(FileRunStore);
+      const run = await runs.createRun({ architecture: 'unet-small', hyperParameters: {}, manifestSha256: 'd'.repeat(64), valImageId: null, layers: [] });
+      expect(readdirSync(join(dir, 'runs'))).toEqual([run.id]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses the S3 connection for an s3:// store, under the same prefix', () => {
+    const runs = openConfiguredRunStore({ modelStore: 's3://models/lvseg', shippedModels: '/nonexistent', s3: S3 });
+    expect(runs).toBeInstanceOf(S3RunStore);
+    expect(runs.uri).toBe('s3://models/lvseg/runs/');
+    expect(openConfiguredStore({ modelStore: 's3://models/lvseg', shippedModels: '/nonexistent', s3: S3 })).toBeInstanceOf(S3ModelStore);
+  });
+
+  it('refuses an invalid bucket name with a config error', () => {
+    let err: unknown;
+    try {
+      openConfiguredRunStore({ modelStore: 's3://UPPER_case/x', shippedModels: '/nonexistent', s3: S3 });
+    } catch (e) {
+      err = e;
+    }
+    expect(isLvsegError(err, 'config')).toBe(true);
   });
 });

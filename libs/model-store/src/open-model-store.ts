@@ -1,14 +1,17 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LvsegError } from '@lvseg/common';
 import { FileModelStore } from './file-model-store';
 import type { ModelStore } from './model-store';
+import { openRunStore } from './run-open-store';
+import type { RunStore } from './run-store';
 import { S3ModelStore, type S3ConnectionOptions } from './s3-model-store';
 
 /** Where a fresh checkout keeps its models (relative to the working directory). */
 export const DEFAULT_MODEL_STORE_URI = 'file://./var/models';
 
 export interface OpenModelStoreOptions {
-  /** Required for `s3://` stores; see `s3ConnectionFromEnv`. */
+  /** Required for `s3://` stores (`S3_*` in @lvseg/config). */
   s3?: S3ConnectionOptions;
   /** A file store directory copied in while the opened store has no aliases yet (e.g. the repo's `models/`). */
   seedFrom?: string;
@@ -45,18 +48,22 @@ export function openModelStore(uri: string, opts: OpenModelStoreOptions = {}): M
   );
 }
 
-/** S3 connection settings from S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION; undefined when S3_ENDPOINT is unset. */
-export function s3ConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): S3ConnectionOptions | undefined {
-  const endpoint = env.S3_ENDPOINT?.trim();
-  if (!endpoint) return undefined;
-  const missing = ['S3_ACCESS_KEY', 'S3_SECRET_KEY'].filter((k) => !env[k]);
-  if (missing.length > 0) {
-    throw new LvsegError('config', 'MODEL_STORE_S3_CONFIG', `S3_ENDPOINT is set but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not`);
-  }
-  return {
-    endpoint,
-    accessKey: env.S3_ACCESS_KEY!,
-    secretKey: env.S3_SECRET_KEY!,
-    ...(env.S3_REGION ? { region: env.S3_REGION } : {}),
-  };
+/** The parts of lvseg's configuration (`LvsegConfig` of @lvseg/config) that say where the stores are. */
+export interface StoreLocationSettings {
+  /** `LVSEG_MODEL_STORE`: `file://<path>` or `s3://bucket/prefix`. */
+  modelStore: string;
+  /** `LVSEG_SHIPPED_MODELS`: the read-only store an empty file store is seeded from (ignored when it does not exist). */
+  shippedModels: string;
+  /** `S3_*`, required for `s3://` stores. */
+  s3?: S3ConnectionOptions;
+}
+
+/** The configured model store: file:// (seeded once from the shipped `models/` when it exists) or s3://. */
+export function openConfiguredStore(config: StoreLocationSettings): ModelStore {
+  return openModelStore(config.modelStore, { s3: config.s3, seedFrom: existsSync(config.shippedModels) ? config.shippedModels : undefined });
+}
+
+/** The training-run store beside the configured model store: `<store>/runs/`. */
+export function openConfiguredRunStore(config: StoreLocationSettings): RunStore {
+  return openRunStore(config.modelStore, { s3: config.s3 });
 }

@@ -3,6 +3,7 @@ export * from './backend';
 export * from './metrics';
 export * from './segmentation';
 export * from './training';
+export * from './model-files';
 export * from './model-loading';
 export * from './explain';
 export * from './onnx';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
 import { fillHoles, largestComponent, selectComponent } from './metrics';
+import type { StageRunner } from './cascade/cascade';
 
 export interface MaskOptions {
   /** LV probability at or above which a pixel is LV. */
@@ -53,12 +54,31 @@ export function probabilityToMask(prob: Float32Array, rows: number, columns: num
   return mask;
 }
 
+/** A whole-image model's LV map (MODEL_INPUT_SIZE²) back at the image's own size, and its mask. */
+export function wholeImageSegmentation(modelProbability: Float32Array, image: Pick<GrayImage, 'rows' | 'columns'>, opts: MaskOptions = {}): { probability: Float32Array; mask: BinaryMask } {
+  const probability = resizeBilinear(modelProbability, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, image.rows, image.columns);
+  return { probability, mask: probabilityToMask(probability, image.rows, image.columns, opts) };
+}
+
 /** Segment images of any size: the shared preprocessing, the model, the probability back at each image's own size, a mask. */
 export function segmentImages(model: tf.LayersModel, images: GrayImage[], opts: MaskOptions = {}, batchSize = 4): Array<{ probability: Float32Array; mask: BinaryMask }> {
-  const inputs = images.map((im) => toModelInput(im));
-  const probs = predictLvProbabilities(model, inputs, MODEL_INPUT_SIZE, batchSize);
+  const probs = predictLvProbabilities(model, images.map((im) => toModelInput(im)), MODEL_INPUT_SIZE, batchSize);
+  return images.map((im, k) => wholeImageSegmentation(probs[k], im, opts));
+}
+
+/**
+ * `segmentImages` with the forward pass injected (any runtime: tfjs, onnxruntime in a worker), as `segmentCascade`
+ * takes its stage runners; a whole-image model has no ROI.
+ */
+export async function segmentWholeImages(
+  images: GrayImage[],
+  run: StageRunner,
+  opts: MaskOptions = {},
+): Promise<Array<{ probability: Float32Array; mask: BinaryMask; lvFound: boolean; roi: null; roiSource: null }>> {
+  if (images.length === 0) return [];
+  const probs = await run(images.map((im) => toModelInput(im)), MODEL_INPUT_SIZE);
   return images.map((im, k) => {
-    const probability = resizeBilinear(probs[k], MODEL_INPUT_SIZE, MODEL_INPUT_SIZE, im.rows, im.columns);
-    return { probability, mask: probabilityToMask(probability, im.rows, im.columns, opts) };
+    const { probability, mask } = wholeImageSegmentation(probs[k], im, opts);
+    return { probability, mask, lvFound: mask.data.some((v) => v !== 0), roi: null, roiSource: null };
   });
 }

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { dataRoot } from '@lvseg/common';
+import { loadConfig } from '@lvseg/config';
 import { BenchService, cpuSeconds, runningService, startBuiltService } from './bench-service';
 import { readCsvRecords } from '@lvseg/imaging';
 
@@ -26,7 +26,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { repeat: 5, labels: true, json: false, data: join(dataRoot(), 'sunnybrook-dicom') };
+  const o: Options = { repeat: 5, labels: true, json: false, data: join(loadConfig().dataDir, 'sunnybrook-dicom') };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--url') (o.url = v), i++;

@@ -14,7 +14,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { dataRoot, sha256Hex } from '@lvseg/common';
+import { sha256Hex } from '@lvseg/common';
+import { loadConfig } from '@lvseg/config';
 import { buildModel, modelToFiles } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
 import { BenchService as Service, cpuSeconds, runningService, startBuiltService } from './bench-service';
@@ -61,7 +62,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { concurrency: [1, 8], durationS: 20, queries: ['', '?heatmaps=all'], json: false, data: join(dataRoot(), 'sunnybrook-dicom'), nodeArgs: [] };
+  const o: Options = { concurrency: [1, 8], durationS: 20, queries: ['', '?heatmaps=all'], json: false, data: join(loadConfig().dataDir, 'sunnybrook-dicom'), nodeArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
     if (k === '--url') (o.url = v), i++;

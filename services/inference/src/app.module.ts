@@ -11,8 +11,6 @@ import type { EngineChoice } from './engine/engine-selection';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './metrics/metrics.controller';
-import { MetricsService } from './metrics/metrics.service';
-import { ModelRegistry } from './models/model-registry.service';
 import { ModelsController } from './models/models.controller';
 import { RegistryController } from './models/registry.controller';
 import { PacsModule, PacsOptions } from './pacs/pacs.module';
@@ -21,7 +19,8 @@ import { SegmentController } from './segment/segment.controller';
 import { SegmentService } from './segment/segment.service';
 import { SegmentSeriesController } from './segment/segment-series.controller';
 import { SegmentSeriesService } from './segment/segment-series.service';
-import { APP_LOGGER, AUTHENTICATOR, ENGINE_CHOICE, ENGINE_FACTORY, INFERENCE_CONFIG, MODEL_STORE } from './tokens';
+import { SegmentationModule } from './segment/segmentation.module';
+import { AUTHENTICATOR, ENGINE_CHOICE } from './tokens';
 
 /** The outside things the app is built with (each behind an interface, so tests pass real ones of their choosing). */
 export interface InferenceDependencies {
@@ -41,30 +40,25 @@ export interface InferenceDependencies {
 export class InferenceModule {
   static register(deps: InferenceDependencies): DynamicModule {
     const { maxBodyBytes } = deps.config.inference;
+    // The model registry and the segmentation pipeline (one inference queue): imported here and by the PACS module.
+    const { config, store, engineFactory, logger } = deps;
+    const segmentation = SegmentationModule.register({ config, store, engineFactory, logger });
     return {
       module: InferenceModule,
       imports: [
+        segmentation,
         // Uploads stay in memory (a DICOM slice is small, and the limit bounds it); at most a file and a label.
         // (POST /segment/series reads its many parts with its own limits: SeriesUploadInterceptor.)
         MulterModule.register({ storage: memoryStorage(), limits: { fileSize: maxBodyBytes, fieldSize: maxBodyBytes, files: 2, fields: 4, parts: 6 } }),
-        ...(deps.pacs ? [PacsModule.register(deps.pacs)] : []),
-        RunsModule.register(deps.runStore),
+        ...(deps.pacs ? [PacsModule.register(deps.pacs, segmentation)] : []),
+        RunsModule.register(deps.runStore, deps.logger),
       ],
-      // Global, with these exports, so the PACS module reuses the registry and the inference queue (one engine lane).
-      global: true,
-      exports: [INFERENCE_CONFIG, APP_LOGGER, MetricsService, ModelRegistry, SegmentService],
       controllers: [SegmentController, SegmentSeriesController, ModelsController, RegistryController, HealthController, MetricsController],
       providers: [
-        { provide: INFERENCE_CONFIG, useValue: deps.config },
-        { provide: MODEL_STORE, useValue: deps.store },
-        { provide: ENGINE_FACTORY, useValue: deps.engineFactory },
         { provide: ENGINE_CHOICE, useValue: deps.engineChoice },
-        { provide: APP_LOGGER, useValue: deps.logger },
         // Every route, the PACS module's included, passes AuthGuard (API keys, OIDC, scopes; see auth/).
         { provide: AUTHENTICATOR, useValue: new Authenticator(deps.config.auth) },
         { provide: APP_GUARD, useClass: AuthGuard },
-        MetricsService,
-        ModelRegistry,
         SegmentService,
         SegmentSeriesService,
       ],

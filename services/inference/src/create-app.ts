@@ -7,13 +7,13 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { refineOpenApi } from './http/openapi';
 import pino, { Logger } from 'pino';
 import { repoRoot } from '@lvseg/common';
-import { InferenceConfig, openConfiguredStore } from '@lvseg/config';
+import type { InferenceConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
-import type { ModelStore, RunStore } from '@lvseg/model-store';
+import { type ModelStore, type RunStore, openConfiguredStore } from '@lvseg/model-store';
 import { runStoreBeside } from './runs/run-store.token';
 import { InferenceModule } from './app.module';
 import type { PacsOptions } from './pacs/pacs.module';
-import { EngineChoice, chooseEngine, readEngineSettings } from './engine/engine-selection';
+import { EngineChoice, chooseEngine } from './engine/engine-selection';
 import { OnnxEngineFactory } from './engine/onnx-engine';
 import type { EngineFactory } from './engine/segmentation-engine';
 import { TfjsEngineFactory } from './engine/tfjs-engine';
@@ -33,8 +33,6 @@ export interface InferenceAppOptions {
   runStore?: RunStore;
   /** Defaults to the engine LVSEG_ENGINE picks (auto: onnxruntime unless tfjs runs on native TensorFlow); see engine-selection. */
   engineFactory?: EngineFactory;
-  /** Where LVSEG_ENGINE and LVSEG_ORT_THREADS are read (default process.env). */
-  env?: NodeJS.ProcessEnv;
   /** Defaults to pino on stdout at `config.inference.logLevel`. */
   logger?: Logger;
   /** Adds the PACS integration (POST /webhooks/pacs, GET /jobs/:id, change feed); main.ts passes it when PACS_URL is set. */
@@ -50,10 +48,10 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
   const logger = opts.logger ?? pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
   // The engines (and the explanations, always on tfjs) need the project's backend and kernels; without this an app
   // built by a caller that forgot it would run on tfjs's stock cpu backend. Idempotent: main.ts chose it already.
-  await initBackend();
+  await initBackend({ forced: config.backend });
   const { factory: engineFactory, choice: engineChoice } = opts.engineFactory
     ? { factory: opts.engineFactory, choice: givenEngine(opts.engineFactory) }
-    : chooseEngine(readEngineSettings(opts.env ?? process.env), { logger });
+    : chooseEngine(config.engine, { logger });
   logger.info({ event: 'engine.chosen', ...engineChoice }, `mask path on ${engineChoice.engine}: ${engineChoice.reason}`);
   const store = opts.store ?? openConfiguredStore(config);
   const app = await NestFactory.create<NestExpressApplication>(
@@ -68,7 +66,7 @@ export async function createInferenceApp(opts: InferenceAppOptions): Promise<Nes
   app.useBodyParser('raw', { type: RAW_DICOM_TYPES, limit: config.inference.maxBodyBytes });
   app.useGlobalFilters(new HttpErrorFilter(logger));
   // The viewer (/), the training monitor (/monitor/) and the browser libraries they load (/vendor/...).
-  serveWebAssets(app, opts.env ?? process.env);
+  serveWebAssets(app, config.inference.webDir);
 
   const document = SwaggerModule.createDocument(
     app,

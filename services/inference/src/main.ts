@@ -5,19 +5,21 @@
 import 'reflect-metadata';
 import pino from 'pino';
 import { isLvsegError } from '@lvseg/common';
-import { loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { createInferenceApp } from './create-app';
 import { assertPortFree, listenAsConfigured } from './listen';
 
 async function main(): Promise<void> {
-  const config = loadInferenceConfig();
-  const pacs = loadPacsConfig();
+  // Every environment variable is read and checked here, once (libs/config/src/schema.ts); the app is given this object.
+  const config = loadConfig();
+  const { pacs, queue } = config;
   const logger = pino({ level: config.inference.logLevel, base: { service: 'lvseg-inference' } });
   await assertPortFree(config);
-  const backend = await initBackend();
+  const backend = await initBackend({ forced: config.backend });
   logger.info({ event: 'backend.ready', backend: backend.kind, simd: backend.simd, threads: backend.threads }, `tfjs backend: ${backend.reason}`);
-  const app = await createInferenceApp({ config, logger, ...(pacs ? { pacs: { config: pacs } } : {}) });
+  // With LVSEG_REDIS_URL the PACS bridge only queues series; `lvseg worker` processes segment them (docs/SCALING.md).
+  const app = await createInferenceApp({ config, logger, ...(pacs ? { pacs: { config: pacs, ...(queue ? { queue } : {}) } } : {}) });
   app.enableShutdownHooks();
   await listenAsConfigured(app, config, logger);
 }

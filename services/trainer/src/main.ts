@@ -2,14 +2,15 @@
 import { Command, Option } from 'commander';
 import { LvsegError, isLvsegError } from '@lvseg/common';
 import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
-import { promote } from '@lvseg/model-store';
-import { loadConfig, openConfiguredRunStore, openConfiguredStore } from '@lvseg/config';
+import { promote, openConfiguredRunStore, openConfiguredStore } from '@lvseg/model-store';
+import { LvsegConfig, loadConfig } from '@lvseg/config';
 import { evalProgress, progressHooks } from './progress';
 import { comparedWithProduction, loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
 import { runDatasetImport } from './commands/dataset-import';
+import { registerQueueCommands } from './commands/queue';
 
 const num = (name: string) => (v: string) => {
   const n = Number(v);
@@ -48,6 +49,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--localiser-epochs <n>', 'cascade: epochs of the localiser stage (the other options set the segmenter stage)', num('localiser-epochs'))
     .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))
+    .option('--roi-mm <mm>', 'cascade: side of the segmenter\'s square region of interest, in mm (default 131.25; a PNG without PixelSpacing spans 350 mm)', num('roi-mm'))
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--batch-size <n>', 'images per step', num('batch-size'))
     .option('--seed <n>', 'random seed (weights, shuffling, augmentation)', num('seed'))
@@ -64,9 +66,15 @@ function addTrainOptions(cmd: Command): Command {
 async function main(argv: string[]): Promise<number> {
   const program = new Command('lvseg').description('Left-ventricle segmentation: train, evaluate and manage versioned models.').showHelpAfterError();
   let exitCode = 0;
-  const config = () => loadConfig();
+  // Every environment variable is read and checked here, once (libs/config/src/schema.ts); commands get this object.
+  let cfg: LvsegConfig;
+  try {
+    cfg = loadConfig();
+  } catch (e) {
+    return failed(e);
+  }
   const backend = async () => {
-    const info = await initBackend();
+    const info = await initBackend({ forced: cfg.backend });
     process.stderr.write(`tfjs backend: ${info.name} (${info.reason})\n`);
     return info;
   };
@@ -82,7 +90,6 @@ async function main(argv: string[]): Promise<number> {
     .option('--heatmap-every <n>', 'record per-layer activation heatmaps of one val image every N epochs (plus the first and last; 0: only those)', num('heatmap-every'), 5)
     .option('--no-publish', 'train and evaluate only: publish no version')
     .action(async (o) => {
-      const cfg = config();
       const store = openConfiguredStore(cfg);
       if (!o.publish && o.promote) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', '--promote needs a published version: drop --no-publish');
       const info = await backend();
@@ -90,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       const overrides = trainOverrides(o);
       const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
       const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
-      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch };
+      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch };
       const hooks = progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs));
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
@@ -122,7 +129,6 @@ async function main(argv: string[]): Promise<number> {
     .option('--epochs <list>', 'comma list', '10')
     .option('--publish', 'publish every trained model as a version', false)
     .action(async (o) => {
-      const cfg = config();
       const store = openConfiguredStore(cfg);
       const info = await backend();
       const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
@@ -136,8 +142,8 @@ async function main(argv: string[]): Promise<number> {
       for (const [k, params] of grid.entries()) {
         process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
         const overrides = { ...trainOverrides(o), ...params };
-        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
-        const version = o.publish ? (await publishTrained(store, info, t)).version : undefined;
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        const version = o.publish ? (await publishTrained(store, info, t, undefined, cfg.gitCommit)).version : undefined;
         rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
         disposeLvModel(t.lvModel);
       }
@@ -156,7 +162,6 @@ async function main(argv: string[]): Promise<number> {
     .option('--series', "segment each case's images together as one series (a cascade then uses the series' consensus LV position)", false)
     .option('--plot <file.svg>', 'write a Bland–Altman plot of model vs expert EF (one point per patient) as a standalone SVG')
     .action(async (o) => {
-      const cfg = config();
       const store = openConfiguredStore(cfg);
       await backend();
       const r = await evaluateModel(store, o.model, o.data ?? `${cfg.dataDir}/sunnybrook-png`, o.split, { series: o.series, onProgress: evalProgress(`eval ${o.model} on ${o.split}`) });
@@ -179,7 +184,6 @@ async function main(argv: string[]): Promise<number> {
     .option('--model <ref>', 'also segment --model-split with this model (version, alias or folder) and add its EF against the expert\'s (Bland–Altman)')
     .option('--model-split <name>', 'split the --model segments', 'val')
     .action(async (o) => {
-      const cfg = config();
       const evaluate = async (ref: string, data: string, split: string) => {
         const store = openConfiguredStore(cfg);
         await backend();
@@ -204,16 +208,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--include-lvseg-unreviewed', "also use lvseg's own automatic SEGs that nobody reviewed", false)
     .option('--val-fraction <x>', 'share of patients in the val split', num('val-fraction'), 0.2)
     .action(async (o) => {
-      const { text } = await runDatasetImport(o, process.env, (line) => process.stderr.write(`${line}\n`));
+      const { text } = await runDatasetImport(o, cfg.datasetImport, (line) => process.stderr.write(`${line}\n`));
       process.stdout.write(text + '\n');
     });
+
+  registerQueueCommands(program, cfg);
 
   const models = program.command('models').description('list, show, promote and roll back model versions');
   models
     .command('list')
     .option('--json', 'JSON output', false)
     .action(async (o) => {
-      const store = openConfiguredStore(config());
+      const store = openConfiguredStore(cfg);
       const [cards, aliases] = await Promise.all([store.list(), store.aliases()]);
       if (o.json) return void process.stdout.write(JSON.stringify({ aliases, versions: cards }) + '\n');
       const byVersion = new Map<string, string[]>();
@@ -228,7 +234,7 @@ async function main(argv: string[]): Promise<number> {
     .command('show <ref>')
     .description('print the model card of a version or alias')
     .action(async (ref) => {
-      const store = openConfiguredStore(config());
+      const store = openConfiguredStore(cfg);
       process.stdout.write(JSON.stringify(await store.getCard(ref), null, 2) + '\n');
     });
   models
@@ -239,7 +245,6 @@ async function main(argv: string[]): Promise<number> {
     .option('--min-dice <x>', 'Dice bar (default LVSEG_MIN_PROMOTE_DICE or 0.8)', num('min-dice'))
     .option('--reason <text>', 'recorded in the alias history')
     .action(async (version, o) => {
-      const cfg = config();
       const store = openConfiguredStore(cfg);
       const r = await promote(store, { alias: o.alias, version, minDice: o.minDice ?? cfg.minPromoteDice, force: o.force, reason: o.reason ?? 'lvseg models promote' });
       process.stdout.write(`${o.alias}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
@@ -249,7 +254,7 @@ async function main(argv: string[]): Promise<number> {
     .description('move an alias back to its previous version')
     .option('--alias <name>', 'alias', 'production')
     .action(async (o) => {
-      const store = openConfiguredStore(config());
+      const store = openConfiguredStore(cfg);
       const r = await store.rollback(o.alias, { reason: 'lvseg models rollback' });
       process.stdout.write(`${o.alias}: ${r.previous ?? '(none)'} -> ${r.current}\n`);
     });
@@ -258,7 +263,7 @@ async function main(argv: string[]): Promise<number> {
     .command('delete <version...>')
     .description('delete versions that no alias points at or would roll back to (refused otherwise)')
     .action(async (versions: string[]) => {
-      const store = openConfiguredStore(config());
+      const store = openConfiguredStore(cfg);
       for (const v of versions) {
         await store.delete(v);
         process.stdout.write(`deleted ${v}\n`);
@@ -268,17 +273,19 @@ async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    if (isLvsegError(e)) {
-      process.stderr.write(`lvseg: ${e.message} [${e.code}]\n`);
-      return 2;
-    }
-    process.stderr.write(`lvseg: ${(e as Error).message}\n`);
-    return 2;
+    return failed(e);
   }
   return exitCode;
 }
 
 // Exit only once stdout is flushed: a large --json report written to a pipe would otherwise be cut short.
+/** One line on stderr naming the problem (and its code), exit status 2. */
+function failed(e: unknown): number {
+  if (isLvsegError(e)) process.stderr.write(`lvseg: ${e.message} [${e.code}]\n`);
+  else process.stderr.write(`lvseg: ${(e as Error).message}\n`);
+  return 2;
+}
+
 main(process.argv).then((code) => {
   process.exitCode = code;
   process.stdout.write('', () => process.exit(code));

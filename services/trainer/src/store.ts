@@ -3,9 +3,12 @@ import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { LvsegError, repoRoot } from '@lvseg/common';
 
-/** The git commit the code runs from (`LVSEG_GIT_COMMIT` in images), with `-dirty` when the tree has changes. */
-export function gitCommit(): string {
-  if (process.env.LVSEG_GIT_COMMIT) return process.env.LVSEG_GIT_COMMIT;
+/**
+ * The git commit the code runs from: `configured` when given (`config.gitCommit`, LVSEG_GIT_COMMIT, set in images
+ * that have no .git), else asked from git, with `-dirty` when the tree has changes.
+ */
+export function gitCommit(configured?: string): string {
+  if (configured) return configured;
   try {
     const cwd = repoRoot();
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();

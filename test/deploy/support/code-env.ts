@@ -1,10 +1,14 @@
 /**
- * What the code really reads from the environment, found by reading the sources: every `env.NAME`,
- * `env['NAME']` and `fn(env, 'NAME', …)` (the settings helpers) in the non-test TypeScript of libs/ and services/.
+ * What the code really reads from the environment: every variable of the configuration schema
+ * (libs/config/src/schema.ts), plus whatever the sources read beside it, found by reading them: every `env.NAME`,
+ * `env['NAME']` and `fn(env, 'NAME', …)` (settings helpers) in the non-test TypeScript of libs/ and services/.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { repoRoot } from '@lvseg/common';
+import { ENV_VARIABLE_NAMES } from '@lvseg/config';
+
+const SCHEMA_FILE = 'libs/config/src/schema.ts';
 
 const PATTERNS = [
   /\benv\.([A-Z][A-Z0-9_]*)\b/g, // process.env.NAME, env.NAME
@@ -30,7 +34,7 @@ function walk(dir: string, out: string[]): void {
 export function envVarsReadByCode(root: string = repoRoot()): Map<string, string[]> {
   const files: string[] = [];
   for (const top of ['libs', 'services']) walk(join(root, top), files);
-  const found = new Map<string, string[]>();
+  const found = new Map<string, string[]>(ENV_VARIABLE_NAMES.map((name) => [name, [SCHEMA_FILE]]));
   for (const f of files) {
     const text = readFileSync(f, 'utf8');
     for (const re of PATTERNS) {

@@ -1,4 +1,4 @@
-/** initBackend: the ladder, LVSEG_BACKEND, idempotence, and that training works on the chosen backend. */
+/** initBackend: the ladder, a forced backend (LVSEG_BACKEND), idempotence, and that training works on the chosen backend. */
 import * as tf from '@tensorflow/tfjs';
 import { isLvsegError } from '@lvseg/common';
 import { initBackend, resetBackendChoiceForTests } from './backend';
@@ -16,7 +16,7 @@ afterEach(() => resetBackendChoiceForTests());
 
 describe('initBackend', () => {
   it('walks the ladder to the best backend present and registers the project kernels', async () => {
-    const info = await initBackend({ env: {} });
+    const info = await initBackend({});
     expect(tf.getBackend()).toBe(info.name);
     if (nodeBackendInstalled) {
       expect(info.name).toBe('tensorflow');
@@ -30,38 +30,38 @@ describe('initBackend', () => {
   });
 
   it('is idempotent: later calls return the first choice, whatever they ask', async () => {
-    const first = await initBackend({ env: {} });
-    const again = await initBackend({ prefer: 'cpu', env: { LVSEG_BACKEND: 'cpu' } });
+    const first = await initBackend({});
+    const again = await initBackend({ prefer: 'cpu', forced: 'cpu' });
     expect(again).toBe(first);
     expect(tf.getBackend()).toBe(first.name);
   });
 
   it('LVSEG_BACKEND forces a backend', async () => {
-    const info = await initBackend({ env: { LVSEG_BACKEND: 'cpu' } });
+    const info = await initBackend({ forced: 'cpu' });
     expect(info).toMatchObject({ name: 'cpu', kind: 'cpu' });
     expect(info.reason).toMatch(/forced by LVSEG_BACKEND=cpu/);
     expect(tf.getBackend()).toBe('cpu');
   });
 
   it('prefer starts the ladder lower down', async () => {
-    const info = await initBackend({ prefer: 'cpu', env: {} });
+    const info = await initBackend({ prefer: 'cpu' });
     expect(info.name).toBe('cpu');
   });
 
   (nodeBackendInstalled ? it.skip : it)('LVSEG_BACKEND=tensorflow fails with a config error when tfjs-node is absent', async () => {
-    const err = await initBackend({ env: { LVSEG_BACKEND: 'tensorflow' } }).catch((e: unknown) => e);
+    const err = await initBackend({ forced: 'tensorflow' }).catch((e: unknown) => e);
     expect(isLvsegError(err, 'config')).toBe(true);
     expect(err).toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
     expect(String((err as Error).message)).toMatch(/tfjs-node not installed/);
   });
 
-  it('rejects an unknown LVSEG_BACKEND', async () => {
-    const err = await initBackend({ env: { LVSEG_BACKEND: 'gpu' } }).catch((e: unknown) => e);
+  it('rejects an unknown forced backend (a caller bypassing the config schema)', async () => {
+    const err = await initBackend({ forced: 'gpu' as 'cpu' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'config', code: 'BACKEND_UNKNOWN' });
   });
 
   it('trains a conv + pool + transposed-conv net on the wasm backend without leaking tensors', async () => {
-    await initBackend({ env: { LVSEG_BACKEND: 'wasm' } });
+    await initBackend({ forced: 'wasm' });
     const x = tf.randomNormal([2, 16, 12, 1], 0, 1, 'float32', 3);
     const w1 = tf.variable(tf.randomNormal([5, 5, 1, 4], 0, 0.3, 'float32', 4));
     const w2 = tf.variable(tf.randomNormal([4, 4, 2, 4], 0, 0.3, 'float32', 5));

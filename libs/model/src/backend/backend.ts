@@ -1,6 +1,6 @@
 /**
- * Chooses the tfjs backend once at start: tfjs-node-gpu → tfjs-node → wasm (SIMD) → cpu, or the one forced by
- * LVSEG_BACKEND, then registers the project's kernels (fixes and fast replacements) before anything runs.
+ * Chooses the tfjs backend once at start: tfjs-node-gpu → tfjs-node → wasm (SIMD) → cpu, or the one forced (by
+ * LVSEG_BACKEND, which the caller's configuration holds), then registers the project's kernels (fixes and fast replacements) before anything runs.
  */
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -24,10 +24,10 @@ export interface BackendInfo {
 
 /** Options of initBackend. */
 export interface InitBackendOptions {
-  /** Start the ladder at this rung (still falls back below it when unavailable). LVSEG_BACKEND overrides. */
+  /** Start the ladder at this rung (still falls back below it when unavailable). `forced` overrides. */
   prefer?: 'tensorflow' | 'wasm' | 'cpu';
-  /** Environment to read LVSEG_BACKEND from (default process.env). */
-  env?: NodeJS.ProcessEnv;
+  /** This backend or none (`LVSEG_BACKEND`, i.e. `config.backend` of @lvseg/config); undefined = the ladder. */
+  forced?: 'tensorflow' | 'wasm' | 'cpu';
 }
 
 type Rung = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -37,7 +37,7 @@ let chosen: Promise<BackendInfo> | undefined;
 
 /**
  * Initialises the backend once per process (idempotent: later calls return the first result, whatever their options).
- * Throws LvsegError('config', 'BACKEND_UNAVAILABLE') when LVSEG_BACKEND names a backend that cannot start.
+ * Throws LvsegError('config', 'BACKEND_UNAVAILABLE') when the forced backend cannot start.
  */
 export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo> {
   if (chosen === undefined) {
@@ -48,8 +48,7 @@ export function initBackend(opts: InitBackendOptions = {}): Promise<BackendInfo>
 }
 
 async function choose(opts: InitBackendOptions): Promise<BackendInfo> {
-  const env = opts.env ?? process.env;
-  const forcedRaw = env.LVSEG_BACKEND?.trim();
+  const forcedRaw = opts.forced;
   const skipped: string[] = [];
   let rungs: Rung[];
   let forced = false;

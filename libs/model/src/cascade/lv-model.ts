@@ -8,8 +8,8 @@ import { LvsegError } from '@lvseg/common';
 import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, Roi, cropToRoi, normalize, pasteFromRoi, resizeMaskNearest, toModelInput } from '@lvseg/imaging';
 import { ARCHITECTURES } from '../architectures';
 import { GradCamMap, LayerMap, gradCam, layerActivationMaps } from '../explain';
-import { MaskOptions, predictLvProbabilities, segmentImages } from '../segmentation';
-import { modelFromFiles, modelToFiles } from '../training/serialize';
+import { MaskOptions, predictLvProbabilities, segmentWholeImages } from '../segmentation';
+import { modelFromFiles, modelToFiles } from '../model-files';
 import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localise, localiserInput, planRois, segmentCascade, segmenterInput } from './cascade';
 
 export type LvModel =
@@ -123,7 +123,9 @@ export function tfjsCascadeRunners(m: Extract<LvModel, { kind: 'cascade' }>): Ca
 /** Segment images with a model of either kind on tfjs (the path `lvseg eval` measures). */
 export async function segmentLv(m: LvModel, images: GrayImage[], mask: MaskOptions, opts: CascadeOptions & { batchSize?: number } = {}): Promise<LvSegmentation[]> {
   if (m.kind === 'cascade') return segmentCascade(images, tfjsCascadeRunners(m), m.spec, mask, opts);
-  return segmentImages(m.model, images, mask, opts.batchSize ?? 4).map((r) => ({ ...r, lvFound: r.mask.data.some((v) => v !== 0), roi: null, roiSource: null }));
+  // The same whole-image path as the onnxruntime engine, with the forward pass on tfjs.
+  const batchSize = opts.batchSize ?? 4;
+  return segmentWholeImages(images, async (inputs, size) => predictLvProbabilities(m.model, inputs, size, batchSize), mask);
 }
 
 /** A cascade's ROI for one image alone (tfjs), or null when no LV is found. */

@@ -5,7 +5,7 @@ import { OnnxAttribute, OnnxGraph, OnnxInitializer, OnnxNode, encodeOnnxModel } 
 /** Opset the exporter writes (Softmax over one axis, Clip with min/max inputs: opset 13 semantics). */
 export const ONNX_OPSET = 13;
 /** IR version that goes with opset 13. */
-const ONNX_IR_VERSION = 7;
+export const ONNX_IR_VERSION = 7;
 
 export interface OnnxExportOptions {
   /**
@@ -67,8 +67,13 @@ interface LayerLike {
  * known, else as auto_pad SAME_UPPER. Throws LvsegError('unsupported', 'ONNX_UNSUPPORTED_LAYER' | 'ONNX_EXPORT_UNSUPPORTED').
  */
 export function exportToOnnx(model: tf.LayersModel, opts: OnnxExportOptions = {}): Uint8Array {
+  return encodeExportedGraph(model, buildOnnxGraph(model, opts), opts);
+}
+
+/** The bytes of an .onnx file for `graph`, a graph of `model` (as built by buildOnnxGraph, possibly rewritten since). */
+export function encodeExportedGraph(model: tf.LayersModel, graph: OnnxGraph, opts: Pick<OnnxExportOptions, 'metadata'> = {}): Uint8Array {
   return encodeOnnxModel({
-    graph: buildOnnxGraph(model, opts),
+    graph,
     opset: ONNX_OPSET,
     irVersion: ONNX_IR_VERSION,
     producerName: 'lvseg',

@@ -5,7 +5,10 @@
 import { ProtoWriter } from './protobuf';
 
 /** ONNX TensorProto.DataType values used here. */
-export const OnnxDataType = { FLOAT: 1, INT64: 7 } as const;
+export const OnnxDataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7 } as const;
+
+/** The typed arrays an initializer may hold (float weights, int64 shapes; int8/uint8/int32 for quantised graphs). */
+export type OnnxTensorData = Float32Array | BigInt64Array | Int8Array | Uint8Array | Int32Array;
 
 /** One node attribute; ONNX AttributeProto.AttributeType in `type`. */
 export type OnnxAttribute =
@@ -26,13 +29,13 @@ export interface OnnxNode {
 export interface OnnxInitializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  data: OnnxTensorData;
 }
 
-/** A graph input or output: float tensor; a dimension is a size or a symbolic name. */
+/** A graph input or output: float tensor; a dimension is a size or a symbolic name; no shape: rank unknown. */
 export interface OnnxValueInfo {
   name: string;
-  shape: Array<number | string>;
+  shape?: Array<number | string>;
 }
 
 export interface OnnxGraph {
@@ -112,26 +115,38 @@ function encodeAttribute(a: OnnxAttribute): ProtoWriter {
 function encodeTensor(t: OnnxInitializer): ProtoWriter {
   const w = new ProtoWriter();
   for (const d of t.dims) w.varintField(1, d);
-  w.varintField(2, t.data instanceof Float32Array ? OnnxDataType.FLOAT : OnnxDataType.INT64);
+  w.varintField(2, dataTypeOf(t.data));
   w.stringField(8, t.name);
   return w.bytesField(9, littleEndianBytes(t.data));
 }
 
+function dataTypeOf(data: OnnxTensorData): number {
+  if (data instanceof Float32Array) return OnnxDataType.FLOAT;
+  if (data instanceof BigInt64Array) return OnnxDataType.INT64;
+  if (data instanceof Int8Array) return OnnxDataType.INT8;
+  if (data instanceof Uint8Array) return OnnxDataType.UINT8;
+  return OnnxDataType.INT32;
+}
+
 function encodeValueInfo(v: OnnxValueInfo): ProtoWriter {
-  const shape = new ProtoWriter();
-  for (const d of v.shape) shape.messageField(1, typeof d === 'number' ? new ProtoWriter().varintField(1, d) : new ProtoWriter().stringField(2, d));
-  const tensorType = new ProtoWriter().varintField(1, OnnxDataType.FLOAT).messageField(2, shape);
+  const tensorType = new ProtoWriter().varintField(1, OnnxDataType.FLOAT);
+  if (v.shape) {
+    const shape = new ProtoWriter();
+    for (const d of v.shape) shape.messageField(1, typeof d === 'number' ? new ProtoWriter().varintField(1, d) : new ProtoWriter().stringField(2, d));
+    tensorType.messageField(2, shape);
+  }
   return new ProtoWriter().stringField(1, v.name).messageField(2, new ProtoWriter().messageField(1, tensorType));
 }
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** ONNX raw_data is little-endian whatever the host. */
-function littleEndianBytes(data: Float32Array | BigInt64Array): Uint8Array {
-  if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+function littleEndianBytes(data: OnnxTensorData): Uint8Array {
+  if (HOST_IS_LITTLE_ENDIAN || data.BYTES_PER_ELEMENT === 1) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const out = new Uint8Array(data.byteLength);
   const view = new DataView(out.buffer);
   if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  else data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  else if (data instanceof Int32Array) data.forEach((v, i) => view.setInt32(i * 4, v, true));
+  else if (data instanceof BigInt64Array) data.forEach((v, i) => view.setBigInt64(i * 8, v, true));
   return out;
 }

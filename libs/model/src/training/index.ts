@@ -1,5 +1,4 @@
 export * from './loss';
 export * from './schedule';
-export * from './serialize';
 export * from './trainer';
 export * from './recipes';

@@ -1,16 +1,13 @@
-import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { LvsegError } from '@lvseg/common';
+import { type EngineSettings, loadConfig } from '@lvseg/config';
 import { OnnxEngineFactory, OnnxRuntime } from './onnx-engine';
 import type { EngineFactory } from './segmentation-engine';
 import { TfjsEngineFactory } from './tfjs-engine';
 
-/** Which runtime serves the mask path (`LVSEG_ENGINE`), and its threads (`LVSEG_ORT_THREADS`). */
-export interface EngineSettings {
-  engine: 'auto' | 'onnx' | 'tfjs';
-  ortThreads: number;
-}
+export type { EngineSettings } from '@lvseg/config';
+export { DEFAULT_ORT_THREADS } from '@lvseg/config';
 
 /** What serves the mask path in this process, and why (logged at start, shown by GET /health/ready). */
 export interface EngineChoice {
@@ -22,25 +19,9 @@ export interface EngineChoice {
   tfjsBackend: string;
 }
 
-/**
- * Default intra-op threads: 2 (1 on a 1-core machine). Measured on this 2-core machine with the forward pass in a
- * worker thread: 2 beat 1 at concurrency 1 and 8, for fcn-paper and unet-small (BENCHMARKS.md, "Inference"); only when
- * higher-priority processes already saturate both cores did 1 do better.
- */
-export const DEFAULT_ORT_THREADS = Math.min(2, availableParallelism());
-
-/** Reads and validates LVSEG_ENGINE (auto | onnx | tfjs, default auto) and LVSEG_ORT_THREADS (1..64, default DEFAULT_ORT_THREADS). */
-export function readEngineSettings(env: NodeJS.ProcessEnv = process.env): EngineSettings {
-  const engine = (env.LVSEG_ENGINE?.trim() || 'auto') as EngineSettings['engine'];
-  if (engine !== 'auto' && engine !== 'onnx' && engine !== 'tfjs') {
-    throw new LvsegError('config', 'CONFIG_INFERENCE_SETTING', `LVSEG_ENGINE must be auto, onnx or tfjs, got ${JSON.stringify(env.LVSEG_ENGINE)}`, { setting: 'LVSEG_ENGINE' });
-  }
-  const rawThreads = env.LVSEG_ORT_THREADS?.trim();
-  const ortThreads = rawThreads ? Number(rawThreads) : DEFAULT_ORT_THREADS;
-  if (!Number.isInteger(ortThreads) || ortThreads < 1 || ortThreads > 64) {
-    throw new LvsegError('config', 'CONFIG_INFERENCE_SETTING', `LVSEG_ORT_THREADS must be an integer in [1, 64], got ${JSON.stringify(env.LVSEG_ORT_THREADS)}`, { setting: 'LVSEG_ORT_THREADS' });
-  }
-  return { engine, ortThreads };
+/** @deprecated `loadConfig(env).engine` (LVSEG_ENGINE, LVSEG_ORT_THREADS are read and checked with every other variable). */
+export function readEngineSettings(env: NodeJS.ProcessEnv): EngineSettings {
+  return loadConfig(env).engine;
 }
 
 /** onnxruntime-node, or why it cannot be used (not installed, native binding fails to load). */

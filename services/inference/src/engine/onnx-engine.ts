@@ -1,12 +1,11 @@
 import type * as Ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError } from '@lvseg/common';
-import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
-import { GradCamMap, LayerMap, MaskOptions, StageRunner, exportToOnnx, predictLvProbabilities, probabilityToMask, segmentCascade } from '@lvseg/model';
+import type { BinaryMask, GrayImage } from '@lvseg/imaging';
+import { GradCamMap, INT8_CALIBRATION_FILE, LayerMap, MaskOptions, StageRunner, exportQuantizedToOnnx, exportToOnnx, maskOptionsOf, parseInt8Calibration, predictLvProbabilities, segmentCascade, segmentWholeImages } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
 import { OnnxSessionRunner, startOnnxWorker } from './onnx-worker';
 import { EngineFactory, ImageSegmentation, SegmentOptions, SegmentationEngine } from './segmentation-engine';
-import { maskOptionsOf } from '@lvseg/model';
 import { TfjsEngineFactory, TfjsSegmentationEngine, stageNetworks } from './tfjs-engine';
 
 /** The onnxruntime-node module, loaded by the caller (so a build without it still starts on tfjs). */
@@ -18,6 +17,8 @@ export interface OnnxEngineOptions {
   /** ONNX files kept in memory by model version, so a version loaded again is not exported again (default 4). */
   cacheSize?: number;
   logger?: Logger;
+  /** Serve INT8 (QDQ) graphs for versions that carry `int8-calibration.json` (made by `lvseg models quantize`; default true). */
+  int8?: boolean;
 }
 
 /**
@@ -25,6 +26,8 @@ export interface OnnxEngineOptions {
  * only catches an export that is wrong, never float noise.
  */
 const PROBE_TOLERANCE = 1e-3;
+/** INT8 graphs: the largest network's mean |int8 - tfjs| on the probe (quantisation moves borders, not whole maps). */
+const INT8_PROBE_TOLERANCE = 0.02;
 
 /** One network of a model on onnxruntime: its worker session and the side it runs at. */
 interface OnnxStage {
@@ -44,8 +47,8 @@ function onnxRunner(stage: OnnxStage): StageRunner {
 
 /**
  * The mask path on onnxruntime in worker threads (each network exported once at load, softmax and the LV channel
- * inside the graph; a cascade's localiser and segmenter in a worker each), with the same preprocessing and
- * post-processing as `segmentLv`; heatmaps and Grad-CAM stay on tfjs.
+ * inside the graph; a cascade's localiser and segmenter in a worker each), through the same `segmentWholeImages` and
+ * `segmentCascade` as tfjs (only the forward pass differs); heatmaps and Grad-CAM stay on tfjs.
  */
 export class OnnxSegmentationEngine implements SegmentationEngine {
   readonly version: string;
@@ -79,24 +82,27 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     if (model.kind === 'cascade') {
       return segmentCascade(images, { localiser: onnxRunner(this.stages[0]), segmenter: onnxRunner(this.stages[1]) }, model.spec, this.maskOptions, opts);
     }
-    const s = MODEL_INPUT_SIZE;
-    const probs = await onnxRunner(this.stages[0])(images.map((im) => toModelInput(im)), s);
-    return images.map((im, k) => {
-      const probability = resizeBilinear(probs[k], s, s, im.rows, im.columns);
-      const mask = probabilityToMask(probability, im.rows, im.columns, this.maskOptions);
-      return { probability, mask, lvFound: mask.data.some((v) => v !== 0), roi: null, roiSource: null };
-    });
+    return segmentWholeImages(images, onnxRunner(this.stages[0]), this.maskOptions);
   }
 
-  /** Each network's LV map on onnxruntime and on tfjs for the same synthetic input: the largest difference. */
-  async probeDifference(): Promise<number> {
+  /**
+   * Each network's LV map on onnxruntime and on tfjs for the same synthetic input: the largest difference, or with
+   * 'mean' the largest network's mean difference (INT8: a few border pixels may differ by a lot; a wrong graph differs everywhere).
+   */
+  async probeDifference(stat: 'max' | 'mean' = 'max'): Promise<number> {
     let max = 0;
     const nets = stageNetworks(this.explainer.model);
     for (const [k, { net, size }] of nets.entries()) {
       const input = probeInput(size);
       const [ours] = await onnxRunner(this.stages[k])([input], size);
       const [theirs] = predictLvProbabilities(net, [input], size, 1);
-      for (let i = 0; i < ours.length; i++) max = Math.max(max, Math.abs(ours[i] - theirs[i]));
+      let sum = 0;
+      for (let i = 0; i < ours.length; i++) {
+        const d = Math.abs(ours[i] - theirs[i]);
+        if (stat === 'max') max = Math.max(max, d);
+        sum += d;
+      }
+      if (stat === 'mean') max = Math.max(max, sum / ours.length);
     }
     return max;
   }
@@ -149,7 +155,8 @@ export class OnnxEngineFactory implements EngineFactory {
     const explainer = (await this.tfjs.create(card, files)) as TfjsSegmentationEngine;
     const stages: OnnxStage[] = [];
     try {
-      for (const [k, { size }] of this.onnxOf(card, explainer).entries()) {
+      const int8 = this.options.int8 !== false && files.has(INT8_CALIBRATION_FILE);
+      for (const [k, { size }] of this.onnxOf(card, explainer, int8 ? files : undefined).entries()) {
         const session = await startOnnxWorker(this.onnxByVersion.get(card.version)![k], {
           intraOpNumThreads: this.options.threads,
           interOpNumThreads: 1,
@@ -161,11 +168,12 @@ export class OnnxEngineFactory implements EngineFactory {
         stages.push({ session, size });
       }
       const engine = new OnnxSegmentationEngine(stages, this.ort, explainer, card, this.options.threads);
-      const diff = await engine.probeDifference();
-      if (!(diff <= PROBE_TOLERANCE)) {
-        throw new LvsegError('unsupported', 'ONNX_PROBE_MISMATCH', `onnxruntime and tfjs disagree by ${diff} on the probe image (tolerance ${PROBE_TOLERANCE})`);
+      const diff = await engine.probeDifference(int8 ? 'mean' : 'max');
+      const tolerance = int8 ? INT8_PROBE_TOLERANCE : PROBE_TOLERANCE;
+      if (!(diff <= tolerance)) {
+        throw new LvsegError('unsupported', 'ONNX_PROBE_MISMATCH', `onnxruntime and tfjs disagree by ${diff} on the probe image (tolerance ${tolerance})`);
       }
-      this.options.logger?.info({ event: 'engine.onnx_ready', version: card.version, probeMaxAbsDiff: diff, runtime: engine.runtime }, `model ${card.version} on onnxruntime`);
+      this.options.logger?.info({ event: 'engine.onnx_ready', version: card.version, probeMaxAbsDiff: diff, int8, runtime: engine.runtime }, `model ${card.version} on onnxruntime${int8 ? ' (int8)' : ''}`);
       return engine;
     } catch (e) {
       for (const st of stages) await st.session.release().catch(() => undefined);
@@ -182,17 +190,19 @@ export class OnnxEngineFactory implements EngineFactory {
     return [...this.onnxByVersion.keys()];
   }
 
-  /** The ONNX bytes of each network of a version (cached), with the side each runs at. */
-  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine): Array<{ size: number }> {
+  /** The ONNX bytes of each network of a version (cached), with the side each runs at; INT8 from `int8Files`' calibration. */
+  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine, int8Files?: Map<string, Buffer>): Array<{ size: number }> {
     const nets = stageNetworks(explainer.model);
     let bytes = this.onnxByVersion.get(card.version);
     if (bytes) {
       this.onnxByVersion.delete(card.version); // LRU: re-inserted below as the newest
     } else {
       const lv = card.classes.indexOf('lv');
-      bytes = nets.map(({ name, net }) =>
-        exportToOnnx(net, { output: { kind: 'class-probability', classIndex: lv >= 0 ? lv : 1 }, metadata: { version: card.version, architecture: card.architecture, network: name } }),
-      );
+      const calibration = int8Files && parseInt8Calibration(int8Files.get(INT8_CALIBRATION_FILE)!);
+      bytes = nets.map(({ name, net }) => {
+        const opts = { output: { kind: 'class-probability', classIndex: lv >= 0 ? lv : 1 }, metadata: { version: card.version, architecture: card.architecture, network: name } } as const;
+        return calibration?.networks[name] ? exportQuantizedToOnnx(net, calibration, name, opts) : exportToOnnx(net, opts);
+      });
     }
     this.onnxByVersion.set(card.version, bytes);
     while (this.onnxByVersion.size > (this.options.cacheSize ?? 4)) this.onnxByVersion.delete(this.onnxByVersion.keys().next().value as string);

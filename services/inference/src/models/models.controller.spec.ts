@@ -31,7 +31,6 @@ describe('GET /models/:ref/files/:name (real app, real file store, real tfjs mod
       store,
       engineFactory: new TfjsEngineFactory(),
       logger: pino({ level: 'silent' }),
-      env: {},
     });
     await app.init();
   });

@@ -1,6 +1,5 @@
 import type { InferenceConfig } from '@lvseg/config';
-import { openConfiguredRunStore } from '@lvseg/config';
-import { ModelStore, RunStore, S3ModelStore, openRunStore } from '@lvseg/model-store';
+import { ModelStore, RunStore, S3ModelStore, openConfiguredRunStore, openRunStore } from '@lvseg/model-store';
 
 /** Injection token of the RunStore (training runs for the monitor), provided like MODEL_STORE. */
 export const RUN_STORE = Symbol('RUN_STORE');

@@ -19,7 +19,7 @@ describe('web assets', () => {
     mkdirSync(join(web, 'monitor'));
     writeFileSync(join(web, 'monitor', 'index.html'), '<!doctype html><title>monitor</title>');
     app = await NestFactory.create<NestExpressApplication>(EmptyModule, { logger: false });
-    serveWebAssets(app, { LVSEG_WEB_DIR: web });
+    serveWebAssets(app, web);
     await app.init();
   });
   afterAll(() => app.close());

@@ -5,14 +5,6 @@ import type { NextFunction, Request, Response } from 'express';
 import { repoRoot } from '@lvseg/common';
 import { CODEC_WASM_FILES } from '@lvseg/imaging';
 
-/**
- * Where the built browser pages live: `LVSEG_WEB_DIR`, else `dist/services/inference/web` under the repository
- * (`npm run build` copies services/inference/web there and bundles the browser code beside it; see build-web.ts).
- */
-export function webRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.LVSEG_WEB_DIR ?? join(repoRoot(), 'dist', 'services', 'inference', 'web');
-}
-
 /** Browser libraries the pages load, served from the installed packages (no CDN: radiology networks are often offline). */
 export const VENDOR_FILES: Readonly<Record<string, { pkg: string; file: string; type: string }>> = {
   'vega.min.js': { pkg: 'vega', file: 'build/vega.min.js', type: 'text/javascript' },
@@ -42,8 +34,12 @@ export function vendorFilePath(name: string): { path: string; type: string } | u
   return entry && { path: join(packageDir(entry.pkg), entry.file), type: entry.type };
 }
 
-/** Serves the pages at `/` (e.g. `/` the viewer, `/monitor/` the training monitor) and the vendor files at `/vendor/<name>`. */
-export function serveWebAssets(app: NestExpressApplication, env: NodeJS.ProcessEnv = process.env): void {
+/**
+ * Serves the pages at `/` (e.g. `/` the viewer, `/monitor/` the training monitor) from `webDir` (`LVSEG_WEB_DIR`:
+ * `npm run build` copies services/inference/web to dist/services/inference/web and bundles the browser code beside
+ * it; see build-web.ts) and the vendor files at `/vendor/<name>`.
+ */
+export function serveWebAssets(app: NestExpressApplication, webDir: string): void {
   app.use('/vendor/:name', (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     const name = String(req.params.name);
@@ -55,5 +51,5 @@ export function serveWebAssets(app: NestExpressApplication, env: NodeJS.ProcessE
     res.type(file.type).setHeader('Cache-Control', 'public, max-age=86400');
     res.sendFile(file.path);
   });
-  app.useStaticAssets(webRoot(env), { index: 'index.html', redirect: true, fallthrough: true });
+  app.useStaticAssets(webDir, { index: 'index.html', redirect: true, fallthrough: true });
 }

@@ -7,7 +7,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isLvsegError, repoRoot } from '@lvseg/common';
-import { datasetImportEnv } from './dataset-import';
+import { loadConfig } from '@lvseg/config';
 
 function lvseg(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const tsx = join(repoRoot(), 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -50,12 +50,12 @@ describe('lvseg dataset import (CLI)', () => {
     expect(readdirSync(root).filter((n) => n.includes('partial'))).toEqual([]);
   });
 
-  it('reads LVSEG_SITE_SECRET and the PACS credentials (both or neither) from the environment', () => {
-    expect(datasetImportEnv({ LVSEG_SITE_SECRET: 's'.repeat(16), PACS_USERNAME: 'u', PACS_PASSWORD: 'p' })).toEqual({ siteSecret: 's'.repeat(16), credentials: { username: 'u', password: 'p' } });
-    expect(datasetImportEnv({})).toEqual({ siteSecret: undefined, credentials: undefined });
+  it('takes LVSEG_SITE_SECRET and the PACS credentials (both or neither) from the configuration', () => {
+    expect(loadConfig({ LVSEG_SITE_SECRET: 's'.repeat(16), PACS_USERNAME: 'u', PACS_PASSWORD: 'p' }).datasetImport).toEqual({ siteSecret: 's'.repeat(16), pacsCredentials: { username: 'u', password: 'p' } });
+    expect(loadConfig({}).datasetImport).toEqual({});
     let err: unknown;
     try {
-      datasetImportEnv({ PACS_USERNAME: 'u' });
+      loadConfig({ PACS_USERNAME: 'u' });
     } catch (e) {
       err = e;
     }

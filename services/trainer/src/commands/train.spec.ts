@@ -32,6 +32,9 @@ describe('lvseg train: options checked before any data is read', () => {
       // An empty folder has no manifest: the option error must come first.
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserEpochs: -2 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, segmenterSize: 100 }, {})).rejects.toMatchObject({ code: 'INVALID_SEGMENTER_SIZE' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, roiSideMm: 20 }, {})).rejects.toMatchObject({ code: 'INVALID_ROI_SIZE' });
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, roiSideMm: 98 }, {})).rejects.toMatchObject({ code: 'INVALID_ROI_SIZE' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

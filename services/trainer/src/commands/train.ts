@@ -28,8 +28,12 @@ export interface TrainCommandOptions {
   localiserEpochs?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
   segmenterSize?: number;
+  /** Cascade only: side of the segmenter's square ROI in mm (default: the cascade recipe's). */
+  roiSideMm?: number;
   /** Cascade only: the segmenter's architecture (default: the cascade recipe's). */
   segmenterArch?: string;
+  /** The commit recorded on the card (`config.gitCommit`, i.e. LVSEG_GIT_COMMIT); default: asked from git. */
+  gitCommit?: string;
 }
 
 export interface TrainedModel {
@@ -95,8 +99,12 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.segmenterSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.segmenterSize) || opts.segmenterSize < 32 || opts.segmenterSize % 16 !== 0)) {
     throw new LvsegError('invalid-input', 'INVALID_SEGMENTER_SIZE', `--segmenter-size takes a multiple of 16 of at least 32, and only with --arch cascade (got ${opts.segmenterSize} with ${opts.arch})`);
   }
+  if (opts.roiSideMm !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isFinite(opts.roiSideMm) || opts.roiSideMm < 32 || opts.roiSideMm > 350)) {
+    throw new LvsegError('invalid-input', 'INVALID_ROI_SIZE', `--roi-mm takes a side between 32 and 350 mm, and only with --arch cascade (got ${opts.roiSideMm} with ${opts.arch})`);
+  }
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
+  const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}) };
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
   validateTrainConfig(cfg);
@@ -144,7 +152,7 @@ export async function trainAndPublish(store: ModelStore, backend: BackendInfo, o
   const trained = await trainAndEvaluate(opts, hooks);
   let card: ModelCard;
   try {
-    card = await publishTrained(store, backend, trained, opts.notes);
+    card = await publishTrained(store, backend, trained, opts.notes, opts.gitCommit);
   } catch (e) {
     await trained.recorder?.fail(e);
     throw e;
@@ -153,8 +161,8 @@ export async function trainAndPublish(store: ModelStore, backend: BackendInfo, o
   return { trained, card };
 }
 
-/** Publish a trained model as an immutable version with its model card. */
-export async function publishTrained(store: ModelStore, backend: BackendInfo, t: TrainedModel, notes?: string): Promise<ModelCard> {
+/** Publish a trained model as an immutable version with its model card (`commit`: the configured LVSEG_GIT_COMMIT, if any). */
+export async function publishTrained(store: ModelStore, backend: BackendInfo, t: TrainedModel, notes?: string, commit?: string): Promise<ModelCard> {
   const files = await lvModelToFiles(t.lvModel);
   files.set('history.json', Buffer.from(JSON.stringify(t.result.history, null, 2)));
   const m = (s: SplitMetrics) => ({ dice: s.dice, pixelAccuracy: s.pixelAccuracy, images: s.images });
@@ -177,7 +185,7 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
     metrics: { train: m(t.train), ...(t.val.images ? { val: m(t.val) } : {}) },
     backend: backend.name,
     trainingTimeMs: t.result.trainMs,
-    gitCommit: gitCommit(),
+    gitCommit: gitCommit(commit),
     notes: notes ?? (t.protocol === 'paper' ? 'paper protocol: val = seeded per-image 10% holdout of split=train' : undefined),
     ...(t.recorder ? { runId: t.recorder.runId } : {}),
     files,

@@ -2,10 +2,11 @@
  * A tiny real data set for trainer and monitor tests: the first train and val PNG pairs of `sunnybrook-png`
  * copied, with their manifest rows, into a temp folder. Test support only.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { dataRoot } from '@lvseg/common';
+import { readCsvRecords } from '@lvseg/imaging';
 
 export const SUNNYBROOK_PNG_DIR = join(dataRoot(), 'sunnybrook-png');
 
@@ -27,11 +28,13 @@ export function describeWithSunnybrookPng(name: string, fn: () => void): void {
   }
 }
 
+/** A CSV field, quoted when it holds a comma, a quote or a line break (as readCsvRecords reads it back). */
+const csvField = (v: string): string => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+
 /** Copies `train` train rows and `val` val rows (first ones, in manifest order) into a new temp data folder; returns it and the val ids. */
 export function makeTinyDataset(opts: { train?: number; val?: number } = {}): { dir: string; valIds: string[]; trainIds: string[] } {
-  const [header, ...lines] = readFileSync(join(SUNNYBROOK_PNG_DIR, 'manifest.csv'), 'utf8').trim().split(/\r?\n/);
-  const cols = header.split(',');
-  const rows = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [cols[i], v])) as Record<string, string>);
+  const rows = readCsvRecords(join(SUNNYBROOK_PNG_DIR, 'manifest.csv'));
+  const cols = Object.keys(rows[0] ?? {});
   const picked = [...rows.filter((r) => r.split === 'train').slice(0, opts.train ?? 4), ...rows.filter((r) => r.split === 'val').slice(0, opts.val ?? 2)];
   const dir = mkdtempSync(join(tmpdir(), 'lvseg-tiny-data-'));
   for (const r of picked) {
@@ -40,7 +43,7 @@ export function makeTinyDataset(opts: { train?: number; val?: number } = {}): { 
       copyFileSync(join(SUNNYBROOK_PNG_DIR, rel), join(dir, rel));
     }
   }
-  writeFileSync(join(dir, 'manifest.csv'), [header, ...picked.map((r) => cols.map((c) => r[c]).join(','))].join('\n') + '\n');
+  writeFileSync(join(dir, 'manifest.csv'), [cols, ...picked.map((r) => cols.map((c) => r[c]))].map((fields) => fields.map(csvField).join(',')).join('\n') + '\n');
   const id = (r: Record<string, string>) => `${r.case}/${r.image.split('/').pop()!.replace(/\.png$/, '')}`;
   return { dir, valIds: picked.filter((r) => r.split === 'val').map(id), trainIds: picked.filter((r) => r.split === 'train').map(id) };
 }

@@ -5,13 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
+import { dataRoot } from '@lvseg/common';
 import type { BinaryMask } from '@lvseg/imaging';
-
-const REPO_ROOT = path.resolve(__dirname, '../../../../..');
 
 /** The data root (holding sunnybrook-png/), or undefined after printing why real-data specs are skipped. */
 export function sunnybrookDataDir(): string | undefined {
-  const root = process.env.LVSEG_DATA_DIR ?? path.resolve(REPO_ROOT, '../shared/data');
+  const root = dataRoot();
   const labels = path.join(root, 'sunnybrook-png', 'labels');
   if (!fs.existsSync(labels)) {
     // eslint-disable-next-line no-console

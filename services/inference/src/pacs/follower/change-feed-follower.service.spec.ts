@@ -3,7 +3,7 @@ import { LvsegError } from '@lvseg/common';
 import type { PacsConfig } from '@lvseg/config';
 import { MetricsService } from '../../metrics/metrics.service';
 import type { PacsChange, PacsChangeFeed, SeriesRef } from '../client/pacs-client';
-import type { PacsJobsService } from '../jobs/pacs-jobs.service';
+import type { SeriesJobQueue } from '../queue/series-job-queue';
 import { PacsMetrics } from '../pacs-metrics';
 import { MemoryPacsStateStore, PacsTriggerSource } from '../state/pacs-state-store';
 import { ChangeFeedFollower } from './change-feed-follower.service';
@@ -41,15 +41,15 @@ class RecordingJobs {
   processed = new Set<string>();
   resubmits = 0;
   constructor(private readonly state: MemoryPacsStateStore) {}
-  submit(ref: SeriesRef, t: { source: PacsTriggerSource }) {
+  async submit(ref: SeriesRef, t: { source: PacsTriggerSource }) {
     this.state.addPending({ ...ref, source: t.source, since: new Date().toISOString(), failures: 0 });
     this.submitted.push({ series: ref.seriesInstanceUid, source: t.source });
     return { job: {}, joined: false };
   }
-  isProcessed(series: string): boolean {
+  alreadyDone(series: string): boolean {
     return this.processed.has(series);
   }
-  resubmitDue(): number {
+  retryDue(): number {
     this.resubmits++;
     return 0;
   }
@@ -59,7 +59,7 @@ function setup() {
   const feed = new InMemoryFeed();
   const state = new MemoryPacsStateStore();
   const jobs = new RecordingJobs(state);
-  const follower = new ChangeFeedFollower({ pollSeconds: 0.01 } as PacsConfig, feed, state, jobs as unknown as PacsJobsService, new PacsMetrics(new MetricsService()), pino({ level: 'silent' }));
+  const follower = new ChangeFeedFollower({ pollSeconds: 0.01 } as PacsConfig, feed, state, jobs as unknown as SeriesJobQueue, new PacsMetrics(new MetricsService()), pino({ level: 'silent' }));
   return { feed, state, jobs, follower };
 }
 

@@ -4,10 +4,10 @@ import { isLvsegError } from '@lvseg/common';
 import type { PacsConfig } from '@lvseg/config';
 import { APP_LOGGER } from '../../tokens';
 import type { PacsChangeFeed } from '../client/pacs-client';
-import { PacsJobsService } from '../jobs/pacs-jobs.service';
 import { PACS_CHANGE_FEED, PACS_CONFIG, PACS_STATE } from '../pacs.tokens';
 import { PacsMetrics } from '../pacs-metrics';
 import type { PacsStateStore } from '../state/pacs-state-store';
+import { SERIES_JOB_QUEUE, SeriesJobQueue } from '../queue/series-job-queue';
 import { backoffMs, sleep } from '../util/retry';
 
 /** Changes read per request, and requests per tick (a long backlog is read over several ticks, without a pause). */
@@ -32,7 +32,7 @@ export class ChangeFeedFollower implements OnApplicationBootstrap, OnApplication
     @Inject(PACS_CONFIG) private readonly config: PacsConfig,
     @Inject(PACS_CHANGE_FEED) private readonly feed: PacsChangeFeed,
     @Inject(PACS_STATE) private readonly state: PacsStateStore,
-    private readonly jobs: PacsJobsService,
+    @Inject(SERIES_JOB_QUEUE) private readonly jobs: SeriesJobQueue,
     private readonly metrics: PacsMetrics,
     @Inject(APP_LOGGER) private readonly log: Logger,
   ) {}
@@ -83,8 +83,9 @@ export class ChangeFeedFollower implements OnApplicationBootstrap, OnApplication
         const series = await this.feed.seriesOfChange(change);
         if (!series) continue; // deleted since
         if (series.modality && series.modality !== 'MR') continue; // SEGs (ours included), CT, reports…
-        if (this.jobs.isProcessed(series.seriesInstanceUid)) continue;
-        this.jobs.submit({ studyInstanceUid: series.studyInstanceUid, seriesInstanceUid: series.seriesInstanceUid }, { source: 'change-feed', modality: series.modality });
+        if (this.jobs.alreadyDone(series.seriesInstanceUid)) continue;
+        // In-process: pending in the state folder; Redis: a durable job. Either way before the cursor moves.
+        await this.jobs.submit({ studyInstanceUid: series.studyInstanceUid, seriesInstanceUid: series.seriesInstanceUid }, { source: 'change-feed', modality: series.modality });
         submitted++;
       }
       // Only now: every series of this page is durably pending.
@@ -94,6 +95,6 @@ export class ChangeFeedFollower implements OnApplicationBootstrap, OnApplication
       if (submitted > 0) this.log.info({ event: 'pacs.change_feed', cursor, series: submitted }, `change feed: ${submitted} series to process (cursor ${cursor})`);
       if (page.done || page.changes.length === 0) break;
     }
-    this.jobs.resubmitDue('retry');
+    this.jobs.retryDue();
   }
 }

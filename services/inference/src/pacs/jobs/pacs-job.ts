@@ -5,7 +5,8 @@ import type { PacsTriggerSource } from '../state/pacs-state-store';
 export type PacsJobState = 'waiting-for-series' | 'queued' | 'running' | 'retrying' | 'done' | 'skipped' | 'failed';
 
 export interface PacsJobTrigger {
-  source: PacsTriggerSource;
+  /** 'backfill': queued by `lvseg backfill` (Redis queue only). */
+  source: PacsTriggerSource | 'backfill';
   /** The webhook event id, when a webhook triggered it. */
   eventId?: string;
   at: string;
@@ -65,4 +66,6 @@ export interface PacsJobView {
   attempts: number;
   error?: { code: string; message: string; retryable: boolean; nextAttemptAt?: string };
   result?: PacsJobResult;
+  /** Redis queue mode only: the job's model version, progress (0–100), worker, and times its worker died under it. */
+  queue?: { modelVersion: string; progress: number; worker?: string; stalls: number };
 }

@@ -4,12 +4,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { NaturalDataset } from 'dcmjs';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError, repoRoot } from '@lvseg/common';
-import type { InferenceConfig } from '@lvseg/config';
-import { BinaryMask, DicomMeta, GrayImage, decodeDicomImage, naturalizeDicom } from '@lvseg/imaging';
-import { APP_LOGGER, INFERENCE_CONFIG } from '../../tokens';
-import type { ModelHandle } from '../../models/model-handle';
-import { ModelRegistry } from '../../models/model-registry.service';
-import { SegmentService, lvAreaOf } from '../../segment/segment.service';
+import { DicomMeta, GrayImage, naturalizeDicom } from '@lvseg/imaging';
+import { APP_LOGGER } from '../../tokens';
+import { PipelineRun, SegmentationPipeline } from '../../segment/pipeline/segmentation-pipeline';
+import type { StageClock } from '../../segment/pipeline/stage-clock';
 import type { PacsClient, SeriesRef } from '../client/pacs-client';
 import type { PacsImageResult, PacsJobResult, PacsLvFunctionResult } from '../jobs/pacs-job';
 import { PacsMetrics } from '../pacs-metrics';
@@ -19,7 +17,6 @@ import { lvFunctionSrUidsFor, segUidsFor } from '../seg/uids';
 import { writeLvFunctionSr } from '../sr/lv-function-sr-writer';
 import { lvFunctionOfSeries } from '../sr/series-lv-function';
 import type { PacsStateStore } from '../state/pacs-state-store';
-import { sleep } from '../util/retry';
 import { shortAxisSkipReason } from './short-axis-check';
 
 interface DecodedImage {
@@ -44,7 +41,18 @@ export function undecodableSeries(skipped: LvsegError[]): LvsegError {
   );
 }
 
-const ms = (from: number): number => Math.round((performance.now() - from) * 10) / 10;
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The PACS job's timings (ms, 0.1 ms steps), from the pipeline run's clock: the stages of this path that ran, in order. */
+const PACS_STAGES = { checkMs: 'check', retrieveMs: 'retrieve', decodeMs: 'decode', segmentMs: 'predict', writeMs: 'write', storeMs: 'store', functionMs: 'function', srStoreMs: 'srStore' } as const;
+function pacsTimings(clock: StageClock): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, stage] of Object.entries(PACS_STAGES)) {
+    const v = clock.ms(stage);
+    if (v !== undefined) out[key] = round(v);
+  }
+  return out;
+}
 
 function lvsegVersion(): string {
   try {
@@ -55,8 +63,8 @@ function lvsegVersion(): string {
 }
 
 /**
- * The PACS pipeline for one series: (already done?) → WADO-RS retrieve → decode → MR short-axis check → segment on the
- * service's inference queue (shared with POST /segment, batched) → DICOM SEG → STOW-RS → LV function (EDV, ESV, SV,
+ * The PACS path for one series: (already done?) → WADO-RS retrieve → decode → MR short-axis check → segment on the
+ * segmentation pipeline (the one POST /segment uses, and its inference queue) → DICOM SEG → STOW-RS → LV function (EDV, ESV, SV,
  * EF; libs/lv-function) → DICOM SR (TID 1500) → STOW-RS → remember. Idempotent: the SEG's and SR's UIDs derive from the
  * series and model version, a series already processed (or whose SEG and SR the PACS already holds) is skipped, and a
  * PACS keeps one copy of a SOP Instance stored twice. A series without an LV function (e.g. one cardiac phase) gets
@@ -69,9 +77,7 @@ export class SeriesSegmentationService {
   constructor(
     @Inject(PACS_CLIENT) private readonly pacs: PacsClient,
     @Inject(PACS_STATE) private readonly state: PacsStateStore,
-    private readonly registry: ModelRegistry,
-    private readonly segmentation: SegmentService,
-    @Inject(INFERENCE_CONFIG) private readonly config: InferenceConfig,
+    private readonly pipeline: SegmentationPipeline,
     @Inject(APP_LOGGER) private readonly log: Logger,
     private readonly metrics: PacsMetrics,
   ) {}
@@ -79,73 +85,60 @@ export class SeriesSegmentationService {
   /** Segments the series and stores its SEG and LV function SR; throws LvsegErrors (transient ones are retried by the job runner). */
   async process(ref: SeriesRef, jobId: string): Promise<PacsJobResult> {
     const started = performance.now();
-    const timings: Record<string, number> = {};
-    const handle = await this.registry.acquire();
-    try {
-      const modelVersion = handle.version;
+    return this.pipeline.run(undefined, async (run) => {
+      const { version: modelVersion, architecture } = run.model;
       if (this.state.isProcessed(ref.seriesInstanceUid, modelVersion)) {
         return { outcome: 'skipped', modelVersion, reason: { code: 'ALREADY_SEGMENTED', message: `lvseg already wrote a SEG for this series with model ${modelVersion}` } };
       }
       const uids = segUidsFor(ref.seriesInstanceUid, modelVersion);
       const srUids = lvFunctionSrUidsFor(ref.seriesInstanceUid, modelVersion);
-      let mark = performance.now();
       // A SEG without its SR (a run stopped between the two stores, or a series without an LV function) is done
       // again: the SEG's store is idempotent, and the SR needs the masks.
+      const checkStart = performance.now();
       if ((await this.pacs.seriesExists(ref.studyInstanceUid, uids.seriesInstanceUid)) && (await this.pacs.seriesExists(ref.studyInstanceUid, srUids.seriesInstanceUid))) {
         this.state.markProcessed(ref.seriesInstanceUid, modelVersion);
         return { outcome: 'skipped', modelVersion, reason: { code: 'SEG_ALREADY_IN_PACS', message: `the study already holds lvseg's SEG and SR of this series for model ${modelVersion}` } };
       }
-      timings.checkMs = ms(mark);
+      run.clock.add('check', performance.now() - checkStart);
 
-      mark = performance.now();
-      const files = await this.pacs.retrieveSeries(ref);
-      timings.retrieveMs = ms(mark);
-      if (files.length === 0) return { outcome: 'skipped', modelVersion, reason: { code: 'SERIES_NOT_FOUND', message: 'the PACS returned no instance for the series' }, timings };
+      const files = await run.clock.timeAsync('retrieve', () => this.pacs.retrieveSeries(ref));
+      if (files.length === 0) return { outcome: 'skipped', modelVersion, reason: { code: 'SERIES_NOT_FOUND', message: 'the PACS returned no instance for the series' }, timings: pacsTimings(run.clock) };
 
-      mark = performance.now();
       const skippedImages: NonNullable<PacsJobResult['skippedImages']> = [];
-      const decoded: DecodedImage[] = [];
-      const decodeErrors: LvsegError[] = [];
-      for (const bytes of files) {
-        try {
-          const { image, meta } = await decodeDicomImage(bytes);
-          decoded.push({ image, meta, dataset: naturalizeDicom(bytes), sopInstanceUid: meta.sopInstanceUid ?? '' });
-        } catch (e) {
-          if (!isLvsegError(e)) throw e;
-          decodeErrors.push(e);
-          skippedImages.push({ code: e.code, message: e.message });
-        }
-      }
-      timings.decodeMs = ms(mark);
+      const { decoded, decodeErrors } = await this.decodeSeries(run, files, skippedImages);
       // Nothing decodes (e.g. a codec fails on every frame): that is a failure of this series, not a "not for lvseg".
       if (decoded.length === 0 && decodeErrors.length > 0) throw undecodableSeries(decodeErrors);
       // Non-image objects stored in the series (e.g. a report) are not images to check; they are listed as skipped.
       const reason = shortAxisSkipReason(decoded.map((d) => d.meta));
-      if (reason) return { outcome: 'skipped', modelVersion, reason, ...(skippedImages.length ? { skippedImages } : {}), timings };
+      if (reason) return { outcome: 'skipped', modelVersion, reason, ...(skippedImages.length ? { skippedImages } : {}), timings: pacsTimings(run.clock) };
 
-      const usable = this.usableImages(decoded, skippedImages);
-      if (usable.length === 0) return { outcome: 'skipped', modelVersion, reason: { code: 'NO_USABLE_IMAGES', message: 'no image of the series can be segmented' }, skippedImages, timings };
+      const usable = this.usableImages(run, decoded, skippedImages);
+      if (usable.length === 0) {
+        return { outcome: 'skipped', modelVersion, reason: { code: 'NO_USABLE_IMAGES', message: 'no image of the series can be segmented' }, skippedImages, timings: pacsTimings(run.clock) };
+      }
 
-      mark = performance.now();
-      const masks = await this.segment(handle, usable.map((d) => d.image));
-      timings.segmentMs = ms(mark);
-
-      mark = performance.now();
-      const seg = writeLvSegmentation(
-        usable.map((d, k) => ({ dataset: d.dataset, mask: masks[k], transferSyntaxUid: d.meta.transferSyntaxUid })),
-        { ...uids, model: { version: modelVersion, architecture: handle.architecture }, softwareVersion: this.softwareVersion },
+      // One engine call for the series (a cascade places each ROI with the series' consensus LV position); a full
+      // queue (HTTP traffic) is waited out rather than failing the whole series.
+      const segmented = await run.segmentSeries(
+        usable.map((d) => d.image),
+        { waitWhenFull: true },
       );
-      timings.writeMs = ms(mark);
+      const masks = segmented.map((s) => s.segmentation.mask);
 
-      mark = performance.now();
-      await this.storeInStudy(ref.studyInstanceUid, 'SEG', seg.bytes, uids);
-      timings.storeMs = ms(mark);
+      const seg = run.clock.time('write', () =>
+        writeLvSegmentation(
+          usable.map((d, k) => ({ dataset: d.dataset, mask: masks[k], transferSyntaxUid: d.meta.transferSyntaxUid })),
+          { ...uids, model: { version: modelVersion, architecture }, softwareVersion: this.softwareVersion },
+        ),
+      );
+
+      await run.clock.timeAsync('store', () => this.storeInStudy(ref.studyInstanceUid, 'SEG', seg.bytes, uids));
       this.log.info({ event: 'pacs.seg_stored', jobId, modelVersion, sopInstanceUid: uids.sopInstanceUid, frames: seg.frames }, `stored SEG ${uids.sopInstanceUid} (${seg.frames} frames)`);
 
-      const areas = usable.map((d, k) => lvAreaOf(masks[k], d.image));
-      const lvFunction = await this.reportLvFunction(usable, areas, seg, { ref, jobId, modelVersion, architecture: handle.architecture, segUids: uids, srUids }, timings);
+      const areas = segmented.map((s) => s.lvArea);
+      const lvFunction = await this.reportLvFunction(usable, areas, seg, { ref, jobId, modelVersion, architecture, segUids: uids, srUids }, run.clock);
       this.state.markProcessed(ref.seriesInstanceUid, modelVersion);
-      timings.totalMs = ms(started);
+      const timings = { ...pacsTimings(run.clock), totalMs: round(performance.now() - started) };
 
       const images: PacsImageResult[] = usable.map((d, k) => ({
         sopInstanceUid: d.sopInstanceUid,
@@ -163,9 +156,24 @@ export class SeriesSegmentationService {
         ...(seg.warnings.length ? { warnings: seg.warnings } : {}),
         timings,
       };
-    } finally {
-      handle.release();
+    });
+  }
+
+  /** Decodes every retrieved instance (and keeps its dataset for the SEG and SR); one that does not decode is listed as skipped. */
+  private async decodeSeries(run: PipelineRun, files: Buffer[], skippedImages: NonNullable<PacsJobResult['skippedImages']>): Promise<{ decoded: DecodedImage[]; decodeErrors: LvsegError[] }> {
+    const decoded: DecodedImage[] = [];
+    const decodeErrors: LvsegError[] = [];
+    for (const bytes of files) {
+      try {
+        const { image, meta } = await run.decodeUnchecked(bytes);
+        decoded.push({ image, meta, dataset: run.clock.time('decode', () => naturalizeDicom(bytes)), sopInstanceUid: meta.sopInstanceUid ?? '' });
+      } catch (e) {
+        if (!isLvsegError(e)) throw e;
+        decodeErrors.push(e);
+        skippedImages.push({ code: e.code, message: e.message });
+      }
     }
+    return { decoded, decodeErrors };
   }
 
   /**
@@ -178,12 +186,12 @@ export class SeriesSegmentationService {
     areas: Array<{ pixels: number; mm2: number | null }>,
     seg: WrittenSeg,
     ctx: { ref: SeriesRef; jobId: string; modelVersion: string; architecture: string; segUids: { seriesInstanceUid: string; sopInstanceUid: string }; srUids: { seriesInstanceUid: string; sopInstanceUid: string } },
-    timings: Record<string, number>,
+    clock: StageClock,
   ): Promise<PacsLvFunctionResult> {
-    let mark = performance.now();
+    const functionStart = performance.now();
     const fn = lvFunctionOfSeries(usable.map((d, k) => ({ sopInstanceUid: d.sopInstanceUid, meta: d.meta, area: areas[k] })));
     if ('reason' in fn) {
-      timings.functionMs = ms(mark);
+      clock.add('function', performance.now() - functionStart);
       this.metrics.lvFunctionReports.inc({ outcome: 'not_computed' });
       this.log.info({ event: 'pacs.lv_function_not_computed', jobId: ctx.jobId, code: fn.reason.code }, `no LV function for job ${ctx.jobId} (${fn.reason.code}): no SR written`);
       return { computed: false, reason: fn.reason };
@@ -198,10 +206,8 @@ export class SeriesSegmentationService {
         softwareVersion: this.softwareVersion,
       },
     );
-    timings.functionMs = ms(mark);
-    mark = performance.now();
-    await this.storeInStudy(ctx.ref.studyInstanceUid, 'SR', sr.bytes, ctx.srUids);
-    timings.srStoreMs = ms(mark);
+    clock.add('function', performance.now() - functionStart);
+    await clock.timeAsync('srStore', () => this.storeInStudy(ctx.ref.studyInstanceUid, 'SR', sr.bytes, ctx.srUids));
     this.metrics.lvFunctionReports.inc({ outcome: 'sr_stored' });
     this.log.info({ event: 'pacs.sr_stored', jobId: ctx.jobId, modelVersion: ctx.modelVersion, sopInstanceUid: ctx.srUids.sopInstanceUid, images: sr.imageGroups }, `stored SR ${ctx.srUids.sopInstanceUid}`);
     return { computed: true, ...sr.reported, sr: { ...ctx.srUids } };
@@ -219,11 +225,11 @@ export class SeriesSegmentationService {
   }
 
   /** Images the model can take, all of one size (a SEG has one Rows × Columns); the others are listed as skipped. */
-  private usableImages(decoded: DecodedImage[], skipped: NonNullable<PacsJobResult['skippedImages']>): DecodedImage[] {
-    const max = this.config.inference.maxImageSide;
+  private usableImages(run: PipelineRun, decoded: DecodedImage[], skipped: NonNullable<PacsJobResult['skippedImages']>): DecodedImage[] {
     const fits = decoded.filter((d) => {
-      if (d.image.rows <= max && d.image.columns <= max) return true;
-      skipped.push({ sopInstanceUid: d.sopInstanceUid, code: 'IMAGE_TOO_LARGE', message: `${d.image.columns}×${d.image.rows} is over LVSEG_MAX_IMAGE_SIDE (${max})` });
+      const refusal = run.imageTooLarge(d.image);
+      if (!refusal) return true;
+      skipped.push({ sopInstanceUid: d.sopInstanceUid, code: refusal.code, message: `${d.image.columns}×${d.image.rows} is over LVSEG_MAX_IMAGE_SIDE (${run.maxImageSide})` });
       return false;
     });
     const bySize = new Map<string, DecodedImage[]>();
@@ -239,22 +245,5 @@ export class SeriesSegmentationService {
       for (const d of group) skipped.push({ sopInstanceUid: d.sopInstanceUid, code: 'IMAGE_SIZE_DIFFERS', message: `${d.image.columns}×${d.image.rows} differs from the series' ${keep.replace('x', '×')}` });
     }
     return bySize.get(keep)!;
-  }
-
-  /**
-   * Masks of the images, through the service's inference queue, segmented together as one series (a cascade then
-   * places each ROI with the series' consensus LV position). A full queue (HTTP traffic) is waited out here rather
-   * than failing the whole series.
-   */
-  private async segment(handle: ModelHandle, images: GrayImage[]): Promise<BinaryMask[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { value } = await this.segmentation.queue.run(handle, 'series', () => handle.engine.segment(images, { series: true }));
-        return value.map((r) => r.mask);
-      } catch (e) {
-        if (!isLvsegError(e) || e.code !== 'QUEUE_FULL' || attempt >= 20) throw e;
-        await sleep(Math.min(2000, 100 * attempt));
-      }
-    }
   }
 }

@@ -42,7 +42,7 @@ export class PacsWebhookController {
   @ApiResponse({ status: 401, type: ErrorResponseDto, description: 'missing or wrong signature, or a timestamp older (or newer) than 5 minutes' })
   @ApiResponse({ status: 409, type: ErrorResponseDto, description: 'this event id was already received (replay)' })
   async receive(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<WebhookAcceptedDto> {
-    const accepted = this.webhooks.accept(await readRawBody(req), req.headers);
+    const accepted = await this.webhooks.accept(await readRawBody(req), req.headers);
     res.setHeader('Location', `/jobs/${accepted.jobId}`);
     return accepted;
   }

@@ -3,11 +3,11 @@ import type { Logger } from 'pino';
 import { LvsegError } from '@lvseg/common';
 import type { PacsConfig } from '@lvseg/config';
 import { APP_LOGGER } from '../../tokens';
-import { PacsJobsService } from '../jobs/pacs-jobs.service';
 import type { PacsJobState } from '../jobs/pacs-job';
 import { PACS_CONFIG, PACS_STATE } from '../pacs.tokens';
 import { PacsMetrics } from '../pacs-metrics';
 import type { PacsStateStore } from '../state/pacs-state-store';
+import { SERIES_JOB_QUEUE, SeriesJobQueue } from '../queue/series-job-queue';
 import { parseWebhookEvent } from './webhook-event';
 import { MAX_WEBHOOK_SKEW_SECONDS, WebhookAuthError, verifyWebhook } from './webhook-signature';
 
@@ -18,18 +18,18 @@ export interface WebhookAccepted {
   joined: boolean;
 }
 
-/** Authenticates a webhook (signature, age, replay), validates its event and hands the series to the job runner. */
+/** Authenticates a webhook (signature, age, replay), validates its event and hands the series to the job queue (in-process or Redis). */
 @Injectable()
 export class PacsWebhookService {
   constructor(
     @Inject(PACS_CONFIG) private readonly config: PacsConfig,
     @Inject(PACS_STATE) private readonly state: PacsStateStore,
-    private readonly jobs: PacsJobsService,
+    @Inject(SERIES_JOB_QUEUE) private readonly jobs: SeriesJobQueue,
     private readonly metrics: PacsMetrics,
     @Inject(APP_LOGGER) private readonly log: Logger,
   ) {}
 
-  accept(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs = Date.now()): WebhookAccepted {
+  async accept(rawBody: Buffer, headers: Record<string, string | string[] | undefined>, nowMs = Date.now()): Promise<WebhookAccepted> {
     try {
       verifyWebhook({ secret: this.config.webhookSecret, headers, rawBody, nowSeconds: nowMs / 1000 });
     } catch (e) {
@@ -49,7 +49,7 @@ export class PacsWebhookService {
       throw new LvsegError('conflict', 'WEBHOOK_REPLAYED', 'this event id was already received');
     }
     const { studyInstanceUid, seriesInstanceUid, modality, sopInstanceUid } = event.resource;
-    const { job, joined } = this.jobs.submit({ studyInstanceUid, seriesInstanceUid }, { source: 'webhook', eventId: event.id, modality });
+    const { job, joined } = await this.jobs.submit({ studyInstanceUid, seriesInstanceUid }, { source: 'webhook', eventId: event.id, modality });
     this.metrics.webhooks.inc({ outcome: joined ? 'joined' : 'accepted' });
     this.log.debug({ event: 'pacs.webhook', jobId: job.id, joined, ...(sopInstanceUid ? { sopInstanceUid } : {}) }, `webhook ${event.kind} → job ${job.id}`);
     return { jobId: job.id, state: job.state, joined };

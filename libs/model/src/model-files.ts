@@ -1,3 +1,7 @@
+/**
+ * A tfjs layers model as bytes and back: what training publishes, the model store keeps and serving loads (the same
+ * two files the browser fetches). Not part of training: serving, the ONNX export and the cascade use it too.
+ */
 import * as tf from '@tensorflow/tfjs';
 
 /** The files of a tfjs layers model as the model store keeps them: `model.json` (topology + manifest) and `weights.bin`. */
