@@ -10,6 +10,7 @@ import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
 import { runDatasetImport } from './commands/dataset-import';
+import { registerQuantizeCommand } from './commands/quantize';
 import { registerQueueCommands } from './commands/queue';
 
 const num = (name: string) => (v: string) => {
@@ -215,6 +216,7 @@ async function main(argv: string[]): Promise<number> {
   registerQueueCommands(program, cfg);
 
   const models = program.command('models').description('list, show, promote and roll back model versions');
+  registerQuantizeCommand(models, cfg);
   models
     .command('list')
     .option('--json', 'JSON output', false)
@@ -278,7 +280,6 @@ async function main(argv: string[]): Promise<number> {
   return exitCode;
 }
 
-// Exit only once stdout is flushed: a large --json report written to a pipe would otherwise be cut short.
 /** One line on stderr naming the problem (and its code), exit status 2. */
 function failed(e: unknown): number {
   if (isLvsegError(e)) process.stderr.write(`lvseg: ${e.message} [${e.code}]\n`);
@@ -286,6 +287,7 @@ function failed(e: unknown): number {
   return 2;
 }
 
+// Exit only once stdout is flushed: a large --json report written to a pipe would otherwise be cut short.
 main(process.argv).then((code) => {
   process.exitCode = code;
   process.stdout.write('', () => process.exit(code));
