@@ -157,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
     .description('evaluate a model (version, alias or folder) on a data split; exits 1 below --min-dice')
     .requiredOption('--model <ref>', 'version id, alias (e.g. production) or a folder with model.json')
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
-    .option('--split <name>', 'split to evaluate', 'val')
+    .option('--split <name>', "split to evaluate; paper-holdout: the paper protocol's seeded per-image 10 % holdout of split=train", 'val')
     .option('--min-dice <x>', 'exit 1 when mean Dice is below this', num('min-dice'))
     .option('--json', 'print one JSON object on stdout', false)
     .option('--series', "segment each case's images together as one series (a cascade then uses the series' consensus LV position)", false)

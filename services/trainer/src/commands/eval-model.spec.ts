@@ -5,12 +5,13 @@ import { repoRoot } from '@lvseg/common';
 import { dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from '@lvseg/model';
 import { loadDataset } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
-import { evaluateModel } from './eval';
+import { evaluateModel, PAPER_HOLDOUT_SPLIT } from './eval';
+import { protocolSplits } from './train';
 
 const FIXTURE = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook', 'png');
 
 /** A PNG data set of the two fixture pairs, each copied under 20 names (40 images, 2 cases, all in split val). */
-function dataset(dir: string): void {
+function dataset(dir: string, split = 'val'): void {
   mkdirSync(join(dir, 'images'));
   mkdirSync(join(dir, 'labels'));
   const rows = ['case,image,label,split'];
@@ -18,7 +19,7 @@ function dataset(dir: string): void {
     for (let i = 0; i < 20; i++) {
       copyFileSync(join(FIXTURE, 'images', `${name}.png`), join(dir, 'images', `${k}-${i}.png`));
       copyFileSync(join(FIXTURE, 'labels', `${name}.png`), join(dir, 'labels', `${k}-${i}.png`));
-      rows.push(`C${k},images/${k}-${i}.png,labels/${k}-${i}.png,val`);
+      rows.push(`C${k},images/${k}-${i}.png,labels/${k}-${i}.png,${split}`);
     }
   }
   writeFileSync(join(dir, 'manifest.csv'), rows.join('\n') + '\n');
@@ -60,4 +61,21 @@ describe('evaluateModel (lvseg eval) with the shipped production model', () => {
     const store = openModelStore(`file://${storeDir}`, { seedFrom: join(repoRoot(), 'models') });
     await expect(evaluateModel(store, 'production', dir, 'test')).rejects.toMatchObject({ code: 'SPLIT_NOT_FOUND', message: `${dir} has no images in split "test"; its splits: val` });
   });
+
+  it('paper-holdout: the paper protocol\'s per-image holdout of split=train, the images `train --protocol paper` selects on', async () => {
+    const store = openModelStore(`file://${storeDir}`, { seedFrom: join(repoRoot(), 'models') });
+    const trainDir = mkdtempSync(join(tmpdir(), 'lvseg-eval-train-'));
+    try {
+      dataset(trainDir, 'train');
+      const r = await evaluateModel(store, 'production', trainDir, PAPER_HOLDOUT_SPLIT);
+      const expected = protocolSplits(trainDir, 'paper').select.map((i) => i.id);
+      expect(expected).toHaveLength(4); // 10 % of 40
+      expect(r.split).toBe(PAPER_HOLDOUT_SPLIT);
+      expect(r.report.perImage.map((e) => e.id).sort()).toEqual([...expected].sort());
+      // The val-only set has no train split, so it has no holdout either: the error names what exists.
+      await expect(evaluateModel(store, 'production', dir, PAPER_HOLDOUT_SPLIT)).rejects.toMatchObject({ code: 'SPLIT_NOT_FOUND' });
+    } finally {
+      rmSync(trainDir, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

@@ -7,6 +7,13 @@ import { ModelStore } from '@lvseg/model-store';
 import { EfAgreement, efAgreement, EfPair, efBlandAltmanChart, formatEfAgreement, ModelEfInput, modelEfContext, renderChartSvg } from '@lvseg/report';
 import { requireDataDir } from '../store';
 import { CaseEf, EfItem, EfSummary, ejectionFractionByCase } from './eval-ef';
+import { protocolSplits } from './train';
+
+/**
+ * The pseudo-split `lvseg eval --split paper-holdout`: the paper protocol's seeded per-image 10 % holdout of split=train,
+ * the same images `lvseg train --protocol paper` selects on (so its per-image number can be re-measured).
+ */
+export const PAPER_HOLDOUT_SPLIT = 'paper-holdout';
 
 /** The evaluation report with each case's ejection fraction (expert vs model) added. */
 export type EvalReport = Omit<EvaluationReport, 'perCase'> & { perCase: Array<EvaluationReport['perCase'][number] & { ef: CaseEf }> };
@@ -64,10 +71,11 @@ export async function evaluateModel(store: ModelStore, ref: string, data: string
   const dir = requireDataDir(data);
   const { model, card, source } = await loadLvModelByRef(store, ref);
   try {
-    const { manifest, items } = loadDataset(dir, { splits: [split] });
+    const { manifest, items } =
+      split === PAPER_HOLDOUT_SPLIT ? (({ manifest, select }) => ({ manifest, items: select }))(protocolSplits(dir, 'paper')) : loadDataset(dir, { splits: [split] });
     if (items.length === 0) {
       const splits = [...new Set(manifest.rows.map((r) => r.split))];
-      throw new LvsegError('not-found', 'SPLIT_NOT_FOUND', `${dir} has no images in split "${split}"; its splits: ${splits.join(', ') || '(none)'}`);
+      throw new LvsegError('not-found', 'SPLIT_NOT_FOUND', `${dir} has no images in split "${split}"; its splits: ${splits.join(', ') || '(none)'}${splits.includes('train') ? ` (and ${PAPER_HOLDOUT_SPLIT}, the paper protocol's per-image holdout of train)` : ''}`);
     }
     const mask = maskOptionsOf(card);
     // As a series: each case's images together (the PACS path and the series endpoint), so a cascade can use the
