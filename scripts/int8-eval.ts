@@ -27,7 +27,7 @@ function arg(name: string, fallback?: string): string | undefined {
   const { card, files } = await openConfiguredStore(cfg).load(ref);
   const data = join(cfg.dataDir, 'sunnybrook-png');
   if (process.argv.includes('--calibrate')) {
-    const model = await lvModelFromFiles(files, card.architecture);
+    const model = await lvModelFromFiles(files, card);
     const t0 = Date.now();
     const calibration = await calibrateModel(model, card, { data, split: 'train', every: Number(arg('every', '1')), weightBits: Number(arg('weight-bits', '8')) as 7 | 8, networks: arg('networks')?.split(',') });
     disposeLvModel(model);

@@ -25,7 +25,7 @@ export async function loadLvModelByRef(
   folders: ModelFolderReader = fileModelFolders,
 ): Promise<{ model: LvModel; card?: ModelCard; source: string }> {
   const folder = folders.read(ref, ['model.json', CASCADE_FILES.spec]);
-  if (folder) return { model: await lvModelFromFiles(folder.files, folder.card?.architecture ?? 'unknown'), card: folder.card, source: folder.source };
+  if (folder) return { model: await lvModelFromFiles(folder.files, folder.card ?? 'unknown'), card: folder.card, source: folder.source };
   const { card, files } = await store.load(ref);
-  return { model: await lvModelFromFiles(files, card.architecture), card, source: `${store.uri}#${card.version}` };
+  return { model: await lvModelFromFiles(files, card), card, source: `${store.uri}#${card.version}` };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, InputScaling, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
 import { fillHoles, largestComponent, selectComponent } from './metrics';
 import type { StageRunner } from './cascade/cascade';
 
@@ -60,23 +60,27 @@ export function wholeImageSegmentation(modelProbability: Float32Array, image: Pi
   return { probability, mask: probabilityToMask(probability, image.rows, image.columns, opts) };
 }
 
-/** Segment images of any size: the shared preprocessing, the model, the probability back at each image's own size, a mask. */
-export function segmentImages(model: tf.LayersModel, images: GrayImage[], opts: MaskOptions = {}, batchSize = 4): Array<{ probability: Float32Array; mask: BinaryMask }> {
-  const probs = predictLvProbabilities(model, images.map((im) => toModelInput(im)), MODEL_INPUT_SIZE, batchSize);
+/**
+ * Segment images of any size: the shared preprocessing (with the model's `inputScaling`, its card's), the model, the
+ * probability back at each image's own size, a mask.
+ */
+export function segmentImages(model: tf.LayersModel, images: GrayImage[], opts: MaskOptions = {}, batchSize = 4, inputScaling: InputScaling = 'normalize'): Array<{ probability: Float32Array; mask: BinaryMask }> {
+  const probs = predictLvProbabilities(model, images.map((im) => toModelInput(im, MODEL_INPUT_SIZE, inputScaling)), MODEL_INPUT_SIZE, batchSize);
   return images.map((im, k) => wholeImageSegmentation(probs[k], im, opts));
 }
 
 /**
  * `segmentImages` with the forward pass injected (any runtime: tfjs, onnxruntime in a worker), as `segmentCascade`
- * takes its stage runners; a whole-image model has no ROI.
+ * takes its stage runners; a whole-image model has no ROI. `inputScaling`: the model's (its card's), as in `segmentImages`.
  */
 export async function segmentWholeImages(
   images: GrayImage[],
   run: StageRunner,
   opts: MaskOptions = {},
+  inputScaling: InputScaling = 'normalize',
 ): Promise<Array<{ probability: Float32Array; mask: BinaryMask; lvFound: boolean; roi: null; roiSource: null }>> {
   if (images.length === 0) return [];
-  const probs = await run(images.map((im) => toModelInput(im)), MODEL_INPUT_SIZE);
+  const probs = await run(images.map((im) => toModelInput(im, MODEL_INPUT_SIZE, inputScaling)), MODEL_INPUT_SIZE);
   return images.map((im, k) => {
     const { probability, mask } = wholeImageSegmentation(probs[k], im, opts);
     return { probability, mask, lvFound: mask.data.some((v) => v !== 0), roi: null, roiSource: null };

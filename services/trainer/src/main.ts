@@ -33,6 +33,7 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
     valEvery: o.valEvery as number | undefined,
     initializer: o.initializer as TrainConfig['initializer'],
     bias: o.bias as TrainConfig['bias'],
+    inputScaling: o.inputScaling as TrainConfig['inputScaling'],
     workers: o.workers as number | undefined,
   };
 }
@@ -61,6 +62,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--workers <n>', 'worker threads computing each step\'s gradients on shards of the batch (data-parallel; default 1: the main thread)', num('workers'))
     .addOption(new Option('--initializer <name>', "fresh weights (fcn-paper): the architecture's default, or the paper lab's truncated normal with stddev 0.1").choices(INITIALIZERS))
     .addOption(new Option('--bias <variant>', 'convolution biases (fcn-paper): zero-initialised, or none as in one variant of the paper lab').choices(BIAS_VARIANTS))
+    .option('--input-scaling <name>', "model input (fcn-paper; recorded on the card, served the same way): normalize (default: per-image 0.5th/99.5th percentiles to [0, 1]) or raw-1024 (the paper lab's: modality pixel value / 1024, no min-max; on the PNG set, already min-max scaled to 0-255 by its maker, that is value / 1024)")
     .addOption(new Option('--protocol <name>', 'by-patient: fit on split=train, select on split=val; paper: per-image 90/10 split of split=train').choices(['by-patient', 'paper']).default('by-patient'));
 }
 

@@ -1,6 +1,6 @@
 import { basename, extname } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import { LabelledImage, Manifest, toModelInput } from '@lvseg/imaging';
+import { InputScaling, LabelledImage, Manifest, MODEL_INPUT_SIZE, toModelInput } from '@lvseg/imaging';
 import { EpochMetrics, TrainConfig, TrainHooks, heatmapLayers, layerActivationMaps, renderHeatmap } from '@lvseg/model';
 import type { RunEpoch, RunStepProgress, RunStore } from '@lvseg/model-store';
 
@@ -75,6 +75,8 @@ export class RunRecorder {
     private readonly log: (line: string) => void,
     private readonly progressEveryMs: number,
     private readonly nowMs: () => number,
+    /** The run's input scaling: the heatmaps show what the network sees. */
+    private readonly inputScaling: InputScaling | undefined,
   ) {}
 
   /** Creates the run; undefined (after one logged line) when the store cannot, so training goes on unrecorded. */
@@ -96,7 +98,7 @@ export class RunRecorder {
       });
       log(`recording run ${created.id} in ${opts.store.uri}${run.valImage ? ` (heatmaps of ${run.valImage.id})` : ' (no val image: no heatmaps)'}`);
       const progressEveryMs = Math.max(0, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
-      return new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log, progressEveryMs, opts.nowMs ?? Date.now);
+      return new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log, progressEveryMs, opts.nowMs ?? Date.now, run.cfg.inputScaling);
     } catch (e) {
       log(`run store ${opts.store.uri}: cannot create the run record, training goes on unrecorded: ${(e as Error).message}`);
       return undefined;
@@ -150,7 +152,7 @@ export class RunRecorder {
     const started = Date.now();
     try {
       const present = this.layers.filter((name) => model.layers.some((l) => l.name === name));
-      const maps = layerActivationMaps(model, toModelInput(image.image), present);
+      const maps = layerActivationMaps(model, toModelInput(image.image, MODEL_INPUT_SIZE, this.inputScaling), present);
       const pngs = new Map(maps.map((m) => [m.layer, renderHeatmap(m, image.image).png]));
       this.renderMs += Date.now() - started;
       this.renderedEpochs++;

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { LvsegError } from '@lvseg/common';
-import { BinaryMask, GrayImage, MODEL_INPUT_SIZE, Roi, cropToRoi, normalize, pasteFromRoi, resizeMaskNearest, toModelInput } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, InputScaling, MODEL_INPUT_SIZE, Roi, cropToRoi, inputScalingOf, normalize, pasteFromRoi, resizeMaskNearest, toModelInput } from '@lvseg/imaging';
 import { ARCHITECTURES } from '../architectures';
 import { GradCamMap, LayerMap, gradCam, layerActivationMaps } from '../explain';
 import { MaskOptions, predictLvProbabilities, segmentWholeImages } from '../segmentation';
@@ -13,7 +13,8 @@ import { modelFromFiles, modelToFiles } from '../model-files';
 import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localise, localiserInput, planRois, segmentCascade, segmenterInput } from './cascade';
 
 export type LvModel =
-  | { kind: 'single'; architecture: string; model: tf.LayersModel }
+  /** `inputScaling`: how its input is made from the image (its card's `preprocessing.inputScaling`); absent: `normalize`. */
+  | { kind: 'single'; architecture: string; model: tf.LayersModel; inputScaling?: InputScaling }
   | { kind: 'cascade'; localiser: tf.LayersModel; segmenter: tf.LayersModel; spec: CascadeSpec };
 
 /** One segmented image, whatever the model kind. */
@@ -91,12 +92,19 @@ export async function lvModelToFiles(m: LvModel): Promise<Map<string, Buffer>> {
   return out;
 }
 
-/** Load a model of either kind from its store files; `architecture` is the card's. */
-export async function lvModelFromFiles(files: Map<string, Buffer>, architecture: string): Promise<LvModel> {
+/**
+ * Load a model of either kind from its store files and its card (architecture, and the input scaling its
+ * `preprocessing` records), or, for files without a card, an architecture name (then the input is `normalize`d).
+ */
+export async function lvModelFromFiles(files: Map<string, Buffer>, card: string | { architecture: string; preprocessing?: unknown }): Promise<LvModel> {
+  const architecture = typeof card === 'string' ? card : card.architecture;
+  const inputScaling = inputScalingOf(typeof card === 'string' ? undefined : card);
   if (!isCascadeFiles(files)) {
     if (!files.has('model.json') || !files.has('weights.bin')) throw new LvsegError('unsupported', 'MODEL_FILES_MISSING', 'model.json and weights.bin are required (or cascade.json with both stages)');
-    return { kind: 'single', architecture, model: await modelFromFiles(files) };
+    return { kind: 'single', architecture, model: await modelFromFiles(files), inputScaling };
   }
+  // The cascade's stages take crops of one normalize()d image; no other scaling is implemented for them.
+  if (inputScaling !== 'normalize') throw new LvsegError('unsupported', 'UNSUPPORTED_INPUT_SCALING', `a cascade takes normalize()d input only; its card says preprocessing.inputScaling ${inputScaling}`);
   const spec = { ...REQUIRED_CASCADE_SPEC, ...(JSON.parse(files.get(CASCADE_FILES.spec)!.toString('utf8')) as Partial<CascadeSpec>) };
   const stage = async (s: 'localiser' | 'segmenter') => {
     const f = CASCADE_FILES[s];
@@ -125,7 +133,7 @@ export async function segmentLv(m: LvModel, images: GrayImage[], mask: MaskOptio
   if (m.kind === 'cascade') return segmentCascade(images, tfjsCascadeRunners(m), m.spec, mask, opts);
   // The same whole-image path as the onnxruntime engine, with the forward pass on tfjs.
   const batchSize = opts.batchSize ?? 4;
-  return segmentWholeImages(images, async (inputs, size) => predictLvProbabilities(m.model, inputs, size, batchSize), mask);
+  return segmentWholeImages(images, async (inputs, size) => predictLvProbabilities(m.model, inputs, size, batchSize), mask, m.inputScaling);
 }
 
 /** A cascade's ROI for one image alone (tfjs), or null when no LV is found. */
@@ -152,7 +160,7 @@ function roiMapToImage(map: LayerMap, roi: Roi, image: GrayImage, layer: string)
  * resolution over the whole image; its segmenter layers (ROI only) are brought back to the image grid, 0 outside.
  */
 export function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[]): LayerMap[] {
-  if (m.kind === 'single') return layerActivationMaps(m.model, toModelInput(image), layers);
+  if (m.kind === 'single') return layerActivationMaps(m.model, toModelInput(image, MODEL_INPUT_SIZE, m.inputScaling), layers);
   const parts = layers.map((l) => ({ layer: l, ...splitLayer(m, l) }));
   const normalized = normalize(image);
   const out = new Map<string, LayerMap>();
@@ -174,7 +182,7 @@ export function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[])
 export function lvGradCam(m: LvModel, image: GrayImage, layer: string, mask: BinaryMask, classIndex = 1): GradCamMap {
   if (m.kind === 'single') {
     const region = resizeMaskNearest(mask, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE).data;
-    return gradCam(m.model, toModelInput(image), layer, region, { classIndex });
+    return gradCam(m.model, toModelInput(image, MODEL_INPUT_SIZE, m.inputScaling), layer, region, { classIndex });
   }
   const { stage, name } = splitLayer(m, layer);
   const normalized = normalize(image);

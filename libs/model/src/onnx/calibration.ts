@@ -50,7 +50,7 @@ export function lvNetworks(model: LvModel): Array<{ name: string; net: tf.Layers
  * the segmenter nothing, as in serving.
  */
 export async function servedNetworkInputs(model: LvModel, images: GrayImage[]): Promise<Record<string, Float32Array[]>> {
-  if (model.kind === 'single') return { model: images.map((im) => toModelInput(im)) };
+  if (model.kind === 'single') return { model: images.map((im) => toModelInput(im, MODEL_INPUT_SIZE, model.inputScaling)) };
   const seen: Record<string, Float32Array[]> = { localiser: [], segmenter: [] };
   const recording = (name: 'localiser' | 'segmenter', net: tf.LayersModel): StageRunner => async (inputs, size) => {
     seen[name].push(...inputs);

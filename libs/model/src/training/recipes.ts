@@ -1,4 +1,4 @@
-import { DEFAULT_AUGMENTATION, NO_AUGMENTATION } from '@lvseg/imaging';
+import { DEFAULT_AUGMENTATION, INPUT_SCALINGS, NO_AUGMENTATION } from '@lvseg/imaging';
 import { DEFAULT_MASK_OPTIONS } from '../segmentation';
 import { LvsegError } from '@lvseg/common';
 import type { TrainConfig } from './trainer';
@@ -68,4 +68,10 @@ export function validateTrainConfig(cfg: TrainConfig, stage = ''): void {
   if (!(cfg.decayRate > 0 && cfg.decayRate <= 1)) bad('decay-rate', 'takes a number in (0, 1]', cfg.decayRate);
   if (!(cfg.crop === 0 || (Number.isInteger(cfg.crop) && cfg.crop >= 32 && cfg.crop <= 256 && cfg.crop % 16 === 0))) bad('crop', 'takes 0 (whole images) or a multiple of 16 from 32 to 256', cfg.crop);
   if (cfg.workers !== undefined) positiveInt('workers', cfg.workers, 64);
+  const scaling = cfg.inputScaling ?? 'normalize';
+  if (!INPUT_SCALINGS.includes(scaling)) bad('input-scaling', `takes ${INPUT_SCALINGS.join(' or ')}`, scaling);
+  // raw-1024 is the paper lab's input for the lab's network; its values exceed 1 on DICOM, where the intensity
+  // augmentation clips at 1, and a cascade's stages take crops of one normalize()d image.
+  if (scaling !== 'normalize' && cfg.arch !== 'fcn-paper') bad('input-scaling', `takes ${scaling} only with --arch fcn-paper (this stage is ${cfg.arch})`, scaling);
+  if (scaling !== 'normalize' && (cfg.augment.gamma || cfg.augment.contrast)) bad('input-scaling', `takes ${scaling} only without intensity augmentation (which clips at 1)`, scaling);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { LvsegError, SeededRandom } from '@lvseg/common';
-import { AugmentOptions, LabelledImage, MODEL_INPUT_SIZE, augmentPair, maskToModelSize, toModelInput } from '@lvseg/imaging';
+import { AugmentOptions, InputScaling, LabelledImage, MODEL_INPUT_SIZE, augmentPair, maskToModelSize, toModelInput } from '@lvseg/imaging';
 import { BiasVariant, InitializerName, buildModel } from '../architectures';
 import { dice, pixelAccuracy } from '../metrics';
 import { segmentImages, MaskOptions } from '../segmentation';
@@ -35,6 +35,11 @@ export interface TrainConfig {
   initializer?: InitializerName;
   /** Convolution biases (fcn-paper: the lab's `none` variant); absent: `zero`. */
   bias?: BiasVariant;
+  /**
+   * How the model's input is made from the image (fcn-paper: the lab's `raw-1024`, modality value / 1024); absent:
+   * `normalize`. Also written to the card's `preprocessing.inputScaling`, which every serving path reads.
+   */
+  inputScaling?: InputScaling;
   /**
    * Worker threads computing each step's gradients on shards of the batch (data-parallel, `GradientWorkerPool`);
    * absent or 1: the step runs on the calling thread.
@@ -79,8 +84,8 @@ interface Prepared {
   mask: Uint8Array;
 }
 
-function prepare(items: LabelledImage[]): Prepared[] {
-  return items.map((it) => ({ input: toModelInput(it.image), mask: maskToModelSize(it.mask).data }));
+function prepare(items: LabelledImage[], inputScaling: InputScaling | undefined): Prepared[] {
+  return items.map((it) => ({ input: toModelInput(it.image, MODEL_INPUT_SIZE, inputScaling), mask: maskToModelSize(it.mask).data }));
 }
 
 function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
@@ -118,10 +123,10 @@ function cropOrigin(mask: Uint8Array, n: number, crop: number, p: number, rng: S
   return [rng.int(max + 1), rng.int(max + 1)];
 }
 
-/** Evaluate a model on labelled images with the serving path (preprocess → model → mask at image size). */
-export function evaluateSplit(model: tf.LayersModel, items: LabelledImage[], mask: MaskOptions = {}): SplitMetrics {
+/** Evaluate a model on labelled images with the serving path (preprocess with `inputScaling` → model → mask at image size). */
+export function evaluateSplit(model: tf.LayersModel, items: LabelledImage[], mask: MaskOptions = {}, inputScaling: InputScaling = 'normalize'): SplitMetrics {
   if (items.length === 0) return { dice: NaN, pixelAccuracy: NaN, images: 0 };
-  const results = segmentImages(model, items.map((i) => i.image), mask);
+  const results = segmentImages(model, items.map((i) => i.image), mask, 4, inputScaling);
   let d = 0;
   let a = 0;
   results.forEach((r, k) => {
@@ -187,7 +192,7 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
   const side = cfg.crop > 0 ? cfg.crop : n;
   const model = buildModel(cfg.arch, { seed: cfg.seed, size: cfg.crop > 0 ? null : n, initializer: cfg.initializer, bias: cfg.bias });
   if (init) copyInitialWeights(model, init);
-  const samples = prepare(train);
+  const samples = prepare(train, cfg.inputScaling);
   const data: StageData = {
     count: samples.length,
     side,
@@ -204,7 +209,7 @@ export async function trainModel(train: LabelledImage[], val: LabelledImage[], c
       }
       return { image, mask };
     },
-    select: val.length ? (m) => evaluateSplit(m, val, cfg.mask) : undefined,
+    select: val.length ? (m) => evaluateSplit(m, val, cfg.mask, cfg.inputScaling) : undefined,
   };
   return fitStage(model, data, cfg, hooks);
 }

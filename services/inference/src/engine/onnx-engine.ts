@@ -82,7 +82,7 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     if (model.kind === 'cascade') {
       return segmentCascade(images, { localiser: onnxRunner(this.stages[0]), segmenter: onnxRunner(this.stages[1]) }, model.spec, this.maskOptions, opts);
     }
-    return segmentWholeImages(images, onnxRunner(this.stages[0]), this.maskOptions);
+    return segmentWholeImages(images, onnxRunner(this.stages[0]), this.maskOptions, model.inputScaling);
   }
 
   /**

@@ -76,7 +76,7 @@ export class TfjsEngineFactory implements EngineFactory {
   async create(card: ModelCard, files: Map<string, Buffer>): Promise<SegmentationEngine> {
     let model: LvModel;
     try {
-      model = await lvModelFromFiles(files, card.architecture);
+      model = await lvModelFromFiles(files, card);
     } catch (e) {
       throw new LvsegError('unsupported', 'MODEL_LOAD_FAILED', `model ${card.version} does not load as a tfjs layers model: ${String((e as Error).message ?? e).slice(0, 200)}`, {
         version: card.version,

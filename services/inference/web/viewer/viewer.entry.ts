@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BinaryMask, GrayImage } from '@lvseg/imaging/image';
 import { decodeDicomImage } from '@lvseg/imaging/dicom';
+import { inputScalingOf } from '@lvseg/imaging/model-input';
 import { setCodecWasmBaseUrl } from '@lvseg/imaging/codecs/decode-frame';
 import { maskOptionsOf, predictLvProbabilities, segmentImages } from '@lvseg/model/segmentation';
 import { CascadeSpec, REQUIRED_CASCADE_SPEC, segmentCascade } from '@lvseg/model/cascade/cascade';
@@ -321,13 +322,15 @@ async function runInBrowser(): Promise<void> {
     setStatus(`Running ${r.model.version} in this browser (tfjs ${backend})…`);
     // Let the status paint before the synchronous forward pass.
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-    // The post-processing the model was evaluated with, read from its card as the server's engine does.
+    // The input scaling the model was trained with and the post-processing it was evaluated with, read from its card
+    // as the server's engines do.
     const maskOptions = maskOptionsOf(card);
+    const inputScaling = inputScalingOf(card);
     const tensorsBefore = tf.memory().numTensors;
     const started = performance.now();
     const [{ mask }] =
       model.kind === 'single'
-        ? segmentImages(model.model, [image], maskOptions, 1)
+        ? segmentImages(model.model, [image], maskOptions, 1, inputScaling)
         : await segmentCascade(
             [image],
             { localiser: async (x, size) => predictLvProbabilities(model.localiser, x, size, 1), segmenter: async (x, size) => predictLvProbabilities(model.segmenter, x, size, 1) },

@@ -72,7 +72,7 @@ export async function quantizeVersion(store: ModelStore, ref: string, opts: Quan
   const { card, files } = await store.load(ref);
   if (files.has(INT8_CALIBRATION_FILE)) throw new LvsegError('conflict', 'MODEL_ALREADY_CALIBRATED', `${card.version} already carries ${INT8_CALIBRATION_FILE}`);
   readManifest(requireDataDir(opts.data)); // fail on a bad folder before loading the model
-  const model = await lvModelFromFiles(files, card.architecture);
+  const model = await lvModelFromFiles(files, card);
   let calibration: Int8Calibration;
   try {
     calibration = await calibrateModel(model, card, opts);

@@ -133,7 +133,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
       result = { ...seg, history: [...trained.localiser.history, ...seg.history], steps: trained.localiser.steps + seg.steps, trainMs: trained.localiser.trainMs + seg.trainMs };
     } else {
       result = await trainModel(fit, select, cfg, allHooks, opts.init?.model.kind === 'single' ? opts.init.model.model : undefined);
-      lvModel = { kind: 'single', architecture: cfg.arch, model: result.model };
+      lvModel = { kind: 'single', architecture: cfg.arch, model: result.model, inputScaling: cfg.inputScaling ?? 'normalize' };
     }
     return {
       cfg, cascade, result, lvModel, manifest, dataDir: dir, protocol,
@@ -172,7 +172,9 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
     inputShape: [256, 256, 1],
     classes: ['background', 'lv'],
     preprocessing: {
-      normalize: 'per-image percentiles 0.5..99.5 -> [0,1], clipped',
+      // What every serving path reads (inputScalingOf): a card without it predates the option and means normalize.
+      inputScaling: t.cfg.inputScaling ?? 'normalize',
+      normalize: (t.cfg.inputScaling ?? 'normalize') === 'raw-1024' ? 'none: modality pixel value / 1024 (the paper lab\'s input), not clipped' : 'per-image percentiles 0.5..99.5 -> [0,1], clipped',
       resample: t.cascade
         ? `localiser: bilinear to ${t.cascade.spec.localiserSize}x${t.cascade.spec.localiserSize}; segmenter: a ${t.cascade.spec.roiSideMm} mm square ROI around the localised LV (PixelSpacing, else a 350 mm field of view), bilinear to ${t.cascade.spec.segmenterSize}x${t.cascade.spec.segmenterSize}`
         : 'bilinear to 256x256',
