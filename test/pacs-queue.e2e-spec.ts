@@ -116,7 +116,12 @@ describeIfTools('PACS past one machine (real redis-server + Orthanc, bridge queu
     bridge = await createInferenceApp({ config, store, logger: captureLogs('info').logger, pacs: { config: pacs, queue } });
     await bridge.listen(port, '127.0.0.1');
     bridgeUrl = `http://127.0.0.1:${port}`;
-    await until('the bridge to be ready', async () => ((await request(bridgeUrl).get('/health/ready')).status === 200 ? true : undefined), PHASE_MS);
+    const ready = await until('the bridge to be ready', async () => {
+      const r = await request(bridgeUrl).get('/health/ready');
+      return r.status === 200 ? r : undefined;
+    }, PHASE_MS);
+    // Ready means the model, the PACS and (Redis mode) Redis: each check under its name.
+    expect([ready.body.pacs, ready.body.redis]).toEqual([{ status: 'ok', checkedAt: expect.any(String) }, { status: 'ok', checkedAt: expect.any(String) }]);
   }, PHASE_MS);
 
   afterAll(async () => {
@@ -196,7 +201,7 @@ describeIfTools('PACS past one machine (real redis-server + Orthanc, bridge queu
     );
   }, 3 * PHASE_MS);
 
-  it('lvseg backfill with a second model version writes one new SEG per series; run again it queues nothing', async () => {
+  it('lvseg backfill with a second model version (--since, --dry-run; stopped with Ctrl-C and resumed) writes one new SEG per series; run again it queues nothing', async () => {
     // A second version: the shipped model copied under a new version id (no training).
     const { card, files } = await store.load(v1);
     const { version: _v, createdAt: _c, files: _f, ...body } = card;
@@ -207,11 +212,33 @@ describeIfTools('PACS past one machine (real redis-server + Orthanc, bridge queu
     const dry = await runLvseg(['backfill', '--model', v2, '--dry-run'], workerEnv);
     expect(dry.stderr).not.toMatch(/Error/);
     expect(dry.stdout).toContain(`${sourceSeries.length} series found, would queue ${sourceSeries.length}, 0 already queued for ${v2}`);
+    // --since filters on the study date in the QIDO-RS query (the Sunnybrook studies are dated 2012: StudyDate 20120000).
+    const since = async (date: string) => (await runLvseg(['backfill', '--model', v2, '--since', date, '--dry-run'], workerEnv)).stdout;
+    expect(await since('2011-06-01')).toContain(`${sourceSeries.length} series found, would queue ${sourceSeries.length}, 0 already queued for ${v2}`);
+    expect(await since('2013-01-01')).toContain(`0 series found, would queue 0, 0 already queued for ${v2}`);
 
     const started = performance.now();
+    // Stop: Ctrl-C (SIGINT) once the series are queued, while it follows them; the queued jobs run on regardless.
+    const first = startLvseg(['backfill', '--model', v2, '--modality', 'MR', '--wait'], workerEnv);
+    const queuedLine = `${sourceSeries.length} series found, queued ${sourceSeries.length}, 0 already queued for ${v2}`;
+    for (let i = 0; !first.stdout().includes(queuedLine) && first.child.exitCode === null; i++) {
+      if (i > PHASE_MS / 100) throw new Error(`the first backfill did not queue the series: ${first.stderr().slice(-2000)}`);
+      await sleep(100);
+    }
+    expect(first.stdout()).toContain(queuedLine);
+    // Progress on stderr: the search's pages, then the jobs.
+    expect(first.stderr()).toContain(`backfill: ${sourceSeries.length} series found, ${sourceSeries.length} queued, 0 already queued`);
+    const stoppedWhileFollowing = first.child.exitCode === null;
+    if (stoppedWhileFollowing) first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    // Stopped while jobs were open, it says they run on and how to follow them again (or they had all finished).
+    if (stoppedWhileFollowing) expect(first.stdout()).toMatch(/stopped following the jobs \(they run on\)|finished \(\d+ segmented, \d+ skipped, 0 failed\), 0 open/);
+
+    // Resume: the same command queues nothing new (the jobs exist) and follows them to the end.
     const run = await runLvseg(['backfill', '--model', v2, '--modality', 'MR', '--wait'], workerEnv);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`${sourceSeries.length} series found, queued ${sourceSeries.length}, 0 already queued for ${v2}`);
+    expect(run.stdout).toContain(`${sourceSeries.length} series found, queued 0, ${sourceSeries.length} already queued for ${v2}`);
+    expect(run.stderr).toMatch(new RegExp(`backfill: \\d+/${sourceSeries.length} finished`));
     // Every job finished, none failed; each segmented its series, or (run twice after a lost lock) found its SEG stored.
     expect(run.stdout).toMatch(new RegExp(`backfill: ${sourceSeries.length}/${sourceSeries.length} finished \\(\\d+ segmented, \\d+ skipped, 0 failed\\), 0 open`));
     const v2Jobs = await Promise.all(sourceSeries.map((s) => getJob(`${s}@${v2}`)));
@@ -231,12 +258,39 @@ describeIfTools('PACS past one machine (real redis-server + Orthanc, bridge queu
     }
     for (const s of segs) expect(s.Instances).toHaveLength(1);
 
-    // Resume: everything is queued already (finished jobs are kept), nothing new runs.
+    // Run again after the end: still nothing new (finished jobs are kept).
     const again = await runLvseg(['backfill', '--model', v2], workerEnv);
-    expect(again.code).toBe(0);
     expect(again.stdout).toContain(`${sourceSeries.length} series found, queued 0, ${sourceSeries.length} already queued for ${v2}`);
     expect(await segsOf()).toHaveLength(2 * sourceSeries.length);
     // eslint-disable-next-line no-console
-    console.log(`backfill e2e: ${sourceSeries.length} series with ${v2} in ${Math.round(wallMs / 1000)} s wall (model load included); load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+    console.log(`backfill e2e: ${sourceSeries.length} series with ${v2} in ${Math.round(wallMs / 1000)} s wall (model load included; first run ${stoppedWhileFollowing ? 'stopped with SIGINT while following its jobs' : 'ended before the SIGINT'}); load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
   }, 3 * PHASE_MS);
+
+  // Last: it stops Redis (and starts it again on its port).
+  it('GET /health/ready: the bridge is not ready while Redis is down, with the reason, and ready again once it is back', async () => {
+    const readyStatus = async () => {
+      const r = await request(bridgeUrl).get('/health/ready');
+      return { status: r.status, body: r.body as { error?: { code: string; message: string }; checks?: Record<string, { status: string; code?: string; message?: string }> }, text: r.text };
+    };
+    const port = redis.port;
+    await redis.stop();
+    // The PACS still answers: Redis is the one reason (the verdicts are cached a few seconds: wait for the new one).
+    const down = await until('not ready after Redis stopped', async () => {
+      const r = await readyStatus();
+      return r.status === 503 && r.body.checks?.redis?.status === 'failing' ? r : undefined;
+    }, 60_000);
+    expect(down.body.error!.code).toBe('QUEUE_UNAVAILABLE');
+    expect(down.body.error!.message).toMatch(/^redis not ready: /);
+    expect(down.body.checks!.pacs.status).toBe('ok');
+    expect(down.body.checks!.model.status).toBe('ok');
+    expect(down.text).not.toContain(redis.url);
+
+    redis = await startRedis({ port });
+    // BullMQ reconnects (1 s, then longer waits); the check then passes again.
+    const up = await until('ready after Redis came back', async () => {
+      const r = await readyStatus();
+      return r.status === 200 ? r : undefined;
+    }, 120_000);
+    expect(up.body).toMatchObject({ status: 'ready', redis: { status: 'ok' }, pacs: { status: 'ok' } });
+  }, PHASE_MS);
 });

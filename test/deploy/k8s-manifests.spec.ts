@@ -10,6 +10,8 @@ import { K8sObject, kubectlVersion, renderKustomization } from './support/kustom
 import { containersOf, podTemplates, validateManifests } from './support/manifest-rules';
 import { unknownFieldViolations } from './support/strict-fields';
 import { loadQueueConfig } from '@lvseg/config';
+import { DEFAULT_PACS_TIMING } from '../../services/inference/src/pacs/jobs/pacs-jobs.service';
+import { WORKER_HEARTBEAT_MS } from '../../services/inference/src/pacs/queue/series-worker';
 import { K8S_DIR, OVERLAYS, Overlay, documentedSecrets, readRepoFile } from './support/repo-files';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -211,6 +213,30 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       // The PACS settings go to the bridge and the workers only (the workers fetch series and store SEGs).
       for (const t of podTemplates(objects).filter((x) => !['StatefulSet/lvseg-pacs', 'Deployment/lvseg-worker'].includes(`${x.owner.kind}/${x.owner.metadata.name}`))) {
         for (const x of t.spec.containers) expect((x.envFrom ?? []).map((e: Json) => e.configMapRef?.name)).not.toContain('lvseg-pacs-config');
+      }
+    });
+
+    it('probes the PACS bridge on /health/ready (model, PACS and Redis, checked concurrently) within the probe timeout; liveness never depends on them', () => {
+      const bridge = find(objects, 'StatefulSet', 'lvseg-pacs').spec.template.spec.containers[0];
+      expect(bridge.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+      // Each check (the PACS, Redis) is bounded by readinessTimeoutMs and they run concurrently: the answer, 503 with
+      // the reasons included, comes before the kubelet gives up on the probe (default timeout 1 s).
+      expect((bridge.readinessProbe.timeoutSeconds ?? 1) * 1000).toBeGreaterThan(DEFAULT_PACS_TIMING.readinessTimeoutMs);
+      // A PACS or Redis outage takes the bridge out of its Service (the PACS retries the webhook, the change feed
+      // catches up) but does not restart it: liveness and startup look at the process only.
+      expect(bridge.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(bridge.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      // The bridge queues in Redis (LVSEG_REDIS_URL), so its readiness includes the Redis check.
+      expect(loadQueueConfig(find(objects, 'ConfigMap', 'lvseg-queue-config').data)?.redisUrl).toBeDefined();
+
+      // Workers serve no HTTP: their probes read the heartbeat file, touched every WORKER_HEARTBEAT_MS while the
+      // worker runs and Redis answers; each allows at least two missed beats.
+      const worker = find(objects, 'Deployment', 'lvseg-worker').spec.template.spec.containers[0];
+      for (const probe of [worker.readinessProbe, worker.livenessProbe]) {
+        const script = probe.exec.command.join(' ');
+        expect(script).toContain('/tmp/lvseg-worker.alive');
+        const maxAgeMs = Number(/mtimeMs < (\d+)/.exec(script)![1]);
+        expect(maxAgeMs).toBeGreaterThanOrEqual(3 * WORKER_HEARTBEAT_MS);
       }
     });
 

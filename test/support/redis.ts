@@ -42,14 +42,21 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+export interface RedisOptions {
+  /** Default: a free one. A given port restarts "the same" Redis after `stop()` (clients reconnect to it). */
+  port?: number;
+  /** More redis-server arguments, e.g. ['--requirepass', '…']. */
+  args?: string[];
+}
+
+export async function startRedis(opts: RedisOptions = {}): Promise<RunningRedis> {
   const binary = redisBinary();
   if (!binary) throw new Error(redisMissingReason());
   const dir = mkdtempSync(join(tmpdir(), 'lvseg-redis-'));
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const chunks: string[] = [];
   // BullMQ wants noeviction (a job evicted under memory pressure would be lost); AOF so a restart keeps the queue.
-  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'], {
+  const child: ChildProcess = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes', ...(opts.args ?? [])], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

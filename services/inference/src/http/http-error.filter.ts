@@ -11,6 +11,8 @@ export interface HttpErrorAnswer {
   headers: Record<string, string>;
   /** True when nothing mapped the error: it is logged with its stack, and the answer says nothing about it. */
   unexpected: boolean;
+  /** Fields the body carries beside `error` (an LvsegError's `details.answer`, e.g. the checks of a 503 from GET /health/ready). */
+  extra?: Record<string, unknown>;
 }
 
 const STATUS_OF_KIND: Record<ErrorKind, number> = {
@@ -54,7 +56,9 @@ export function toHttpError(e: unknown): HttpErrorAnswer {
     const scope = e.details?.requiredScope;
     if (status === 401) headers['WWW-Authenticate'] = `Bearer realm="lvseg"${typeof bearerError === 'string' ? `, error="${bearerError}"` : ''}`;
     if (status === 403 && typeof scope === 'string') headers['WWW-Authenticate'] = `Bearer realm="lvseg", error="insufficient_scope", scope="${scope}"`;
-    return { status, code: e.code, message: status === 500 ? 'internal configuration error' : e.message, headers, unexpected: status === 500 };
+    const answer = e.details?.answer;
+    const extra = status !== 500 && answer && typeof answer === 'object' && !Array.isArray(answer) ? { extra: answer as Record<string, unknown> } : {};
+    return { status, code: e.code, message: status === 500 ? 'internal configuration error' : e.message, headers, unexpected: status === 500, ...extra };
   }
   if (e instanceof HttpException) {
     const status = e.getStatus();
@@ -94,6 +98,6 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const message = answer.unexpected && req.id !== undefined ? `${answer.message} (request ${String(req.id)})` : answer.message;
-    res.status(answer.status).set(answer.headers).json({ error: { code: answer.code, message } });
+    res.status(answer.status).set(answer.headers).json({ ...answer.extra, error: { code: answer.code, message } });
   }
 }

@@ -33,7 +33,8 @@ async function startApp(root: string, env: Record<string, string>): Promise<{ ap
     store: new FileModelStore({ root: join(root, 'models') }),
     engineFactory: new TfjsEngineFactory(),
     logger: pino({ level: 'silent' }),
-    pacs: { config: config.pacs!, state: new MemoryPacsStateStore(), ...(config.queue ? { queue: config.queue } : {}) },
+    // Readiness asked afresh at each GET /health/ready (the PACS at port 9 refuses at once).
+    pacs: { config: config.pacs!, state: new MemoryPacsStateStore(), timing: { readinessCacheMs: 0 }, ...(config.queue ? { queue: config.queue } : {}) },
   });
   await app.init();
   return { app, config };
@@ -80,6 +81,15 @@ describe('PacsModule without Redis: in-process, the default', () => {
     expect(metrics).toContain('lvseg_series_jobs{state="failed",mode="in-process"} 0');
   });
 
+  it('GET /health/ready checks the model and the PACS, each with its reason (no Redis check without Redis)', async () => {
+    const res = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(res.body.error.code).toBe('MODEL_NOT_READY');
+    expect(Object.keys(res.body.checks)).toEqual(['model', 'pacs']);
+    expect(res.body.checks.model).toMatchObject({ status: 'failing', code: 'MODEL_NOT_READY' });
+    expect(res.body.checks.pacs).toMatchObject({ status: 'failing', code: 'PACS_UNREACHABLE' });
+    expect(res.body.error.message).toContain(`pacs not ready: ${res.body.checks.pacs.message}`);
+  });
+
   it('refuses a backfill job (it needs the Redis queue)', async () => {
     await expect(app.get<SeriesJobQueue>(SERIES_JOB_QUEUE, { strict: false }).submit(ref(2), { source: 'backfill' })).rejects.toMatchObject({ code: 'BACKFILL_NEEDS_QUEUE' });
   });
@@ -124,5 +134,18 @@ describeWithRedis()('PacsModule with LVSEG_REDIS_URL: the bridge only queues (re
     const metrics = (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
     expect(metrics).toContain('lvseg_series_jobs{state="waiting",mode="redis"} 2');
     expect(metrics).toContain('lvseg_series_jobs{state="active",mode="redis"} 0');
+  });
+
+  // Last: it stops Redis.
+  it('GET /health/ready also checks Redis: ok while it answers, failing with the reason once it stops', async () => {
+    const up = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(Object.keys(up.body.checks)).toEqual(['model', 'pacs', 'redis']);
+    expect(up.body.checks.redis).toEqual({ status: 'ok', checkedAt: expect.any(String) });
+    expect(up.body.error.message).not.toContain('redis not ready');
+    await redis.stop();
+    const down = await request(app.getHttpServer()).get('/health/ready').expect(503);
+    expect(down.body.checks.redis).toEqual({ status: 'failing', checkedAt: expect.any(String), code: 'QUEUE_UNAVAILABLE', message: expect.stringMatching(/^Redis (is not connected|did not answer)|^the job queue is unavailable/) });
+    expect(down.body.error.message).toContain(`redis not ready: ${down.body.checks.redis.message}`);
+    expect(down.text).not.toContain(redis.url);
   });
 });

@@ -12,12 +12,13 @@ import { PACS_CHANGE_FEED, PACS_CLIENT, PACS_CONFIG, PACS_STATE, PACS_TIMING } f
 import { BullmqSeriesJobQueue } from './queue/bullmq-series-job-queue';
 import { InProcessSeriesJobQueue } from './queue/in-process-series-job-queue';
 import { QueueMetrics } from './queue/queue-metrics';
+import { RedisReadiness } from './queue/redis-readiness';
 import { SERIES_JOB_QUEUE, SeriesJobQueue } from './queue/series-job-queue';
 import { SeriesSegmentationService } from './series/series-segmentation.service';
 import { FilePacsStateStore, PacsStateStore } from './state/pacs-state-store';
 import { PacsWebhookController } from './webhook/pacs-webhook.controller';
 import { PacsWebhookService } from './webhook/pacs-webhook.service';
-import { READINESS_CHECK } from '../health/readiness-check';
+import { READINESS_CHECKS, ReadinessCheck } from '../health/readiness-check';
 import { MetricsService } from '../metrics/metrics.service';
 import { ModelRegistry } from '../models/model-registry.service';
 import { APP_LOGGER } from '../tokens';
@@ -46,7 +47,7 @@ const MODEL_VERSION_WAIT_MS = 10_000;
 
 /**
  * The PACS integration inside the inference service: signed webhook (POST /webhooks/pacs), job status (GET /jobs/:id,
- * GET /jobs?study=&series=), readiness of the PACS (GET /health/ready),
+ * GET /jobs?study=&series=), readiness of the PACS and, in Redis mode, of Redis (GET /health/ready),
  * the job queue, the change-feed follower, and the series → DICOM SEG + LV function SR pipeline. It imports the
  * app's `segmentation` module (SegmentationModule: model registry, SegmentationPipeline and its inference queue), so
  * PACS work and POST /segment run through one pipeline on one engine lane.
@@ -62,16 +63,22 @@ export class PacsModule {
       { provide: PACS_TIMING, useValue: { ...DEFAULT_PACS_TIMING, ...(opts.timing ?? {}) } },
       PacsMetrics,
       PacsReadiness,
-      // GET /health/ready (InferenceModule's HealthController) says not ready while the PACS cannot be used.
-      { provide: READINESS_CHECK, useExisting: PacsReadiness },
     ];
+    // GET /health/ready (InferenceModule's HealthController) says not ready while the PACS, or in Redis mode the job
+    // queue's Redis, cannot be used; each failing check gives its reason.
+    const readinessChecks = (...checks: ReadinessCheck[]): ReadinessCheck[] => checks;
     if (opts.role === 'worker') {
       // lvseg worker: the pipeline alone; the queue, webhook and change feed are the bridge's.
       return {
         module: PacsModule,
         imports: [segmentation],
-        providers: [...common, { provide: PACS_STATE, useFactory: () => opts.state ?? new FilePacsStateStore(opts.config.stateDir) }, SeriesSegmentationService],
-        exports: [READINESS_CHECK, SeriesSegmentationService],
+        providers: [
+          ...common,
+          { provide: READINESS_CHECKS, inject: [PacsReadiness], useFactory: readinessChecks },
+          { provide: PACS_STATE, useFactory: () => opts.state ?? new FilePacsStateStore(opts.config.stateDir) },
+          SeriesSegmentationService,
+        ],
+        exports: [READINESS_CHECKS, SeriesSegmentationService],
       };
     }
     const queueProviders: Provider[] = opts.queue
@@ -81,8 +88,18 @@ export class PacsModule {
             inject: [ModelRegistry, APP_LOGGER],
             useFactory: (registry: ModelRegistry, log: Logger) => new BullmqSeriesJobQueue(opts.queue!, () => servedVersion(registry), log),
           },
+          {
+            provide: READINESS_CHECKS,
+            inject: [PacsReadiness, SERIES_JOB_QUEUE, PACS_TIMING, APP_LOGGER],
+            useFactory: (pacs: PacsReadiness, queue: BullmqSeriesJobQueue, timing: PacsTiming, log: Logger) => readinessChecks(pacs, new RedisReadiness(queue, timing, log)),
+          },
         ]
-      : [PacsJobsService, SeriesSegmentationService, { provide: SERIES_JOB_QUEUE, inject: [PacsJobsService], useFactory: (jobs: PacsJobsService) => new InProcessSeriesJobQueue(jobs) }];
+      : [
+          PacsJobsService,
+          SeriesSegmentationService,
+          { provide: SERIES_JOB_QUEUE, inject: [PacsJobsService], useFactory: (jobs: PacsJobsService) => new InProcessSeriesJobQueue(jobs) },
+          { provide: READINESS_CHECKS, inject: [PacsReadiness], useFactory: readinessChecks },
+        ];
     return {
       module: PacsModule,
       imports: [segmentation],
@@ -96,7 +113,7 @@ export class PacsModule {
         PacsWebhookService,
         ChangeFeedFollower,
       ],
-      exports: [READINESS_CHECK],
+      exports: [READINESS_CHECKS],
     };
   }
 }

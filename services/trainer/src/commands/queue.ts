@@ -73,6 +73,7 @@ export function registerQueueCommands(program: Command, config: LvsegConfig): vo
         if (o.wait && !o.dryRun && !r.stopped) {
           const p = await waitForJobs(queue, r.jobIds, { signal: stop.signal, onProgress: (x) => process.stderr.write(`${jobsLine(x, started)}\n`) });
           process.stdout.write(`${jobsLine(p, started)}\n`);
+          if (p.open > 0 && stop.signal.aborted) process.stdout.write('stopped following the jobs (they run on); the same command with --wait follows them again\n');
           if (p.failed > 0) process.exitCode = 1;
         }
       } finally {

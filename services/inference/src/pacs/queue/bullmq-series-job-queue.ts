@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { Job, JobState, Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -13,13 +14,13 @@ const REDIS_CALL_TIMEOUT_MS = 5000;
 /** Jobs looked at per state when GET /jobs filters by study or series (BullMQ has no index by series). */
 const LIST_SCAN = 2000;
 
-async function withTimeout<T>(what: string, p: Promise<T>): Promise<T> {
+async function withTimeout<T>(what: string, p: Promise<T>, timeoutMs = REDIS_CALL_TIMEOUT_MS, cause?: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
       p,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new LvsegError('unavailable', 'QUEUE_UNAVAILABLE', `Redis did not answer within ${REDIS_CALL_TIMEOUT_MS} ms (${what})`)), REDIS_CALL_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new LvsegError('unavailable', 'QUEUE_UNAVAILABLE', `Redis did not answer within ${timeoutMs} ms (${what}${cause ? `; last error: ${cause}` : ''})`)), timeoutMs);
       }),
     ]);
   } catch (e) {
@@ -89,6 +90,8 @@ export function viewOfQueuedJob(job: Job<SeriesJobData, PacsJobResult>, state: J
 export class BullmqSeriesJobQueue implements SeriesJobQueue, OnApplicationShutdown {
   readonly mode = 'redis' as const;
   readonly queue: Queue<SeriesJobData, PacsJobResult>;
+  /** The last connection error (e.g. `connect ECONNREFUSED 10.0.0.7:6379`; ioredis names no password): the readiness reason. */
+  private lastRedisError?: string;
 
   constructor(
     private readonly config: QueueConfig,
@@ -97,11 +100,32 @@ export class BullmqSeriesJobQueue implements SeriesJobQueue, OnApplicationShutdo
   ) {
     this.queue = new Queue<SeriesJobData, PacsJobResult>(config.queueName, { connection: redisConnection(config) });
     // Without a listener ioredis errors would be unhandled; the callers get QUEUE_UNAVAILABLE from withTimeout.
-    this.queue.on('error', (e) => this.log.warn({ event: 'queue.redis_error', message: e.message }, `job queue: ${e.message}`));
+    this.queue.on('error', (e) => {
+      this.lastRedisError = e.message;
+      this.log.warn({ event: 'queue.redis_error', message: e.message }, `job queue: ${e.message}`);
+    });
+  }
+
+  /**
+   * Resolves when Redis answers PING within `timeoutMs`; else QUEUE_UNAVAILABLE with the reason (not connected, and
+   * the last connection error; or no answer in time). The bridge's readiness check in Redis mode (RedisReadiness).
+   */
+  async ping(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    const client = await withTimeout('connect', this.queue.client, timeoutMs, this.lastRedisError);
+    // Not connected: say so at once rather than queue a PING for the reconnection (ioredis's offline queue).
+    if (client.status !== 'ready') throw new LvsegError('unavailable', 'QUEUE_UNAVAILABLE', `Redis is not connected (${client.status}${this.lastRedisError ? `; last error: ${this.lastRedisError}` : ''})`);
+    // An ioredis client (redisConnection), behind BullMQ's adapter interface, which forwards PING.
+    const pong = await withTimeout('PING', (client as unknown as { ping(): Promise<string> }).ping(), Math.max(1, timeoutMs - (Date.now() - started)), this.lastRedisError);
+    if (pong !== 'PONG') throw new LvsegError('unavailable', 'QUEUE_UNAVAILABLE', `Redis answered PING with ${JSON.stringify(String(pong).slice(0, 40))}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    const connection = (this.queue as unknown as { connection: EventEmitter }).connection;
     await this.queue.close();
+    // A connection that never became ready (Redis down, a wrong password) rejects its start once the socket ends,
+    // after close() removed every listener: BullMQ then emits an 'error' nobody hears, an unhandled rejection at exit.
+    connection.on('error', () => undefined);
   }
 
   /** Queues the series for `modelVersion` (default: the version the live flow serves). */

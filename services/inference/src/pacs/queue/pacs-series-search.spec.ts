@@ -12,7 +12,7 @@ describe('QIDO-RS series search (lvseg backfill)', () => {
     expect(() => dicomDate(text)).toThrow(expect.objectContaining({ kind: 'invalid-input', code: 'INVALID_DATE' }));
   });
 
-  it('reads every page until a short one, skipping entries without UIDs; errors name the operation only', async () => {
+  it('reads every page until an empty one, skipping entries without UIDs; errors name the operation only', async () => {
     const series = (n: number) => ({ '0020000D': { Value: ['1.2'] }, '0020000E': { Value: [`1.2.${n}`] }, '00080060': { Value: ['MR'] } });
     const pages = [[series(1), series(2)], [series(3), {}]];
     const offsets: string[] = [];
@@ -29,5 +29,38 @@ describe('QIDO-RS series search (lvseg backfill)', () => {
 
     const refused = (async () => new Response('', { status: 401 })) as unknown as typeof fetch;
     await expect(searchSeries({ dicomWebUrl: 'http://pacs/dicom-web/studies/1.2.840' }, { modality: 'MR' }, 2, refused).next()).rejects.toMatchObject({ code: 'PACS_AUTH_FAILED', message: expect.not.stringContaining('1.2.840') });
+  });
+
+  const series = (n: number) => ({ '0020000D': { Value: ['1.2'] }, '0020000E': { Value: [`1.2.${n}`] }, '00080060': { Value: ['MR'] } });
+  const read = async (fetchImpl: typeof fetch, pageSize: number) => {
+    const found: string[] = [];
+    for await (const page of searchSeries({ dicomWebUrl: 'http://pacs/dicom-web' }, { modality: 'MR' }, pageSize, fetchImpl)) found.push(...page.map((s) => s.seriesInstanceUid));
+    return found;
+  };
+
+  it('reads on past a page the PACS capped below the limit asked (Orthanc LimitFindResults, a vendor maximum)', async () => {
+    const archive = [1, 2, 3, 4, 5, 6, 7].map(series);
+    const offsets: number[] = [];
+    // Asked for 500 a page, the PACS gives at most 3.
+    const capped = (async (url: string) => {
+      const q = new URL(url).searchParams;
+      const offset = Number(q.get('offset'));
+      offsets.push(offset);
+      return new Response(JSON.stringify(archive.slice(offset, offset + Math.min(3, Number(q.get('limit'))))), { status: 200 });
+    }) as unknown as typeof fetch;
+    expect(await read(capped, 500)).toEqual(['1.2.1', '1.2.2', '1.2.3', '1.2.4', '1.2.5', '1.2.6', '1.2.7']);
+    expect(offsets).toEqual([0, 3, 6, 7]);
+  });
+
+  it('ends when the PACS ignores the offset (the same series again), each series once', async () => {
+    let calls = 0;
+    const noPaging = (async () => {
+      calls++;
+      return new Response(JSON.stringify([series(1), series(2)]), { status: 200 });
+    }) as unknown as typeof fetch;
+    expect(await read(noPaging, 2)).toEqual(['1.2.1', '1.2.2']);
+    expect(calls).toBe(2);
+    // 204 No Content is an empty result.
+    expect(await read((async () => new Response(null, { status: 204 })) as unknown as typeof fetch, 2)).toEqual([]);
   });
 });

@@ -37,13 +37,16 @@ export function qidoSeriesUrl(dicomWebUrl: string, filter: SeriesSearchFilter, o
 }
 
 /**
- * Every series of the PACS matching `filter`, page by page (QIDO-RS). Errors name the operation, never a UID (they
- * identify a patient's study).
+ * Every series of the PACS matching `filter`, page by page (QIDO-RS), each once. Pages end at an empty one, not at a
+ * short one: a PACS may cap a page below `limit` (Orthanc's LimitFindResults, a vendor maximum), and stopping at the
+ * first short page would silently backfill only the start of the archive. A PACS that ignores `offset` (the same
+ * series again) ends the search too. Errors name the operation, never a UID (they identify a patient's study).
  */
 export async function* searchSeries(pacs: Pick<PacsConfig, 'dicomWebUrl' | 'credentials'>, filter: SeriesSearchFilter, pageSize = 500, fetchImpl: typeof fetch = fetch): AsyncGenerator<FoundSeries[]> {
   const headers: Record<string, string> = { Accept: 'application/dicom+json' };
   if (pacs.credentials) headers.Authorization = `Basic ${Buffer.from(`${pacs.credentials.username}:${pacs.credentials.password}`).toString('base64')}`;
-  for (let offset = 0; ; offset += pageSize) {
+  const seen = new Set<string>();
+  for (let offset = 0; ; ) {
     let res: Response;
     try {
       res = await fetchImpl(qidoSeriesUrl(pacs.dicomWebUrl, filter, offset, pageSize), { headers, signal: AbortSignal.timeout(60_000) });
@@ -53,16 +56,24 @@ export async function* searchSeries(pacs: Pick<PacsConfig, 'dicomWebUrl' | 'cred
     if (res.status === 204) return;
     if (res.status === 401 || res.status === 403) throw new LvsegError('unavailable', 'PACS_AUTH_FAILED', `QIDO-RS series search: the PACS refused lvseg's credentials (HTTP ${res.status})`);
     if (!res.ok) throw new LvsegError('unavailable', 'PACS_SERVER_ERROR', `QIDO-RS series search: HTTP ${res.status}`);
-    const found = (await res.json()) as DicomJson[];
+    const body = (await res.json()) as unknown;
+    const found = Array.isArray(body) ? (body as DicomJson[]) : [];
+    if (found.length === 0) return;
     const page: FoundSeries[] = [];
-    for (const s of Array.isArray(found) ? found : []) {
+    let fresh = 0;
+    for (const s of found) {
       const study = s['0020000D']?.Value?.[0];
       const series = s['0020000E']?.Value?.[0];
       if (typeof study !== 'string' || typeof series !== 'string') continue;
+      if (seen.has(series)) continue;
+      seen.add(series);
+      fresh++;
       const modality = s['00080060']?.Value?.[0];
       page.push({ studyInstanceUid: study, seriesInstanceUid: series, ...(typeof modality === 'string' ? { modality } : {}) });
     }
     if (page.length > 0) yield page;
-    if (found.length < pageSize) return;
+    // Nothing new in a whole page: the PACS repeats itself (ignores offset); there is no further page to read.
+    if (fresh === 0 && found.some((s) => typeof s['0020000E']?.Value?.[0] === 'string')) return;
+    offset += found.length;
   }
 }

@@ -23,7 +23,8 @@ import type { SeriesJobData } from './series-job-queue';
  * (it serves no HTTP) check its age (k8s/base/worker.yaml, docker-compose.yml).
  */
 export const WORKER_HEARTBEAT_FILE = join(tmpdir(), 'lvseg-worker.alive');
-const HEARTBEAT_MS = 10_000;
+/** How often the heartbeat file is touched (the probes allow a few beats' age). */
+export const WORKER_HEARTBEAT_MS = 10_000;
 
 /** How long a worker waits for a model version to load before the job is retried later (MODEL_NOT_READY). */
 const MODEL_LOAD_TIMEOUT_MS = 5 * 60_000;
@@ -124,7 +125,7 @@ export async function startSeriesWorker(opts: SeriesWorkerOptions): Promise<Runn
     }
   };
   await beat();
-  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => void beat(), WORKER_HEARTBEAT_MS);
   heartbeat.unref();
   log.info({ event: 'queue.worker_ready', worker: name, queue: queue.queueName, concurrency: queue.workerConcurrency, pid: process.pid }, `worker ${name} taking jobs from ${queue.queueName}`);
 
