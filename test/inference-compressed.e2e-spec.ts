@@ -9,7 +9,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { repoRoot } from '@lvseg/common';
 import { BinaryMask, decodeDicom } from '@lvseg/imaging';
 import { dice, initBackend } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
@@ -17,8 +16,9 @@ import { writeDicom } from '../libs/imaging/src/testing/dicom-writer';
 import { RunningInferenceApp, startInferenceApp } from './support/inference-app';
 import { maskFromBase64Png } from './support/png';
 import { describeWithSunnybrook, readDicom, scd401frame100, sunnybrookCases } from './support/sunnybrook';
+import { shippedModelsDir } from './support/shipped-models';
 
-const SHIPPED = join(repoRoot(), 'models');
+const SHIPPED = shippedModelsDir();
 const TOOLS = ['gdcmconv', 'dcmcrle', 'dcmcjpeg', 'dcmcjpls', 'dcmconv'];
 const missing = TOOLS.filter((t) => spawnSync(t, ['--version'], { stdio: 'ignore' }).error !== undefined);
 

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import request from 'supertest';
-import { repoRoot } from '@lvseg/common';
 import { BinaryMask, DicomMeta, GrayImage, decodeDicom, parseContour, rasterizeContour } from '@lvseg/imaging';
 import { LvFunction, computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
 import { dice, initBackend } from '@lvseg/model';
@@ -19,8 +18,9 @@ import { writeDicom } from '../libs/imaging/src/testing/dicom-writer';
 import { RunningInferenceApp, startInferenceApp } from './support/inference-app';
 import { maskFromBase64Png } from './support/png';
 import { SunnybrookDicomCase, readContour, readDicom, sunnybrookCases, sunnybrookMissingReason } from './support/sunnybrook';
+import { shippedModelsDir } from './support/shipped-models';
 
-const SHIPPED = join(repoRoot(), 'models');
+const SHIPPED = shippedModelsDir();
 const PATIENTS = ['SCD0000101', 'SCD0000201', 'SCD0000301', 'SCD0000401', 'SCD0000501'];
 /** Slice positions per patient (data README): each has its ED and ES frame contoured. */
 const SLICES: Record<string, number> = { SCD0000101: 9, SCD0000201: 9, SCD0000301: 10, SCD0000401: 9, SCD0000501: 11 };

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import request from 'supertest';
-import { repoRoot } from '@lvseg/common';
 import { openModelStore } from '@lvseg/model-store';
 import { buildWeb } from '../services/inference/src/web/build-web';
 import { formatEf, formatMl } from '../services/inference/web/viewer/series-layout';
 import { accessibilityViolations, browserUnavailableReason, collectPageErrors, launchBrowser, saveScreenshot } from './support/browser';
 import { RunningInferenceApp, startInferenceApp } from './support/inference-app';
 import { SUNNYBROOK_DICOM_DIR, SunnybrookDicomCase, sunnybrookCases, sunnybrookMissingReason } from './support/sunnybrook';
+import { shippedModelsDir } from './support/shipped-models';
 
 /** The few DOM calls the in-page code makes (it runs inside Chromium; the root tsconfig has no DOM lib). */
 interface PageCanvas {
@@ -35,7 +35,7 @@ interface PageWindow {
 }
 declare const document: PageWindow['document'];
 
-const SHIPPED = join(repoRoot(), 'models');
+const SHIPPED = shippedModelsDir();
 const PATIENT = 'SCD0000401';
 /** Segmenting a series shares 2 cores with whatever else runs; allow for it. */
 const SLOW_MS = 240_000;

@@ -16,6 +16,7 @@ import { accessibilityViolations, browserUnavailableReason, collectPageErrors, l
 import { startInferenceApp, RunningInferenceApp } from './support/inference-app';
 import { publishSeededModel } from './support/models';
 import { SUNNYBROOK_DICOM_DIR, sunnybrookMissingReason } from './support/sunnybrook';
+import { shippedModelsDir } from './support/shipped-models';
 
 /** The few DOM calls the in-page checks make (they run inside Chromium; the root tsconfig has no DOM lib). */
 interface PageCanvas {
@@ -32,7 +33,7 @@ interface PageElement extends PageCanvas {
 }
 declare const document: { getElementById(id: string): PageElement | null; createElement(tag: 'canvas'): PageCanvas; activeElement: { id: string } | null };
 
-const SHIPPED = join(repoRoot(), 'models');
+const SHIPPED = shippedModelsDir();
 const FIXTURES = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook');
 /** Segmenting with every layer's heatmap and Grad-CAM shares 2 cores with whatever else runs; allow for it. */
 const SLOW_MS = 240_000;
@@ -252,6 +253,8 @@ describeViewer('viewer page at / (real app, shipped model, headless Chromium)', 
       await page.click('#browser-run');
       await page.waitForSelector('#browser-dice', { timeout: SLOW_MS });
       const agreement = await statValue('browser-dice');
+      // The browser runs float weights; the server's onnx engine runs an INT8 `production` (int8-calibration.json) as
+      // INT8 graphs: the bar holds for both (0.9965 measured on this image with the INT8 version of the shipped cascade).
       expect(agreement).toBeGreaterThanOrEqual(0.98);
       expect(await page.locator('#browser-dice').textContent()).toContain(agreement.toFixed(4));
       const browserMs = await statValue('browser-time');

@@ -40,7 +40,7 @@ describe('loadConfig', () => {
         logLevel: 'info',
         webDir: join(repoRoot(), 'dist', 'services', 'inference', 'web'),
       },
-      engine: { engine: 'auto', ortThreads: Math.min(2, availableParallelism()) },
+      engine: { engine: 'auto', ortThreads: Math.min(2, availableParallelism()), onnxInt8: true },
       auth: { apiKeys: [], anonymous: true, rateLimitPerMinute: 600 },
       datasetImport: {},
     });
@@ -66,6 +66,7 @@ describe('loadConfig', () => {
       LVSEG_WEB_DIR: '/srv/web',
       LVSEG_ENGINE: 'onnx',
       LVSEG_ORT_THREADS: '3',
+      LVSEG_ONNX_INT8: 'off',
     });
     expect(c.inference).toEqual({
       port: 8080,
@@ -83,7 +84,8 @@ describe('loadConfig', () => {
       logLevel: 'warn',
       webDir: '/srv/web',
     });
-    expect(c.engine).toEqual({ engine: 'onnx', ortThreads: 3 });
+    expect(c.engine).toEqual({ engine: 'onnx', ortThreads: 3, onnxInt8: false });
+    expect(loadConfig({ LVSEG_ONNX_INT8: ' on ' }).engine.onnxInt8).toBe(true);
   });
 
   it('reads the shared settings: store, S3, data, Dice bar, backend, commit', () => {
@@ -137,6 +139,7 @@ describe('loadConfig', () => {
     ['LVSEG_ENGINE', 'gpu', 'CONFIG_INFERENCE_SETTING', /LVSEG_ENGINE must be auto, onnx or tfjs, got "gpu"/],
     ['LVSEG_ORT_THREADS', '0', 'CONFIG_INFERENCE_SETTING', /LVSEG_ORT_THREADS must be an integer in \[1, 64\], got "0"/],
     ['LVSEG_ORT_THREADS', 'two', 'CONFIG_INFERENCE_SETTING', /LVSEG_ORT_THREADS must be an integer/],
+    ['LVSEG_ONNX_INT8', 'true', 'CONFIG_INFERENCE_SETTING', /^LVSEG_ONNX_INT8 must be on or off, got "true"$/],
     ['LVSEG_MODEL_STORE', 'gs://bucket', 'CONFIG_MODEL_STORE', /LVSEG_MODEL_STORE must start with file:\/\/ or s3:\/\/, got "gs:\/\/bucket"/],
     ['LVSEG_MIN_PROMOTE_DICE', '1.5', 'CONFIG_MIN_DICE', /LVSEG_MIN_PROMOTE_DICE must be a number in \[0, 1\], got "1.5"/],
     ['LVSEG_BACKEND', 'gpu', 'BACKEND_UNKNOWN', /LVSEG_BACKEND must be tensorflow, wasm or cpu, got "gpu"/],
@@ -194,6 +197,7 @@ const WRONG: Record<string, NodeJS.ProcessEnv> = {
   LVSEG_SERIES_MAX_MB: { LVSEG_SERIES_MAX_MB: 'x' },
   LVSEG_ENGINE: { LVSEG_ENGINE: 'gpu' },
   LVSEG_ORT_THREADS: { LVSEG_ORT_THREADS: '65' },
+  LVSEG_ONNX_INT8: { LVSEG_ONNX_INT8: 'yes' },
   LOG_LEVEL: { LOG_LEVEL: 'verbose' },
   LVSEG_API_KEYS: { LVSEG_API_KEYS: 'no-secret-here' },
   LVSEG_OIDC_ISSUER: { LVSEG_OIDC_AUDIENCE: 'lvseg', LVSEG_OIDC_JWKS_URL: 'https://idp.example/jwks' },

@@ -121,7 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LvsegConfig {
       logLevel: e.LOG_LEVEL!,
       webDir: e.LVSEG_WEB_DIR,
     },
-    engine: { engine: e.LVSEG_ENGINE!, ortThreads: e.LVSEG_ORT_THREADS },
+    engine: { engine: e.LVSEG_ENGINE!, ortThreads: e.LVSEG_ORT_THREADS, onnxInt8: e.LVSEG_ONNX_INT8 !== 'off' },
     auth,
     ...(e.PACS_URL ? { pacs: pacsSettings(e) } : {}),
     ...(queue ? { queue } : {}),

@@ -39,6 +39,11 @@ export interface InferenceSettings {
 export interface EngineSettings {
   engine: (typeof ENGINES)[number];
   ortThreads: number;
+  /**
+   * The onnx engine serves a version carrying `int8-calibration.json` as INT8 graphs (`LVSEG_ONNX_INT8=on`, the
+   * default), or in float like tfjs (`off`). Unset here = on.
+   */
+  onnxInt8?: boolean;
 }
 
 

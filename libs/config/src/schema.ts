@@ -192,6 +192,7 @@ export const DEFAULT_ORT_THREADS = Math.min(2, availableParallelism());
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const TFJS_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export const ENGINES = ['auto', 'onnx', 'tfjs'] as const;
+export const ON_OFF = ['on', 'off'] as const;
 
 /** The environment, variable by variable. Unknown variables are ignored. */
 export const ENV_SCHEMA = z.object({
@@ -234,6 +235,7 @@ export const ENV_SCHEMA = z.object({
   LVSEG_SERIES_MAX_MB: num(CODE.inference, 128, { min: 0.001, max: 4096 }, 'most MiB of all parts of one POST /segment/series (default 128; 413 above)'),
   LVSEG_ENGINE: oneOf(CODE.inference, ENGINES, 'auto', 'runtime of the mask path: auto (default), onnx or tfjs', 'auto, onnx or tfjs'),
   LVSEG_ORT_THREADS: num(CODE.inference, DEFAULT_ORT_THREADS, { min: 1, max: 64, integer: true }, 'intra-op threads of each onnxruntime session (default 2, 1 on one core)'),
+  LVSEG_ONNX_INT8: oneOf(CODE.inference, ON_OFF, 'on', 'onnx engine: serve a version carrying int8-calibration.json as INT8 graphs (on, default) or in float (off)', 'on or off'),
   LVSEG_WEB_DIR: textOr(() => join(repoRoot(), 'dist', 'services', 'inference', 'web'), 'folder of the built browser pages (default <repo>/dist/services/inference/web)'),
   LOG_LEVEL: oneOf(CODE.inference, LOG_LEVELS, 'info', 'pino level (default info)', `one of ${LOG_LEVELS.join(', ')}`),
 

@@ -15,11 +15,13 @@ export interface EngineChoice {
   reason: string;
   /** onnx: intra-op threads of each session. */
   ortThreads?: number;
+  /** onnx: whether versions carrying `int8-calibration.json` are served as INT8 graphs (`LVSEG_ONNX_INT8`). */
+  onnxInt8?: boolean;
   /** The tfjs backend (heatmaps and Grad-CAM always run on it; the mask path too when `engine` is tfjs). */
   tfjsBackend: string;
 }
 
-/** @deprecated `loadConfig(env).engine` (LVSEG_ENGINE, LVSEG_ORT_THREADS are read and checked with every other variable). */
+/** @deprecated `loadConfig(env).engine` (LVSEG_ENGINE, LVSEG_ORT_THREADS, LVSEG_ONNX_INT8 are read and checked with every other variable). */
 export function readEngineSettings(env: NodeJS.ProcessEnv): EngineSettings {
   return loadConfig(env).engine;
 }
@@ -55,8 +57,9 @@ export function chooseEngine(
     return tfjs(`auto: ${ort}`);
   }
   const why = settings.engine === 'onnx' ? 'LVSEG_ENGINE=onnx' : `auto: the tfjs backend is '${tfjsBackend}' and onnxruntime-node loads`;
+  const int8 = settings.onnxInt8 !== false;
   return {
-    choice: { engine: 'onnx', reason: why, ortThreads: settings.ortThreads, tfjsBackend },
-    factory: new OnnxEngineFactory(ort, { threads: settings.ortThreads, logger: opts.logger }),
+    choice: { engine: 'onnx', reason: why, ortThreads: settings.ortThreads, onnxInt8: int8, tfjsBackend },
+    factory: new OnnxEngineFactory(ort, { threads: settings.ortThreads, int8, logger: opts.logger }),
   };
 }

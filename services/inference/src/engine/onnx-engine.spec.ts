@@ -37,8 +37,8 @@ function realImages(): GrayImage[] {
 
 describe('readEngineSettings', () => {
   it('defaults to auto with min(2, cores) onnxruntime threads and reads both variables', () => {
-    expect(readEngineSettings({})).toEqual({ engine: 'auto', ortThreads: Math.min(2, availableParallelism()) });
-    expect(readEngineSettings({ LVSEG_ENGINE: 'onnx', LVSEG_ORT_THREADS: '2' })).toEqual({ engine: 'onnx', ortThreads: 2 });
+    expect(readEngineSettings({})).toEqual({ engine: 'auto', ortThreads: Math.min(2, availableParallelism()), onnxInt8: true });
+    expect(readEngineSettings({ LVSEG_ENGINE: 'onnx', LVSEG_ORT_THREADS: '2', LVSEG_ONNX_INT8: 'off' })).toEqual({ engine: 'onnx', ortThreads: 2, onnxInt8: false });
   });
 
   it.each([
@@ -54,13 +54,14 @@ describe('chooseEngine', () => {
   it('auto: onnx on wasm/cpu when onnxruntime-node loads, tfjs when the backend is native TensorFlow', () => {
     expect(typeof loadOnnxRuntime()).not.toBe('string'); // installed here: the real module loads
     const wasm = chooseEngine({ engine: 'auto', ortThreads: 1 }, { tfjsBackend: 'wasm' });
-    expect(wasm.choice).toEqual({ engine: 'onnx', reason: "auto: the tfjs backend is 'wasm' and onnxruntime-node loads", ortThreads: 1, tfjsBackend: 'wasm' });
+    expect(wasm.choice).toEqual({ engine: 'onnx', reason: "auto: the tfjs backend is 'wasm' and onnxruntime-node loads", ortThreads: 1, onnxInt8: true, tfjsBackend: 'wasm' });
     expect(wasm.factory).toBeInstanceOf(OnnxEngineFactory);
     const native = chooseEngine({ engine: 'auto', ortThreads: 1 }, { tfjsBackend: 'tensorflow' });
     expect(native.choice.engine).toBe('tfjs');
     expect(native.factory).toBeInstanceOf(TfjsEngineFactory);
     expect(chooseEngine({ engine: 'tfjs', ortThreads: 1 }, { tfjsBackend: 'wasm' }).choice).toMatchObject({ engine: 'tfjs', reason: 'LVSEG_ENGINE=tfjs' });
     expect(chooseEngine({ engine: 'onnx', ortThreads: 2 }, { tfjsBackend: 'tensorflow' }).choice).toMatchObject({ engine: 'onnx', ortThreads: 2 });
+    expect(chooseEngine({ engine: 'onnx', ortThreads: 1, onnxInt8: false }, { tfjsBackend: 'wasm' }).choice).toMatchObject({ engine: 'onnx', onnxInt8: false });
   });
 
   it('without onnxruntime: auto falls back to tfjs saying why; a forced onnx is a config error', () => {

@@ -2,7 +2,7 @@ import type * as Ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError } from '@lvseg/common';
 import type { BinaryMask, GrayImage } from '@lvseg/imaging';
-import { GradCamMap, INT8_CALIBRATION_FILE, LayerMap, MaskOptions, StageRunner, exportQuantizedToOnnx, exportToOnnx, maskOptionsOf, parseInt8Calibration, predictLvProbabilities, segmentCascade, segmentWholeImages } from '@lvseg/model';
+import { GradCamMap, INT8_CALIBRATION_FILE, type Int8Calibration, LayerMap, MaskOptions, StageRunner, exportQuantizedToOnnx, exportToOnnx, maskOptionsOf, parseInt8Calibration, predictLvProbabilities, segmentCascade, segmentWholeImages } from '@lvseg/model';
 import type { ModelCard } from '@lvseg/model-store';
 import { OnnxSessionRunner, startOnnxWorker } from './onnx-worker';
 import { EngineFactory, ImageSegmentation, SegmentOptions, SegmentationEngine } from './segmentation-engine';
@@ -55,6 +55,8 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
   readonly architecture: string;
   readonly heatmapLayers: string[];
   readonly runtime: string;
+  /** The networks running as INT8 graphs (from the version's `int8-calibration.json`); empty = all float. */
+  readonly int8Networks: string[];
   /** Two: the event loop prepares (normalise, resample) or finishes (masks) one batch while a worker runs the other. */
   readonly maxConcurrentCalls = 2;
   private readonly maskOptions: MaskOptions;
@@ -67,12 +69,16 @@ export class OnnxSegmentationEngine implements SegmentationEngine {
     private readonly explainer: TfjsSegmentationEngine,
     card: ModelCard,
     threads: number,
+    int8Networks: string[] = [],
   ) {
     this.version = explainer.version;
     this.architecture = explainer.architecture;
     this.heatmapLayers = explainer.heatmapLayers;
+    this.int8Networks = int8Networks;
     this.maskOptions = maskOptionsOf(card);
-    this.runtime = `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common} (cpu, ${stages.length === 1 ? 'worker thread' : `${stages.length} worker threads`}, ${threads} intra-op thread${threads === 1 ? '' : 's'}); explanations on ${explainer.runtime}`;
+    // INT8 is named (GET /health/ready shows this): its masks are close to float's, not the same as tfjs's.
+    const int8 = int8Networks.length ? `, INT8 ${int8Networks.join(' and ')}` : '';
+    this.runtime = `onnxruntime-node ${ort.env.versions.node ?? ort.env.versions.common} (cpu, ${stages.length === 1 ? 'worker thread' : `${stages.length} worker threads`}, ${threads} intra-op thread${threads === 1 ? '' : 's'}${int8}); explanations on ${explainer.runtime}`;
   }
 
   async segment(images: GrayImage[], opts: SegmentOptions = {}): Promise<ImageSegmentation[]> {
@@ -155,8 +161,10 @@ export class OnnxEngineFactory implements EngineFactory {
     const explainer = (await this.tfjs.create(card, files)) as TfjsSegmentationEngine;
     const stages: OnnxStage[] = [];
     try {
-      const int8 = this.options.int8 !== false && files.has(INT8_CALIBRATION_FILE);
-      for (const [k, { size }] of this.onnxOf(card, explainer, int8 ? files : undefined).entries()) {
+      const calibration = this.options.int8 !== false && files.has(INT8_CALIBRATION_FILE) ? parseInt8Calibration(files.get(INT8_CALIBRATION_FILE)!) : undefined;
+      const int8 = calibration !== undefined;
+      const int8Networks = stageNetworks(explainer.model).map((n) => n.name).filter((name) => calibration?.networks[name]);
+      for (const [k, { size }] of this.onnxOf(card, explainer, calibration).entries()) {
         const session = await startOnnxWorker(this.onnxByVersion.get(card.version)![k], {
           intraOpNumThreads: this.options.threads,
           interOpNumThreads: 1,
@@ -167,7 +175,7 @@ export class OnnxEngineFactory implements EngineFactory {
         });
         stages.push({ session, size });
       }
-      const engine = new OnnxSegmentationEngine(stages, this.ort, explainer, card, this.options.threads);
+      const engine = new OnnxSegmentationEngine(stages, this.ort, explainer, card, this.options.threads, int8Networks);
       const diff = await engine.probeDifference(int8 ? 'mean' : 'max');
       const tolerance = int8 ? INT8_PROBE_TOLERANCE : PROBE_TOLERANCE;
       if (!(diff <= tolerance)) {
@@ -190,15 +198,14 @@ export class OnnxEngineFactory implements EngineFactory {
     return [...this.onnxByVersion.keys()];
   }
 
-  /** The ONNX bytes of each network of a version (cached), with the side each runs at; INT8 from `int8Files`' calibration. */
-  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine, int8Files?: Map<string, Buffer>): Array<{ size: number }> {
+  /** The ONNX bytes of each network of a version (cached), with the side each runs at; INT8 where `calibration` has the network. */
+  private onnxOf(card: ModelCard, explainer: TfjsSegmentationEngine, calibration?: Int8Calibration): Array<{ size: number }> {
     const nets = stageNetworks(explainer.model);
     let bytes = this.onnxByVersion.get(card.version);
     if (bytes) {
       this.onnxByVersion.delete(card.version); // LRU: re-inserted below as the newest
     } else {
       const lv = card.classes.indexOf('lv');
-      const calibration = int8Files && parseInt8Calibration(int8Files.get(INT8_CALIBRATION_FILE)!);
       bytes = nets.map(({ name, net }) => {
         const opts = { output: { kind: 'class-probability', classIndex: lv >= 0 ? lv : 1 }, metadata: { version: card.version, architecture: card.architecture, network: name } } as const;
         return calibration?.networks[name] ? exportQuantizedToOnnx(net, calibration, name, opts) : exportToOnnx(net, opts);

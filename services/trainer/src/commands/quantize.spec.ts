@@ -1,6 +1,8 @@
 /**
  * `lvseg models quantize`: the shipped production model calibrated on a few real train PNGs, published into a real file
- * store, then served by the real onnx engine factory in INT8 (and, with `int8: false`, in float) on val PNGs.
+ * store, then served by the real onnx engine factory in INT8 (and, with `int8: false`, in float) on val PNGs. When the
+ * shipped `production` is itself an INT8 version, its float parent is the one calibrated here.
+ * LVSEG_SHIPPED_MODELS=<store> runs it against a candidate store instead of <repo>/models.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,18 +30,23 @@ describeWithData('quantizeVersion (lvseg models quantize) on the shipped product
   let storeDir: string;
   let store: ModelStore;
   let version: string;
+  /** The float version calibrated here: production, or its parent when production already carries a calibration. */
+  let float: string;
   beforeAll(async () => {
     await initBackend({ prefer: 'wasm' });
     storeDir = mkdtempSync(join(tmpdir(), 'lvseg-quantize-store-'));
-    store = openModelStore(`file://${storeDir}`, { seedFrom: join(repoRoot(), 'models') });
+    store = openModelStore(`file://${storeDir}`, { seedFrom: process.env.LVSEG_SHIPPED_MODELS || join(repoRoot(), 'models') });
+    const production = await store.load('production');
+    float = production.files.has(INT8_CALIBRATION_FILE) ? production.card.parent! : production.card.version;
     // every 40th train image (7 of 260): enough to exercise the command; the real calibration uses all of them
-    const { card } = await quantizeVersion(store, 'production', { data: PNG, every: 40, gitCommit: 'test' });
+    const { card } = await quantizeVersion(store, float, { data: PNG, every: 40, gitCommit: 'test' });
     version = card.version;
   }, 300_000);
   afterAll(() => rmSync(storeDir, { recursive: true, force: true }));
 
-  it('publishes a new version naming production as parent, with its files unchanged and a calibration of the default networks', async () => {
-    const parent = await store.load('production');
+  it('publishes a new version naming the float version as parent, with its files unchanged and a calibration of the default networks', async () => {
+    const parent = await store.load(float);
+    expect(parent.files.has(INT8_CALIBRATION_FILE)).toBe(false);
     const { card, files } = await store.load(version);
     expect(card.parent).toBe(parent.card.version);
     expect(card.architecture).toBe(parent.card.architecture);
@@ -59,9 +66,9 @@ describeWithData('quantizeVersion (lvseg models quantize) on the shipped product
   });
 
   it('refuses val (where models are selected), a version already calibrated, and an unknown network', async () => {
-    await expect(quantizeVersion(store, 'production', { data: PNG, split: 'val' })).rejects.toMatchObject({ code: 'CALIBRATION_SPLIT' });
+    await expect(quantizeVersion(store, float, { data: PNG, split: 'val' })).rejects.toMatchObject({ code: 'CALIBRATION_SPLIT' });
     await expect(quantizeVersion(store, version, { data: PNG, every: 40 })).rejects.toMatchObject({ code: 'MODEL_ALREADY_CALIBRATED' });
-    await expect(quantizeVersion(store, 'production', { data: PNG, every: 40, networks: ['decoder'] })).rejects.toMatchObject({ code: 'ONNX_CALIBRATION_NETWORK' });
+    await expect(quantizeVersion(store, float, { data: PNG, every: 40, networks: ['decoder'] })).rejects.toMatchObject({ code: 'ONNX_CALIBRATION_NETWORK' });
   }, 300_000);
 
   it('is served in INT8 by the onnx engine (int8: false serves the same version in float), with masks close to float', async () => {
@@ -74,6 +81,11 @@ describeWithData('quantizeVersion (lvseg models quantize) on the shipped product
       expect(int8).toBeInstanceOf(OnnxSegmentationEngine); // the INT8 probe against tfjs passed its tolerance
       const ready = logged.filter((l) => l.event === 'engine.onnx_ready');
       expect(ready.map((l) => l.int8).sort()).toEqual([false, true]);
+      // Which networks run INT8, and the runtime GET /health/ready shows says so (float says nothing of INT8).
+      const quantised = Object.keys(parseInt8Calibration(files.get(INT8_CALIBRATION_FILE)!).networks);
+      expect([(float as OnnxSegmentationEngine).int8Networks, (int8 as OnnxSegmentationEngine).int8Networks]).toEqual([[], quantised]);
+      expect(int8.runtime).toContain(`intra-op thread, INT8 ${quantised.join(' and ')}); explanations on tfjs`);
+      expect(float.runtime).not.toContain('INT8');
       const { items } = loadDataset(PNG, { splits: ['val'] });
       const chosen = items.filter((_, k) => k % 33 === 0); // 9 images over the val patients
       const agreement: number[] = [];
