@@ -17,10 +17,15 @@ export interface SunnybrookDicomCase {
   instanceNumber: number;
 }
 
-/** Why the data cannot be used, or undefined when it can. */
+/**
+ * Why the data cannot be used, or undefined when it can. Under CI (`CI=true`) missing data is a failure, not a skip:
+ * a suite skipped for it would pass having checked nothing.
+ */
 export function sunnybrookMissingReason(): string | undefined {
   const manifest = join(SUNNYBROOK_DICOM_DIR, 'manifest.csv');
-  return existsSync(manifest) ? undefined : `no ${manifest} (set LVSEG_DATA_DIR to the folder holding sunnybrook-dicom/)`;
+  const reason = existsSync(manifest) ? undefined : `no ${manifest} (set LVSEG_DATA_DIR to the folder holding sunnybrook-dicom/)`;
+  if (reason && process.env.CI === 'true') throw new Error(`this test needs the Sunnybrook DICOMs under CI: ${reason}`);
+  return reason;
 }
 
 /** `describe`, or `describe.skip` with the reason printed when the data folder is missing. */

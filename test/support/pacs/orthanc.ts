@@ -39,7 +39,10 @@ export function pacsToolsMissingReason(): string | undefined {
   if (!orthancBinary()) missing.push('Orthanc');
   if (!dicomWebPlugin()) missing.push('the Orthanc DICOMweb plugin');
   if (spawnSync('storescu', ['--version'], { stdio: 'ignore' }).status !== 0) missing.push('dcmtk (storescu)');
-  return missing.length ? `${missing.join(', ')} not installed (apt-get install -y orthanc orthanc-dicomweb dcmtk)` : undefined;
+  const reason = missing.length ? `${missing.join(', ')} not installed (apt-get install -y orthanc orthanc-dicomweb dcmtk)` : undefined;
+  // scripts/test.sh installs them: under CI their absence means the install step broke, a failure rather than a skip.
+  if (reason && process.env.CI === 'true') throw new Error(`the PACS tests need Orthanc and dcmtk under CI: ${reason}`);
+  return reason;
 }
 
 /** A free TCP port on 127.0.0.1. */

@@ -337,7 +337,7 @@
     const progress = latest == null ? 'no epoch finished yet' : `epoch ${latest}${run.epochs ? ` of ${run.epochs}` : ''}`;
     let text;
     if (run.status === 'running') text = state.source ? `Live: training, ${progress}.` : `Running, ${progress}.`;
-    else if (run.status === 'finished') text = `Finished after ${progress}; published ${run.version || '(no version)'}.`;
+    else if (run.status === 'finished') text = `Finished after ${progress}; ${run.version ? `published ${run.version}` : 'no version published'}.`;
     else text = `Failed at ${progress}: ${run.error || 'no reason recorded'}.`;
     $('live-status').textContent = text;
   }

@@ -10,10 +10,12 @@ import { readCsvRecords } from '@lvseg/imaging';
 
 export const SUNNYBROOK_PNG_DIR = join(dataRoot(), 'sunnybrook-png');
 
-/** Why the PNG data set cannot be used, or undefined when it can. */
+/** Why the PNG data set cannot be used, or undefined when it can; under CI (`CI=true`) a failure, not a skip. */
 export function sunnybrookPngMissingReason(): string | undefined {
   const manifest = join(SUNNYBROOK_PNG_DIR, 'manifest.csv');
-  return existsSync(manifest) ? undefined : `no ${manifest} (set LVSEG_DATA_DIR to the folder holding sunnybrook-png/)`;
+  const reason = existsSync(manifest) ? undefined : `no ${manifest} (set LVSEG_DATA_DIR to the folder holding sunnybrook-png/)`;
+  if (reason && process.env.CI === 'true') throw new Error(`this test needs the Sunnybrook PNGs under CI: ${reason}`);
+  return reason;
 }
 
 /** `describe`, or `describe.skip` with the reason printed when the PNG data set is missing. */

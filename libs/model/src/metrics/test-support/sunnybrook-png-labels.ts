@@ -8,11 +8,15 @@ import { PNG } from 'pngjs';
 import { dataRoot } from '@lvseg/common';
 import type { BinaryMask } from '@lvseg/imaging';
 
-/** The data root (holding sunnybrook-png/), or undefined after printing why real-data specs are skipped. */
+/**
+ * The data root (holding sunnybrook-png/), or undefined after printing why real-data specs are skipped. Under CI
+ * (`CI=true`) missing data throws instead: a skipped spec would pass having checked nothing.
+ */
 export function sunnybrookDataDir(): string | undefined {
   const root = dataRoot();
   const labels = path.join(root, 'sunnybrook-png', 'labels');
   if (!fs.existsSync(labels)) {
+    if (process.env.CI === 'true') throw new Error(`the real-data metrics specs need ${labels} under CI (set LVSEG_DATA_DIR)`);
     // eslint-disable-next-line no-console
     console.warn(`skipping real-data metrics specs: ${labels} not found (set LVSEG_DATA_DIR)`);
     return undefined;
