@@ -1,3 +1,4 @@
+import { readCsvRecords } from './manifest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
@@ -115,15 +116,10 @@ describe('rasterizeContour', () => {
     expectContourError(() => rasterizeContour([[1, 1], [2, 2], [3, 1]], 4, 2.5), ContourErrorCode.InvalidSize);
   });
 
-  const manifest = fs
-    .readFileSync(path.join(FIXTURES, 'manifest.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) => line.split(','));
+  const manifest = readCsvRecords(path.join(FIXTURES, 'manifest.csv'));
 
   // Over all 96 contours of sunnybrook-dicom the raster equals the PNG label pixel for pixel (Dice min = mean = 1.0).
-  it.each(manifest.map((r) => [r[1], r[3]]))('rasterises %s exactly like its PNG twin label %s', (contour, label) => {
+  it.each(manifest.map((r) => [r.contour, r.png_label]))('rasterises %s exactly like its PNG twin label %s', (contour, label) => {
     const png = PNG.sync.read(fs.readFileSync(path.join(FIXTURES, label)));
     const mask = rasterizeContour(parseContour(fs.readFileSync(path.join(FIXTURES, contour), 'utf8')), png.height, png.width);
     let inter = 0;
@@ -145,7 +141,7 @@ describe('rasterizeContour', () => {
     expect(differing).toBe(0);
   });
 
-  it.each(manifest.map((r) => [r[1], r[0]]))('%s encloses the bright blood pool of %s', (contour, dicom) => {
+  it.each(manifest.map((r) => [r.contour, r.dicom]))('%s encloses the bright blood pool of %s', (contour, dicom) => {
     // Orientation check against the image itself: the mask is brighter than a ring just outside it.
     const { image } = decodeDicom(new Uint8Array(fs.readFileSync(path.join(FIXTURES, dicom))));
     const mask = rasterizeContour(parseContour(fs.readFileSync(path.join(FIXTURES, contour), 'utf8')), image.rows, image.columns);

@@ -1,3 +1,4 @@
+import { readCsvRecords } from './manifest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
@@ -109,14 +110,9 @@ describe('decodeDicom: real Sunnybrook files', () => {
     expect(Object.keys(meta).some((k) => /^patient|birth|accession/i.test(k))).toBe(false);
   });
 
-  const manifest = fs
-    .readFileSync(path.join(FIXTURES, 'sunnybrook', 'manifest.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) => line.split(','));
+  const manifest = readCsvRecords(path.join(FIXTURES, 'sunnybrook', 'manifest.csv'));
 
-  it.each(manifest.map((r) => [r[0], r[2]]))('%s min-max scaled to 0..255 matches its PNG twin %s within rounding', (dicom, pngImage) => {
+  it.each(manifest.map((r) => [r.dicom, r.png_image]))('%s min-max scaled to 0..255 matches its PNG twin %s within rounding', (dicom, pngImage) => {
     const { image } = decodeDicom(readFixture(path.join('sunnybrook', dicom)));
     const png = PNG.sync.read(fs.readFileSync(path.join(FIXTURES, 'sunnybrook', pngImage)));
     expect([png.height, png.width]).toEqual([image.rows, image.columns]);

@@ -1,3 +1,4 @@
+import { readCsvRecords } from './manifest';
 import * as fs from 'fs';
 import * as path from 'path';
 import { dataRoot, SeededRandom } from '@lvseg/common';
@@ -103,13 +104,8 @@ describe('normalize by selection equals normalize by sort', () => {
   it('on every real Sunnybrook DICOM (the 2 fixture DICOMs when the data folder is missing)', () => {
     const dir = path.join(dataRoot(), 'sunnybrook-dicom');
     const manifest = path.join(dir, 'manifest.csv');
-    const imagesOf = (csv: string) => {
-      const [header, ...lines] = csv.trim().split(/\r?\n/);
-      const col = header.split(',').indexOf('image');
-      return lines.map((l) => path.join(dir, l.split(',')[col]));
-    };
     const files = fs.existsSync(manifest)
-      ? imagesOf(fs.readFileSync(manifest, 'utf8'))
+      ? readCsvRecords(manifest).map((r) => path.join(dir, r.image))
       : [path.join(__dirname, '..', 'test-fixtures', 'sunnybrook', 'SCD0000401', '100.dcm'), path.join(__dirname, '..', 'test-fixtures', 'sunnybrook', 'SCD0000101', '48.dcm')];
     // eslint-disable-next-line no-console
     if (!fs.existsSync(manifest)) console.warn(`only the 2 fixture DICOMs: no ${manifest} (set LVSEG_DATA_DIR)`);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dataRoot, repoRoot } from '@lvseg/common';
-import { decodeDicom, decodePngGray, parseManifest } from '@lvseg/imaging';
+import { decodeDicom, decodePngGray, parseManifest, readCsvRecords } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
 import { initBackend } from './backend';
 import { dice } from './metrics';
@@ -37,9 +37,9 @@ describe('DICOM and its PNG twin give the same mask with the shipped model', () 
 
   it('on the committed fixtures', async () => {
     const dir = join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook');
-    const rows = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = readCsvRecords(join(dir, 'manifest.csv'));
     expect(rows.length).toBe(2);
-    for (const [dcm, , png] of rows) expect(await twinDice(readFileSync(join(dir, dcm)), readFileSync(join(dir, png)))).toBeGreaterThanOrEqual(0.98);
+    for (const r of rows) expect(await twinDice(readFileSync(join(dir, r.dicom)), readFileSync(join(dir, r.png_image)))).toBeGreaterThanOrEqual(0.98);
   });
 
   const dicomDir = join(dataRoot(), 'sunnybrook-dicom');

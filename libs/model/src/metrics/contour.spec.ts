@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isLvsegError } from '@lvseg/common';
+import { readCsvRecords } from '@lvseg/imaging';
 import { averagePerpendicularDistance, boundaryMask, maskBoundary } from './contour';
 import { fillHoles } from './components';
 import { discMask, maskFromPicture, maskWith, rectMask } from './test-support/masks';
@@ -153,16 +154,15 @@ describe('boundary and APD on the real Sunnybrook labels', () => {
     console.warn(`skipping contour-definition spec: ${dicomDir}/manifest.csv not found`);
   }
   (haveContours ? it : it.skip)('mask boundary points lie on the expert contour (mean < 0.3 px)', () => {
-    const rows = fs.readFileSync(path.join(dicomDir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1);
+    const rows = readCsvRecords(path.join(dicomDir, 'manifest.csv'));
     const labels = new Map(readAllLabels(dataDir as string).map((l) => [l.name, l.mask]));
     let sum = 0;
     let count = 0;
     let pairs = 0;
     for (const row of rows) {
-      const cols = row.split(',');
-      const contourFile = cols[2];
-      const pngCase = cols[4].replace(/-(\d)$/, '-0$1'); // SC-HF-I-1 → SC-HF-I-01
-      const mask = labels.get(`${pngCase}-IM-0001-${cols[6].padStart(4, '0')}`);
+      const contourFile = row.contour;
+      const pngCase = row.original_id.replace(/-(\d)$/, '-0$1'); // SC-HF-I-1 → SC-HF-I-01
+      const mask = labels.get(`${pngCase}-IM-0001-${row.instance_number.padStart(4, '0')}`);
       expect(mask).toBeDefined();
       const polygon = fs
         .readFileSync(path.join(dicomDir, contourFile), 'utf8')
