@@ -14,7 +14,7 @@ module.exports = {
   moduleNameMapper: {
     // Test support of a lib (not exported from its index), for specs and e2e tests elsewhere.
     '^@lvseg/model-store/testing$': '<rootDir>/libs/model-store/src/testing/model-store.contract',
-    '^@lvseg/(imaging|model|model-store|common|config|report|lv-function)$': '<rootDir>/libs/$1/src',
+    '^@lvseg/(imaging|model|model-store|common|config|report|lv-function|dicom)$': '<rootDir>/libs/$1/src',
     // One lib file by path, as the browser pages import them (services/inference/web/tsconfig.json).
     '^@lvseg/(imaging|model|common)/(.+)$': '<rootDir>/libs/$1/src/$2',
   },

@@ -5,9 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NaturalDataset } from 'dcmjs';
-import { BinaryMask, decodeDicom, naturalizeDicom, parseContour, rasterizeContour } from '@lvseg/imaging';
-import { toPart10, writeLvSegmentation } from '../../services/inference/src/pacs/seg/dicom-seg-writer';
-import { segUidsFor } from '../../services/inference/src/pacs/seg/uids';
+import { naturalizeDicom, segUidsFor, toPart10, writeLvSegmentation } from '@lvseg/dicom';
+import { BinaryMask, decodeDicom, parseContour, rasterizeContour } from '@lvseg/imaging';
 import { SUNNYBROOK_DICOM_DIR, SunnybrookDicomCase, readContour, sunnybrookCases } from './sunnybrook';
 
 export interface ExpertFrame {

@@ -7,7 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { BinaryMask, decodeDicom, naturalizeDicom } from '@lvseg/imaging';
+import { naturalizeDicom } from '@lvseg/dicom';
+import { BinaryMask, decodeDicom } from '@lvseg/imaging';
 import { editDicom } from './label-objects';
 
 /** Why plastimatch cannot be used, or undefined. Under CI (`CI=true`) a missing plastimatch is a failure. */

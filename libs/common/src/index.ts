@@ -3,4 +3,3 @@ export * from './sha256';
 export * from './random';
 export * from './paths';
 export * from './numeric';
-export * from './multipart';

@@ -53,6 +53,8 @@ export interface DicomMeta {
 export interface DicomImage {
   image: GrayImage;
   meta: DicomMeta;
+  /** The data set as parsed here (dicom-parser), for readers of other attributes (libs/dicom's writer sources), so the file is parsed once. */
+  dataSet: DataSet;
 }
 
 /** Stable error codes thrown by `decodeDicom`. */
@@ -505,7 +507,7 @@ function toDicomImage(parsed: ParsedImage, stored: Float64Array): DicomImage {
     windowCenter: windowCenter === undefined || mirror === undefined ? windowCenter : mirror - windowCenter,
     windowWidth: read.firstDecimal(TAG.windowWidth),
   };
-  return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta };
+  return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta, dataSet: parsed.dataSet };
 }
 
 /**

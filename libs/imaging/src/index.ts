@@ -10,8 +10,6 @@ export * from './dicom';
 export * from './contour';
 export * from './model-input';
 export * from './roi';
-export * from './dicom-seg-reader';
-export * from './rtstruct-reader';
 export * from './patient-contour';
 export * from './pixel-centre-fill';
 export * from './codecs/decode-frame';

@@ -1,4 +1,5 @@
-import { LvsegError, boundaryOf, parseMultipart } from '@lvseg/common';
+import { LvsegError } from '@lvseg/common';
+import { boundaryOf, parseMultipart } from '@lvseg/dicom';
 import type { LabelObjectSource } from './import-dataset';
 
 type DicomJson = Record<string, { Value?: unknown[] } | undefined>;

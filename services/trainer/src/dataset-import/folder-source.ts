@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import { RT_STRUCTURE_SET_STORAGE_UID, SEGMENTATION_STORAGE_UID } from '@lvseg/imaging';
+import { RT_STRUCTURE_SET_STORAGE_UID, SEGMENTATION_STORAGE_UID } from '@lvseg/dicom';
 import type { LabelObjectSource } from './import-dataset';
 
 function* filesUnder(dir: string): Generator<string> {

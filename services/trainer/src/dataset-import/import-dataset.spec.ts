@@ -1,5 +1,5 @@
 import { isLvsegError } from '@lvseg/common';
-import type { SegSegment } from '@lvseg/imaging';
+import type { SegSegment } from '@lvseg/dicom';
 import { dicomWebSource } from './dicomweb-source';
 import { DEFAULT_LV_SELECTION, isUnreviewedLvsegSegment, lvSegmentOf } from './import-dataset';
 

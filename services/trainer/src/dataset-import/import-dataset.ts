@@ -11,9 +11,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { NaturalDataset } from 'dcmjs';
 import { LvsegError, isLvsegError, sha256Hex } from '@lvseg/common';
 import {
-  BinaryMask, DicomMeta, ImagePlane, RT_STRUCTURE_SET_STORAGE_UID, ReadSegmentation, ReadStructureSet, RtRoi, SEGMENTATION_STORAGE_UID, SegSegment,
-  decodeDicom, distanceFromPlane, encodeMaskPng, naturalizeDicom, planeNormal, rasterizePatientContours, segmentationOf, structureSetOf,
-} from '@lvseg/imaging';
+  RT_STRUCTURE_SET_STORAGE_UID, ReadSegmentation, ReadStructureSet, RtRoi, SEGMENTATION_STORAGE_UID, SegSegment, naturalizeDicom, segmentationOf, structureSetOf,
+} from '@lvseg/dicom';
+import { BinaryMask, DicomMeta, ImagePlane, decodeDicom, distanceFromPlane, encodeMaskPng, planeNormal, rasterizePatientContours } from '@lvseg/imaging';
 import { caseIdFor, splitCases } from './pseudonym';
 import { pseudonymousImage } from './pseudonymous-image';
 

@@ -1,6 +1,7 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import { decodeDicom, naturalizeDicom } from '@lvseg/imaging';
+import { naturalizeDicom, naturalizeParsed } from '@lvseg/dicom';
+import { decodeDicom } from '@lvseg/imaging';
 
 /**
  * The attributes an imported image keeps: what decoding, geometry (EF, slice order) and provenance need. Everything
@@ -20,11 +21,13 @@ const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /**
  * A copy of a DICOM image with only `KEPT_ATTRIBUTES`, PatientID and PatientName set to the case pseudonym, and
  * Patient Identity Removed = YES. Checked by decoding both: the copy must give the same pixels, else it is refused.
+ * The source is parsed once: the kept attributes are read from the data set its decode parsed.
  */
 export function pseudonymousImage(bytes: Uint8Array, caseId: string): Buffer {
+  const source = decodeDicom(bytes);
   let ds: NaturalDataset;
   try {
-    ds = naturalizeDicom(bytes);
+    ds = naturalizeParsed(source.dataSet, source.meta.transferSyntaxUid, KEPT_ATTRIBUTES) ?? naturalizeDicom(bytes);
   } catch (e) {
     throw new LvsegError('invalid-input', 'IMPORT_IMAGE_UNREADABLE', `image is not readable DICOM: ${String((e as Error).message).slice(0, 120)}`);
   }
@@ -48,7 +51,7 @@ export function pseudonymousImage(bytes: Uint8Array, caseId: string): Buffer {
   const file = new dcmjsData.DicomDict(meta);
   file.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(out);
   const written = Buffer.from(file.write());
-  const before = decodeDicom(bytes).image.data;
+  const before = source.image.data;
   let after: ArrayLike<number>;
   try {
     after = decodeDicom(written).image.data;

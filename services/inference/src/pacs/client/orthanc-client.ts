@@ -1,4 +1,5 @@
-import { LvsegError, boundaryOf, buildMultipartRelated, parseMultipart } from '@lvseg/common';
+import { LvsegError } from '@lvseg/common';
+import { boundaryOf, buildMultipartRelated, parseMultipart } from '@lvseg/dicom';
 import type { PacsConfig } from '@lvseg/config';
 import type { PacsChange, PacsChangeFeed, PacsClient, PacsSeriesStatus, PacsStoreResult, SeriesRef } from './pacs-client';
 

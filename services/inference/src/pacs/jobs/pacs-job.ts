@@ -1,5 +1,5 @@
 import type { SeriesRef } from '../client/pacs-client';
-import type { ReportedLvFunction } from '../sr/lv-function-sr-writer';
+import type { ReportedLvFunction } from '@lvseg/dicom';
 import type { PacsTriggerSource } from '../state/pacs-state-store';
 
 export type PacsJobState = 'waiting-for-series' | 'queued' | 'running' | 'retrying' | 'done' | 'skipped' | 'failed';

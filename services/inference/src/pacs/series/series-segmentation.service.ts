@@ -4,7 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { NaturalDataset } from 'dcmjs';
 import type { Logger } from 'pino';
 import { LvsegError, isLvsegError, repoRoot } from '@lvseg/common';
-import { DicomMeta, GrayImage, naturalizeDicom } from '@lvseg/imaging';
+import { LV_BLOOD_POOL_SEGMENT, WrittenSeg, lvFunctionOfSeries, lvFunctionSrUidsFor, segUidsFor, writeLvFunctionSr, writeLvSegmentation, writerSourceOf } from '@lvseg/dicom';
+import { DicomMeta, GrayImage } from '@lvseg/imaging';
 import { APP_LOGGER } from '../../tokens';
 import { PipelineRun, SegmentationPipeline } from '../../segment/pipeline/segmentation-pipeline';
 import type { StageClock } from '../../segment/pipeline/stage-clock';
@@ -12,10 +13,6 @@ import type { PacsClient, SeriesRef } from '../client/pacs-client';
 import type { PacsImageResult, PacsJobResult, PacsLvFunctionResult } from '../jobs/pacs-job';
 import { PacsMetrics } from '../pacs-metrics';
 import { PACS_CLIENT, PACS_STATE } from '../pacs.tokens';
-import { LV_BLOOD_POOL_SEGMENT, WrittenSeg, writeLvSegmentation } from '../seg/dicom-seg-writer';
-import { lvFunctionSrUidsFor, segUidsFor } from '../seg/uids';
-import { writeLvFunctionSr } from '../sr/lv-function-sr-writer';
-import { lvFunctionOfSeries } from '../sr/series-lv-function';
 import type { PacsStateStore } from '../state/pacs-state-store';
 import { shortAxisSkipReason } from './short-axis-check';
 
@@ -159,14 +156,18 @@ export class SeriesSegmentationService {
     });
   }
 
-  /** Decodes every retrieved instance (and keeps its dataset for the SEG and SR); one that does not decode is listed as skipped. */
+  /**
+   * Decodes every retrieved instance and keeps what the SEG and SR copy from it, read from the data set the decode
+   * parsed (each instance is parsed once); one that does not decode is listed as skipped.
+   */
   private async decodeSeries(run: PipelineRun, files: Buffer[], skippedImages: NonNullable<PacsJobResult['skippedImages']>): Promise<{ decoded: DecodedImage[]; decodeErrors: LvsegError[] }> {
     const decoded: DecodedImage[] = [];
     const decodeErrors: LvsegError[] = [];
     for (const bytes of files) {
       try {
-        const { image, meta } = await run.decodeUnchecked(bytes);
-        decoded.push({ image, meta, dataset: run.clock.time('decode', () => naturalizeDicom(bytes)), sopInstanceUid: meta.sopInstanceUid ?? '' });
+        const decodedImage = await run.decodeUnchecked(bytes);
+        const { image, meta } = decodedImage;
+        decoded.push({ image, meta, dataset: run.clock.time('decode', () => writerSourceOf(decodedImage, bytes)), sopInstanceUid: meta.sopInstanceUid ?? '' });
       } catch (e) {
         if (!isLvsegError(e)) throw e;
         decodeErrors.push(e);

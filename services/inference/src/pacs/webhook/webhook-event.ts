@@ -1,5 +1,5 @@
 import { LvsegError } from '@lvseg/common';
-import { isUidLike } from '../seg/uids';
+import { isUidLike } from '@lvseg/dicom';
 
 /** What a PACS tells lvseg: an instance was stored, or a series became stable. */
 export interface PacsWebhookEvent {

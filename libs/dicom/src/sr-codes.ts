@@ -33,7 +33,7 @@
  *   Procedure [D cid100.cc, P]; CID 100 has no cardiac MR entry.
  * - Language: RFC5646 "eng" "English" (CID 5000) [D cid5000.cc].
  */
-import type { CodedConcept } from '../seg/dicom-seg-writer';
+import type { CodedConcept } from './dicom-seg-reader';
 
 const dcm = (CodeValue: string, CodeMeaning: string): CodedConcept => ({ CodeValue, CodingSchemeDesignator: 'DCM', CodeMeaning });
 const sct = (CodeValue: string, CodeMeaning: string): CodedConcept => ({ CodeValue, CodingSchemeDesignator: 'SCT', CodeMeaning });

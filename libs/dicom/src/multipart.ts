@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { LvsegError } from './errors';
+import { LvsegError } from '@lvseg/common';
 
 /** One body part of a multipart/related message. */
 export interface MultipartPart {

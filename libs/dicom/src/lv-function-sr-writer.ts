@@ -20,8 +20,9 @@
 import type { NaturalDataset } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
 import type { LvFrame, LvFunction, PhaseRule, SpacingSource } from '@lvseg/lv-function';
-import { CodedConcept, SEGMENTATION_STORAGE, dicomDate, dicomTime, patientAndStudyOf, toPart10 } from '../seg/dicom-seg-writer';
-import { deterministicUid } from '../seg/uids';
+import type { CodedConcept } from './dicom-seg-reader';
+import { SEGMENTATION_STORAGE, dicomDate, dicomTime, patientAndStudyOf, toPart10 } from './dicom-seg-writer';
+import { deterministicUid } from './uids';
 import { COMPREHENSIVE_SR_STORAGE, LV_MEASUREMENT_CODES, SR_CODES, UCUM } from './sr-codes';
 
 /** Identifies lvseg as the observer (a device) in every report it writes. */

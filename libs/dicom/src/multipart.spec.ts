@@ -1,4 +1,4 @@
-import { isLvsegError } from './errors';
+import { isLvsegError } from '@lvseg/common';
 import { boundaryOf, buildMultipartRelated, parseMultipart } from './multipart';
 
 describe('multipart/related', () => {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NaturalDataset } from 'dcmjs';
 import { isLvsegError, repoRoot } from '@lvseg/common';
-import { BinaryMask, naturalizeDicom, readDicomSeg } from '@lvseg/imaging';
+import type { BinaryMask } from '@lvseg/imaging';
+import { naturalizeDicom, readDicomSeg } from './dicom-seg-reader';
 import { LV_BLOOD_POOL_SEGMENT, SEGMENTATION_STORAGE, packFrames, writeLvSegmentation } from './dicom-seg-writer';
 import { deterministicUid, isDicomUid, segUidsFor } from './uids';
 

@@ -1,6 +1,6 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import type { CodedConcept } from '../seg/dicom-seg-writer';
+import type { CodedConcept } from './dicom-seg-reader';
 import { LV_MEASUREMENT_CODES, SR_CODES } from './sr-codes';
 
 /** One image's measurement group: the LV area and what it references. */

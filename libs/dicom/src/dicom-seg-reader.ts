@@ -6,7 +6,7 @@
  */
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import type { BinaryMask } from './image';
+import type { BinaryMask } from '@lvseg/imaging';
 
 /** A coded concept (Code Sequence Macro). */
 export interface CodedConcept {

@@ -1,10 +1,9 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import type { BinaryMask, CodedConcept } from '@lvseg/imaging';
+import type { BinaryMask } from '@lvseg/imaging';
 import { phaseOrderWithinSlices } from '@lvseg/lv-function';
+import type { CodedConcept } from './dicom-seg-reader';
 import { deterministicUid } from './uids';
-
-export type { CodedConcept } from '@lvseg/imaging';
 
 export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';

@@ -18,6 +18,27 @@ declare module 'dcmjs' {
     const DicomMetaDictionary: {
       naturalizeDataset(dataset: DenaturalizedDataset): NaturalDataset;
       denaturalizeDataset(dataset: NaturalDataset): DenaturalizedDataset;
+      /** Keyword → its tag "(gggg,eeee)" and VR. */
+      nameMap: Record<string, { tag: string; vr: string } | undefined>;
     };
+    /** A stream over bytes, read by the value representations (strings through its decoder: the character set). */
+    class ReadBufferStream {
+      constructor(buffer: ArrayBuffer, littleEndian: boolean);
+      setDecoder(decoder: { decode(input: Uint8Array): string }): void;
+    }
+    /** How dcmjs reads one value representation (padding, numbers, person names, character set). */
+    interface ValueRepresentationReader {
+      type: string;
+      maxLength: number | null;
+      noMultiple?: boolean;
+      isBinary(): boolean;
+      read(stream: ReadBufferStream, length: number, syntax: string): { value: unknown } | undefined;
+      dropPadByte(values: string[]): string[];
+    }
+    const ValueRepresentation: { createByTypeString(vr: string): ValueRepresentationReader };
+  }
+  export namespace constants {
+    /** SpecificCharacterSet term (lower case, "_"/" " → "-") → TextDecoder label, as dcmjs decodes strings. */
+    const encodingMapping: Record<string, string>;
   }
 }
