@@ -10,11 +10,14 @@ const { join } = require('node:path');
 const swc = require('@swc/core');
 
 const ROOT = join(__dirname, '..', '..');
-const LIBS = ['imaging', 'model', 'model-store', 'common', 'config', 'report', 'lv-function'];
+// The aliases come from tsconfig.json's paths (the one list), so a new lib cannot be missing here: exact aliases first
+// (e.g. @lvseg/model-store/testing), then @lvseg/<lib>/<file> inside a lib's src.
+const PATHS = JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')).compilerOptions.paths;
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const exact = Object.entries(PATHS).sort(([a], [b]) => b.length - a.length);
 const ALIASES = [
-  [/^@lvseg\/model-store\/testing$/, () => join(ROOT, 'libs/model-store/src/testing/model-store.contract')],
-  [new RegExp(`^@lvseg/(${LIBS.join('|')})$`), (m) => join(ROOT, 'libs', m[1], 'src')],
-  [/^@lvseg\/(imaging|model|common)\/(.+)$/, (m) => join(ROOT, 'libs', m[1], 'src', m[2])],
+  ...exact.map(([alias, [target]]) => [new RegExp(`^${escape(alias)}$`), () => join(ROOT, target)]),
+  ...exact.filter(([alias]) => !alias.includes('/', '@lvseg/'.length)).map(([alias, [target]]) => [new RegExp(`^${escape(alias)}/(.+)$`), (m) => join(ROOT, target, m[1])]),
 ];
 
 const resolve = Module._resolveFilename;
