@@ -3,3 +3,4 @@ export * from './sha256';
 export * from './random';
 export * from './paths';
 export * from './numeric';
+export * from './json-comments';

@@ -18,7 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import pino from 'pino';
-import { dataRoot, repoRoot } from '@lvseg/common';
+import { dataRoot, repoRoot, stripJsonComments } from '@lvseg/common';
 import { loadConfig } from '@lvseg/config';
 import { readCsvRecords } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
@@ -101,29 +101,6 @@ async function startRedis(): Promise<Started & { url: string }> {
   child.stdout?.on('data', (d) => (out += String(d)));
   await waitUntil('redis-server', () => /Ready to accept connections/.test(out), 20_000);
   return { ...started(child, dir), url: `redis://127.0.0.1:${port}/0` };
-}
-
-/** Removes // and /* *\/ comments outside strings (Orthanc's configuration is JSON with comments). */
-function stripJsonComments(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; ) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '/' && text[i + 1] === '*') {
-      const end = text.indexOf('*/', i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
 }
 
 /** Orthanc from deploy/orthanc/orthanc.json with ports, folders and the plugin path rendered, and no Lua webhook. */

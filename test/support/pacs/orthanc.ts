@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '@lvseg/common';
+import { repoRoot, stripJsonComments } from '@lvseg/common';
 
 export const ORTHANC_CONFIG = join(repoRoot(), 'deploy', 'orthanc', 'orthanc.json');
 export const ORTHANC_LUA = join(repoRoot(), 'deploy', 'orthanc', 'lvseg-webhook.lua');
@@ -55,29 +55,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Removes // and /* *\/ comments outside strings (Orthanc's configuration is JSON with comments). */
-export function stripJsonComments(text: string): string {
-  let out = '';
-  for (let i = 0; i < text.length; ) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '/' && text[i + 1] === '*') {
-      const end = text.indexOf('*/', i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
 }
 
 export interface OrthancOptions {
