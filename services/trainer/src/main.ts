@@ -5,7 +5,7 @@ import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, casca
 import { promote, openConfiguredRunStore, openConfiguredStore } from '@lvseg/model-store';
 import { LvsegConfig, loadConfig } from '@lvseg/config';
 import { evalProgress, progressHooks } from './progress';
-import { comparedWithProduction, loadInitModel, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
+import { comparedWithProduction, loadInitModel, loadResume, publishTrained, trainAndEvaluate, trainAndPublish } from './commands/train';
 import { evaluateModel, formatEval, writeEfPlot } from './commands/eval';
 import { formatLeaderboard, LeaderboardRow, parseNumberList, searchGrid } from './commands/search';
 import { runReport } from './commands/report';
@@ -90,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--promote <alias>', 'also point this alias at the new version (subject to the Dice bar)')
     .option('--notes <text>', 'free text recorded on the model card')
     .option('--init-from <version>', 'start from the weights of this version or alias of the same architecture (fine-tuning)')
+    .option('--resume <version>', "go on with a version's run (a single network): its architecture, protocol and recipe from its card, from its weights at its kept epoch; give --epochs for the new total (plain sgd: continues the run exactly)")
     .option('--heatmap-every <n>', 'record per-layer activation heatmaps of one val image every N epochs (plus the first and last; 0: only those)', num('heatmap-every'), 5)
     .option('--no-publish', 'train and evaluate only: publish no version')
     .action(async (o) => {
@@ -99,9 +100,11 @@ async function main(argv: string[]): Promise<number> {
       const data = o.data ?? `${cfg.dataDir}/sunnybrook-png`;
       const overrides = trainOverrides(o);
       const recording = { store: openConfiguredRunStore(cfg), heatmapEvery: o.heatmapEvery };
-      const init = o.initFrom ? await loadInitModel(store, o.initFrom) : undefined;
-      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, init, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch };
-      const hooks = progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs));
+      if (o.resume && o.initFrom) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', '--resume and --init-from both name the starting weights: give one');
+      const resumed = o.resume ? await loadResume(store, o.resume, overrides) : undefined;
+      const init = resumed?.init ?? (o.initFrom ? await loadInitModel(store, o.initFrom) : undefined);
+      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch, ...resumed, init };
+      const hooks = progressHooks(totalEpochs(opts.arch, opts.overrides, o.localiserEpochs));
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
         if (!o.publish) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { NO_AUGMENTATION } from '@lvseg/imaging';
+import { DEFAULT_AUGMENTATION, NO_AUGMENTATION } from '@lvseg/imaging';
 import { syntheticSet } from '../testing/synthetic';
 import { initBackend } from '../backend';
 import { staircaseLearningRate } from './schedule';
@@ -56,6 +56,28 @@ describe('trainModel', () => {
     expect(tuned.history[0].trainLoss).toBeLessThan(fresh.history[0].trainLoss);
     expect(tuned.history[0].val?.dice).toBeCloseTo(fresh.history[2].val!.dice, 10);
     tuned.model.dispose();
+  });
+
+  it('resumes an interrupted plain-SGD run exactly (startEpoch): same losses, learning rates and weights as the uninterrupted run', async () => {
+    // Augmentation and LV-centred crops draw from the seeded stream, and the schedule decays every 2 steps (one
+    // epoch), so a resume that restarted the stream or the step counter would differ from the uninterrupted run.
+    const train = syntheticSet(8, 3);
+    const sgd = trainConfigFor('unet-small', { epochs: 4, batchSize: 4, crop: 64, lvCropProbability: 0.5, valEvery: 10, augment: DEFAULT_AUGMENTATION, optimizer: 'sgd', learningRate: 0.05, decayRate: 0.5, decaySteps: 2 });
+    const whole = await trainModel(train, [], sgd);
+    const first = await trainModel(train, [], { ...sgd, epochs: 2 });
+    const resumed = await trainModel(train, [], { ...sgd, startEpoch: 2, initFrom: 'first' }, {}, first.model);
+    const restarted = await trainModel(train, [], { ...sgd, epochs: 2, initFrom: 'first' }, {}, first.model);
+    const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+
+    expect(resumed.history.map((h) => h.epoch)).toEqual([3, 4]);
+    expect(resumed.history.map((h) => [h.trainLoss, h.learningRate])).toEqual(whole.history.slice(2).map((h) => [h.trainLoss, h.learningRate]));
+    expect(resumed.history.map((h) => h.learningRate)).toEqual([0.05 * 0.5 ** 2, 0.05 * 0.5 ** 3]); // steps 5 and 7 ended epochs 3 and 4;
+    expect(resumed.steps).toBe(whole.steps);
+    expect(resumed.bestEpoch).toBe(4);
+    expect(weights(resumed.model)).toEqual(weights(whole.model));
+    // Restarting from the same weights at step 0 with the stream from its start is another run.
+    expect(restarted.history[0].trainLoss).not.toBe(whole.history[2].trainLoss);
+    [whole, first, resumed, restarted].forEach((r) => r.model.dispose());
   });
 
   it('refuses to start from a model of another layout, with a typed error', () => {

@@ -31,6 +31,13 @@ export interface TrainConfig {
   mask: MaskOptions;
   /** Model version whose weights the run starts from (fine-tuning); absent: fresh seeded initialisation. */
   initFrom?: string;
+  /**
+   * Resuming (`lvseg train --resume`): epochs of this same recipe already run by the `initFrom` weights. The run
+   * goes on at epoch `startEpoch + 1` up to `epochs`, with the learning-rate schedule at step startEpoch × steps per
+   * epoch and the seeded shuffle/augmentation stream replayed past the done epochs, so with a stateless optimiser
+   * (plain `sgd`) it continues the interrupted run exactly; absent: 0.
+   */
+  startEpoch?: number;
   /** Fresh weights' initializer (fcn-paper: the lab's `truncated-normal-0.1`); absent: `default`. */
   initializer?: InitializerName;
   /** Convolution biases (fcn-paper: the lab's `none` variant); absent: `zero`. */
@@ -236,9 +243,15 @@ async function fitEpochs(model: tf.LayersModel, data: StageData, cfg: TrainConfi
   const stepsPerEpoch = Math.ceil(data.count / cfg.batchSize);
   const history: EpochMetrics[] = [];
   let best: { dice: number; epoch: number; weights: tf.Tensor[] } | undefined;
-  let step = 0;
+  const startEpoch = cfg.startEpoch ?? 0;
+  let step = startEpoch * stepsPerEpoch;
+  // The random stream a run from epoch 1 would have consumed by now: each epoch's shuffle, then one sample per index.
+  for (let e = 1; e <= startEpoch; e++) {
+    const order = rng.shuffle(Array.from({ length: data.count }, (_, i) => i));
+    order.forEach((i) => data.sample(i, rng));
+  }
 
-  for (let e = 1; e <= cfg.epochs; e++) {
+  for (let e = startEpoch + 1; e <= cfg.epochs; e++) {
     const epoch = e + epochOffset;
     const epochStart = Date.now();
     hooks.onEpochStart?.(epoch, stepsPerEpoch);

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
-  BackendInfo, CASCADE_ARCHITECTURE, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
+  BackendInfo, CASCADE_ARCHITECTURE, EpochMetrics, lvModelFromFiles, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
   hasWeightShapesOf, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
@@ -24,6 +24,8 @@ export interface TrainCommandOptions {
   recording?: RunRecordingOptions;
   /** Start from this trained model's weights (fine-tuning); its version is recorded as `initFrom`. */
   init?: { model: LvModel; version: string; architecture: string };
+  /** Set when resuming (`loadResume`): the resumed version's epochs up to its kept one, which the new history starts with. */
+  resumedHistory?: EpochMetrics[];
   /** Cascade only: epochs of the localiser stage (the other options set the segmenter stage). */
   localiserEpochs?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
@@ -61,6 +63,35 @@ export async function loadInitModel(store: ModelStore, ref: string): Promise<Non
     throw new LvsegError('invalid-input', 'INIT_MODEL_NO_CARD', `--init-from ${ref}: ${source} has no card.json, so its architecture is unknown`);
   }
   return { model, version: card.version, architecture: card.architecture };
+}
+
+/** The recipe fields a card's hyperParameters carry over to a resumed run (not the run's outcome: bestEpoch, steps). */
+const RESUMED_FIELDS = ['seed', 'epochs', 'batchSize', 'optimizer', 'learningRate', 'decayRate', 'decaySteps', 'loss', 'crop', 'lvCropProbability', 'augment', 'valEvery', 'mask', 'initializer', 'bias', 'inputScaling', 'workers'] as const;
+
+/**
+ * What `lvseg train --resume <ref>` runs: the version's architecture, protocol and recipe from its card (the given
+ * `overrides`, e.g. a larger `epochs`, win), starting from its weights at its kept epoch (`bestEpoch`), which become
+ * `startEpoch`; the new version's history starts with the resumed one's epochs up to there. A single network only.
+ */
+export async function loadResume(store: ModelStore, ref: string, overrides: Partial<TrainConfig>): Promise<Pick<TrainCommandOptions, 'arch' | 'protocol' | 'overrides' | 'init' | 'resumedHistory'>> {
+  const { card, files } = await store.load(ref);
+  if (card.architecture === CASCADE_ARCHITECTURE) throw new LvsegError('invalid-input', 'RESUME_UNSUPPORTED', `--resume ${ref}: ${card.version} is a cascade; only a single network's run can be resumed`);
+  const hp = card.hyperParameters as Record<string, unknown>;
+  const kept = hp.bestEpoch;
+  if (!(Number.isInteger(kept) && (kept as number) >= 1)) throw new LvsegError('invalid-input', 'RESUME_UNSUPPORTED', `--resume ${ref}: the card of ${card.version} does not say which epoch its weights are from`);
+  const recipe: Partial<TrainConfig> = {};
+  for (const k of RESUMED_FIELDS) if (hp[k] !== undefined) (recipe as Record<string, unknown>)[k] = hp[k];
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  const history = files.get('history.json');
+  const resumedHistory = history ? (JSON.parse(history.toString('utf8')) as EpochMetrics[]).filter((h) => h.epoch <= (kept as number)) : [];
+  const model = await lvModelFromFiles(files, card);
+  return {
+    arch: card.architecture,
+    protocol: hp.protocol === 'paper' ? 'paper' : 'by-patient',
+    overrides: { ...recipe, ...given, startEpoch: kept as number },
+    init: { model, version: card.version, architecture: card.architecture },
+    resumedHistory,
+  };
 }
 
 /** Runs each hook set in order (the first's onEpochEnd finishes before the next starts). */
@@ -133,6 +164,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
       result = { ...seg, history: [...trained.localiser.history, ...seg.history], steps: trained.localiser.steps + seg.steps, trainMs: trained.localiser.trainMs + seg.trainMs };
     } else {
       result = await trainModel(fit, select, cfg, allHooks, opts.init?.model.kind === 'single' ? opts.init.model.model : undefined);
+      if (opts.resumedHistory) result = { ...result, history: [...opts.resumedHistory, ...result.history] };
       lvModel = { kind: 'single', architecture: cfg.arch, model: result.model, inputScaling: cfg.inputScaling ?? 'normalize' };
     }
     return {
