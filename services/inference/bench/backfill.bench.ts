@@ -11,21 +11,24 @@
  * Throughput is given twice: over the whole run (model load included) and steady (from the moment every worker has
  * finished its first series, i.e. loaded its model, to the last series).
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import pino from 'pino';
-import { dataRoot, repoRoot, stripJsonComments } from '@lvseg/common';
+import { dataRoot, repoRoot } from '@lvseg/common';
 import { loadConfig } from '@lvseg/config';
 import { readCsvRecords } from '@lvseg/imaging';
 import { openModelStore } from '@lvseg/model-store';
 import { backfillSeries, waitForJobs } from '../src/pacs/queue/backfill';
 import { BullmqSeriesJobQueue } from '../src/pacs/queue/bullmq-series-job-queue';
 import { searchSeries } from '../src/pacs/queue/pacs-series-search';
-import { freePort } from './bench-service';
+import { cpuSeconds } from './bench-service';
+import { startOrthanc } from './support/orthanc';
+import { startRedis } from './support/redis';
+import { waitUntil } from './support/wait-until';
 
 interface Options {
   copies: number;
@@ -48,35 +51,20 @@ function parseArgs(argv: string[]): Options {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** CPU seconds a child has used so far (user + system; `cpuSeconds`, which answers undefined for a gone process). */
+const cpuSecondsOf = (pid: number): number => {
+  const s = cpuSeconds(pid);
+  if (s === undefined) throw new Error(`process ${pid} is gone: its CPU time cannot be read`);
+  return s;
+};
 const newUid = () => `2.25.${BigInt(`0x${randomBytes(15).toString('hex')}`)}`;
-const TICKS = 100; // USER_HZ on Linux
-
-/** CPU seconds of a process so far (user + system, /proc/<pid>/stat). */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
-function binary(candidates: string[], name: string): string {
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`${name} is not installed (${candidates.join(' or ')})`);
-  return found;
-}
-
-async function waitUntil(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface Started {
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
-function started(child: ChildProcess, dir?: string): Started {
+function started(child: ChildProcess): Started {
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
@@ -87,45 +75,12 @@ function started(child: ChildProcess, dir?: string): Started {
         await exited;
         clearTimeout(t);
       }
-      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-async function startRedis(): Promise<Started & { url: string }> {
-  const bin = binary(['/usr/bin/redis-server', '/usr/local/bin/redis-server'], 'redis-server');
-  const dir = mkdtempSync(join(tmpdir(), 'lvseg-bench-redis-'));
-  const port = await freePort();
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += String(d)));
-  await waitUntil('redis-server', () => /Ready to accept connections/.test(out), 20_000);
-  return { ...started(child, dir), url: `redis://127.0.0.1:${port}/0` };
-}
-
-/** Orthanc from deploy/orthanc/orthanc.json with ports, folders and the plugin path rendered, and no Lua webhook. */
-async function startOrthanc(): Promise<Started & { url: string; auth: string; pid: number; username: string; password: string }> {
-  const bin = binary(['/usr/sbin/Orthanc', '/usr/bin/Orthanc', '/usr/local/bin/Orthanc'], 'Orthanc');
-  const pluginDir = '/usr/lib/orthanc';
-  const plugin = ['/usr/share/orthanc/plugins/libOrthancDicomWeb.so'].find((p) => existsSync(p)) ?? (existsSync(pluginDir) ? readdirSync(pluginDir).filter((n) => n.startsWith('libOrthancDicomWeb.so')).map((n) => join(pluginDir, n))[0] : undefined);
-  if (!plugin) throw new Error('the Orthanc DICOMweb plugin is not installed (apt-get install orthanc-dicomweb)');
-  const dir = mkdtempSync(join(tmpdir(), 'lvseg-bench-orthanc-'));
-  mkdirSync(join(dir, 'db'));
-  const text = readFileSync(join(repoRoot(), 'deploy', 'orthanc', 'orthanc.json'), 'utf8');
-  const config = JSON.parse(stripJsonComments(text)) as Record<string, unknown>;
-  const [httpPort, dicomPort] = [await freePort(), await freePort()];
-  const password = randomBytes(12).toString('hex');
-  Object.assign(config, { HttpPort: httpPort, DicomPort: dicomPort, StorageDirectory: join(dir, 'db'), IndexDirectory: join(dir, 'db'), LuaScripts: [], Plugins: [plugin], RegisteredUsers: { lvseg: password }, StableAge: 1 });
-  writeFileSync(join(dir, 'orthanc.json'), JSON.stringify(config));
-  const child = spawn(bin, [`--logdir=${dir}`, join(dir, 'orthanc.json')], { cwd: dir, stdio: 'ignore' });
-  const url = `http://127.0.0.1:${httpPort}`;
-  const auth = `Basic ${Buffer.from(`lvseg:${password}`).toString('base64')}`;
-  await waitUntil('Orthanc', async () => (await fetch(`${url}/system`, { headers: { Authorization: auth } }).catch(() => undefined))?.ok === true, 30_000);
-  return { ...started(child, dir), url, auth, pid: child.pid!, username: 'lvseg', password };
-}
-
 /** The Sunnybrook patients' DICOMs, stored `copies` times each with new Study/Series/SOP UIDs; returns the series count. */
-async function storeCopies(orthanc: { url: string; auth: string }, copies: number): Promise<{ series: number; images: number; bytes: number }> {
+async function storeCopies(orthanc: { url: string; authorization: string }, copies: number): Promise<{ series: number; images: number; bytes: number }> {
   const dir = join(dataRoot(), 'sunnybrook-dicom');
   const byPatient = new Map<string, string[]>();
   for (const r of readCsvRecords(join(dir, 'manifest.csv'))) byPatient.set(r.case, [...(byPatient.get(r.case) ?? []), join(dir, r.image)]);
@@ -143,7 +98,7 @@ async function storeCopies(orthanc: { url: string; auth: string }, copies: numbe
         dict.dict['00080018'].Value = [sop];
         dict.meta['00020003'].Value = [sop];
         const out = Buffer.from(dict.write());
-        const res = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: out, headers: { Authorization: orthanc.auth, 'Content-Type': 'application/dicom' } });
+        const res = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: out, headers: { Authorization: orthanc.authorization, 'Content-Type': 'application/dicom' } });
         if (!res.ok) throw new Error(`storing a copy: HTTP ${res.status}`);
         images++;
         bytes += out.length;
@@ -154,8 +109,8 @@ async function storeCopies(orthanc: { url: string; auth: string }, copies: numbe
 }
 
 /** Orthanc alone: every MR series retrieved over WADO-RS by `parallel` clients; series/s, MB/s, Orthanc CPU per series. */
-async function measureWado(orthanc: { url: string; auth: string; pid: number }, parallel: number) {
-  const list = (await (await fetch(`${orthanc.url}/dicom-web/series?Modality=MR&includefield=0020000D`, { headers: { Authorization: orthanc.auth, Accept: 'application/dicom+json' } })).json()) as Array<Record<string, { Value?: string[] }>>;
+async function measureWado(orthanc: { url: string; authorization: string; pid: number }, parallel: number) {
+  const list = (await (await fetch(`${orthanc.url}/dicom-web/series?Modality=MR&includefield=0020000D`, { headers: { Authorization: orthanc.authorization, Accept: 'application/dicom+json' } })).json()) as Array<Record<string, { Value?: string[] }>>;
   const refs = list.map((s) => [s['0020000D'].Value![0], s['0020000E'].Value![0]]);
   const cpu0 = cpuSecondsOf(orthanc.pid);
   const t0 = performance.now();
@@ -165,7 +120,7 @@ async function measureWado(orthanc: { url: string; auth: string; pid: number }, 
     Array.from({ length: parallel }, async () => {
       while (next < refs.length) {
         const [study, series] = refs[next++];
-        const res = await fetch(`${orthanc.url}/dicom-web/studies/${study}/series/${series}`, { headers: { Authorization: orthanc.auth, Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+        const res = await fetch(`${orthanc.url}/dicom-web/studies/${study}/series/${series}`, { headers: { Authorization: orthanc.authorization, Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
         const n = (await res.arrayBuffer()).byteLength;
         bytes += n;
       }
@@ -207,7 +162,7 @@ async function main(): Promise<void> {
   try {
     const redis = await startRedis();
     stops.push(redis.stop);
-    const orthanc = await startOrthanc();
+    const orthanc = await startOrthanc({ stableAgeSeconds: 1 }); // no webhook: the backfill finds the series itself
     stops.push(orthanc.stop);
     const stored = await storeCopies(orthanc, o.copies);
     process.stderr.write(`stored ${stored.images} images (${(stored.bytes / 1e6).toFixed(1)} MB) in ${stored.series} series\n`);

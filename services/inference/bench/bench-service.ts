@@ -4,9 +4,9 @@
  */
 import { spawn, execFileSync, ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
-import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './support/free-port';
 
 /** A service under test: its URL, process (for CPU time) and how to stop it. */
 export interface BenchService {
@@ -14,17 +14,6 @@ export interface BenchService {
   pid?: number;
   describe: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A service already running at `url` (not stopped at the end). */
