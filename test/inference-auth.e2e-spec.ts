@@ -15,9 +15,10 @@ import request from 'supertest';
 import { repoRoot } from '@lvseg/common';
 import { initBackend } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
-import { loadInferenceConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { TestIdentityProvider, startTestIdentityProvider } from '../services/inference/src/auth/testing/identity-provider';
 import { createInferenceApp } from '../services/inference/src/create-app';
+import { freePort } from '../services/inference/bench/support/free-port';
 import { listenAsConfigured } from '../services/inference/src/listen';
 import { captureLogs } from './support/log-capture';
 import { startInferenceApp, RunningInferenceApp } from './support/inference-app';
@@ -177,14 +178,6 @@ describeWithSunnybrook('inference API with API keys and OIDC (real app, real JWK
   });
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** This machine's first non-loopback IPv4 address, if it has one. */
 function externalAddress(): string | undefined {
   return Object.values(networkInterfaces())
@@ -216,7 +209,7 @@ function startMain(env: Record<string, string>): MainProcess {
 /** The real app listening as main.ts makes it (listenAsConfigured), with the configuration `env` gives. */
 async function startListening(env: Record<string, string>) {
   const root = mkdtempSync(join(tmpdir(), 'lvseg-auth-listen-'));
-  const config = loadInferenceConfig({ LVSEG_MODEL_STORE: `file://${root}/models`, LVSEG_SHIPPED_MODELS: join(root, 'none'), PORT: String(await freePort()), LVSEG_ENGINE: 'tfjs', ...env });
+  const config = loadConfig({ LVSEG_MODEL_STORE: `file://${root}/models`, LVSEG_SHIPPED_MODELS: join(root, 'none'), PORT: String(await freePort()), LVSEG_ENGINE: 'tfjs', ...env });
   const { logger, logLines, logText } = captureLogs('info');
   const app = await createInferenceApp({ config, logger });
   const bound = await listenAsConfigured(app, config, logger);

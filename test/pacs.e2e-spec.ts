@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { repoRoot } from '@lvseg/common';
-import { PacsConfig, loadPacsConfig } from '@lvseg/config';
+import { PacsConfig, loadConfig } from '@lvseg/config';
 import { COMPREHENSIVE_SR_STORAGE, LV_BLOOD_POOL_SEGMENT, ReadLvFunctionSr, ReadSegmentation, SEGMENTATION_STORAGE, naturalizeDicom, readDicomSeg, readLvFunctionSr } from '@lvseg/dicom';
 import { BinaryMask, decodeDicom, decodeDicomImage, parseContour, rasterizeContour } from '@lvseg/imaging';
 import { computeLvFunction, framesFromDicom } from '@lvseg/lv-function';
@@ -158,7 +158,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
     orthanc = await startOrthanc({ webhookUrl: `http://127.0.0.1:${port}/webhooks/pacs`, webhookSecret: secret, stableAgeSeconds: STABLE_AGE_SECONDS });
     const stateDir = mkdtempSync(join(tmpdir(), 'lvseg-pacs-state-'));
     dirs.push(stateDir);
-    pacs = loadPacsConfig({
+    pacs = loadConfig({
       PACS_URL: orthanc.url,
       PACS_USERNAME: orthanc.username,
       PACS_PASSWORD: orthanc.password,
@@ -166,7 +166,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
       PACS_CONCURRENCY: '2',
       PACS_POLL_SECONDS: '0.5',
       LVSEG_PACS_STATE_DIR: stateDir,
-    })!;
+    }).pacs!;
     app = await startApp();
     await until('the model to load', async () => ((await request(app.url).get('/health/ready')).status === 200 ? true : undefined), PHASE_MS);
     const ready = (await request(app.url).get('/health/ready').expect(200)).body as { pacs?: { status: string } };
@@ -667,7 +667,7 @@ describeIfTools('PACS integration end to end (real Orthanc + Lua webhook, stores
         return r.body?.error?.code === 'MODEL_NOT_READY' ? undefined : r;
       }, PHASE_MS);
     const configFor = (url: string, password: string) =>
-      loadPacsConfig({ PACS_URL: url, PACS_USERNAME: orthanc.username, PACS_PASSWORD: password, PACS_WEBHOOK_SECRET: secret, PACS_POLL_SECONDS: '5', LVSEG_PACS_STATE_DIR: mkdtempSync(join(tmpdir(), 'lvseg-pacs-ready-')) })!;
+      loadConfig({ PACS_URL: url, PACS_USERNAME: orthanc.username, PACS_PASSWORD: password, PACS_WEBHOOK_SECRET: secret, PACS_POLL_SECONDS: '5', LVSEG_PACS_STATE_DIR: mkdtempSync(join(tmpdir(), 'lvseg-pacs-ready-')) }).pacs!;
 
     // The real Orthanc with a wrong password.
     const wrongPassword = 'not-the-orthanc-password';

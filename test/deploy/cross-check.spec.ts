@@ -9,7 +9,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerfileParser } from 'dockerfile-ast';
-import { loadConfig, loadInferenceConfig, loadPacsConfig, loadQueueConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import pino from 'pino';
 import { openModelStore } from '@lvseg/model-store';
@@ -81,16 +81,16 @@ describe('deployment files vs the code', () => {
     it('gives the series workers and the bridge a queue configuration its validation accepts, and the workers a PACS one', () => {
       const [worker] = byName(overlay, 'worker');
       const [bridge] = byName(overlay, 'pacs-bridge');
-      for (const c of [worker, bridge]) expect([c.id, loadQueueConfig(envWithSecretFiles(c, SECRET_FILES))?.redisUrl]).toEqual([c.id, 'redis://lvseg-redis:6379/0']);
-      expect(loadQueueConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES))).toBeUndefined();
+      for (const c of [worker, bridge]) expect([c.id, loadConfig(envWithSecretFiles(c, SECRET_FILES)).queue?.redisUrl]).toEqual([c.id, 'redis://lvseg-redis:6379/0']);
+      expect(loadConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES)).queue).toBeUndefined();
       // What `lvseg worker` itself requires (Redis and the PACS), and a whole configuration that loads.
       expect(workerSettings(loadConfig(worker.env)).pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
-      expect(loadConfig(worker.env).pacs?.url).toBe(loadPacsConfig(envWithSecretFiles(bridge, SECRET_FILES))!.url);
+      expect(loadConfig(worker.env).pacs?.url).toBe(loadConfig(envWithSecretFiles(bridge, SECRET_FILES)).pacs!.url);
     });
 
     it('gives the inference service a configuration its own validation accepts, on the port the probes use', () => {
       for (const c of byName(overlay, 'inference')) {
-        const config = loadInferenceConfig(envWithSecretFiles(c, SECRET_FILES));
+        const config = loadConfig(envWithSecretFiles(c, SECRET_FILES));
         expect(config.modelStore).toMatch(/^s3:\/\//);
         expect(config.s3).toEqual({ endpoint: c.env.S3_ENDPOINT, accessKey: SECRET_PLACEHOLDER, secretKey: SECRET_PLACEHOLDER });
         expect(c.container.ports.map((p: Json) => p.containerPort)).toEqual([config.inference.port]);
@@ -101,9 +101,9 @@ describe('deployment files vs the code', () => {
 
     it('gives the PACS bridge a PACS configuration its validation accepts, and the inference pods none', () => {
       // The whole configuration is validated at once, the API keys file the pods mount included.
-      expect(loadPacsConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES))).toBeUndefined();
+      expect(loadConfig(envWithSecretFiles(byName(overlay, 'inference')[0], SECRET_FILES)).pacs).toBeUndefined();
       const [bridge] = byName(overlay, 'pacs-bridge');
-      const pacs = loadPacsConfig(envWithSecretFiles(bridge, SECRET_FILES))!;
+      const pacs = loadConfig(envWithSecretFiles(bridge, SECRET_FILES)).pacs!;
       expect(pacs.credentials).toEqual({ username: SECRET_PLACEHOLDER, password: SECRET_PLACEHOLDER });
       expect(pacs.dicomWebUrl).toBe(`${pacs.url}/dicom-web`);
       expect(bridge.container.volumeMounts).toContainEqual({ name: 'pacs-state', mountPath: pacs.stateDir });
@@ -118,11 +118,11 @@ describe('deployment files vs the code', () => {
       expect(serving).toHaveLength(2);
       for (const c of serving) {
         expect([c.id, c.env.LVSEG_ALLOW_ANONYMOUS, c.env.LVSEG_HOST]).toEqual([c.id, undefined, undefined]);
-        const config = loadInferenceConfig(envWithSecretFiles(c, SECRET_FILES));
+        const config = loadConfig(envWithSecretFiles(c, SECRET_FILES));
         expect([c.id, config.auth.anonymous, config.auth.apiKeys.map((k) => k.name), config.inference.host]).toEqual([c.id, false, ['deploy-check'], undefined]);
       }
       // Without the Secret file the configuration does not load: the pod would not start rather than run open.
-      expect(() => loadInferenceConfig(serving[0].env)).toThrow(/LVSEG_API_KEYS names the file \/etc\/lvseg\/api-keys\/keys, which cannot be read/);
+      expect(() => loadConfig(serving[0].env)).toThrow(/LVSEG_API_KEYS names the file \/etc\/lvseg\/api-keys\/keys, which cannot be read/);
       for (const c of containers(overlay)) expect([c.id, c.env.LVSEG_ALLOW_ANONYMOUS]).toEqual([c.id, undefined]);
     });
 
@@ -161,15 +161,15 @@ describe('deployment files vs the code', () => {
     expect(composeLvseg.map(([name]) => name).sort()).toEqual(['inference', 'trainer', 'worker']);
     const sets = composeLvseg.map(([name, s]) => ({ id: `compose ${name}`, names: Object.keys(serviceEnvironment(s)) }));
     expect(envNotReadByCode(sets, readByCode)).toEqual([]);
-    const inference = loadInferenceConfig(serviceEnvironment(compose.services.inference));
+    const inference = loadConfig(serviceEnvironment(compose.services.inference));
     // API keys from .env (compose refuses to start without them), so the service listens beyond its loopback.
     expect([inference.auth.anonymous, inference.auth.apiKeys.map((k) => k.name), inference.inference.host]).toEqual([false, ['viewer', 'admin'], undefined]);
     expect(serviceEnvironment(compose.services.inference).LVSEG_ALLOW_ANONYMOUS).toBeUndefined();
     expect(compose.services.inference.ports).toEqual([`${composeEnv.LVSEG_HTTP_PORT}:${inference.inference.port}`]);
-    const pacs = loadPacsConfig(serviceEnvironment(compose.services.inference))!;
+    const pacs = loadConfig(serviceEnvironment(compose.services.inference)).pacs!;
     expect(pacs.url).toBe('http://orthanc:8042');
     expect(compose.services.inference.volumes).toEqual([`lvseg-pacs:${pacs.stateDir}`]);
-    expect(loadQueueConfig(serviceEnvironment(compose.services.inference))?.redisUrl).toBe('redis://redis:6379/0');
+    expect(loadConfig(serviceEnvironment(compose.services.inference)).queue?.redisUrl).toBe('redis://redis:6379/0');
     expect(workerSettings(loadConfig(serviceEnvironment(compose.services.worker))).pacs.url).toBe(pacs.url);
     const trainer = loadConfig(serviceEnvironment(compose.services.trainer));
     expect(compose.services.trainer.volumes).toContain(`${composeEnv.LVSEG_DATA_HOST_DIR}:${trainer.dataDir}:ro`);
@@ -182,7 +182,7 @@ describe('deployment files vs the code', () => {
     expect(envNames).toEqual(['LVSEG_GIT_COMMIT']);
     expect(envNotReadByCode([{ id: 'Dockerfile.gpu', names: envNames }], readByCode)).toEqual([]);
     const exposed = finalInstructions().filter((i) => i.getKeyword() === 'EXPOSE').map((i) => Number(i.getArgumentsContent()));
-    expect(exposed).toEqual([loadInferenceConfig({}).inference.port]);
+    expect(exposed).toEqual([loadConfig({}).inference.port]);
   });
 
   it('retrain.sh reads only variables the code reads too', () => {
@@ -215,10 +215,10 @@ describe('deployment files vs the code', () => {
       // The same app with the PACS integration on, as main.ts builds it when PACS_URL is set (no PACS answers there).
       const env = { LOG_LEVEL: 'silent', LVSEG_ALIAS_POLL_SECONDS: '60', PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a'.repeat(32), PACS_POLL_SECONDS: '3600', LVSEG_PACS_STATE_DIR: join(dir, 'pacs') };
       pacsApp = await createInferenceApp({
-        config: loadInferenceConfig({ ...env, LVSEG_ENGINE: 'tfjs' }),
+        config: loadConfig({ ...env, LVSEG_ENGINE: 'tfjs' }),
         store: openModelStore(`file://${join(dir, 'store')}`),
         logger: pino({ level: 'silent' }),
-        pacs: { config: loadPacsConfig(env)! },
+        pacs: { config: loadConfig(env).pacs! },
       });
       await pacsApp.listen(0, '127.0.0.1');
       pacsUrl = `http://127.0.0.1:${(pacsApp.getHttpServer().address() as { port: number }).port}`;
@@ -263,11 +263,11 @@ describe('deployment files vs the code', () => {
     it('serves the webhook URL Orthanc is given (compose, docs) only with PACS_URL set, on the port the bridge exposes', async () => {
       const orthancJson = JSON.parse(serviceEnvironment(compose.services.orthanc).ORTHANC_JSON);
       const composeHook = new URL(orthancJson.Lvseg.WebhookUrl);
-      expect(composeHook.host).toBe(`inference:${loadInferenceConfig(serviceEnvironment(compose.services.inference)).inference.port}`);
+      expect(composeHook.host).toBe(`inference:${loadConfig(serviceEnvironment(compose.services.inference)).inference.port}`);
       const docsHook = new URL(/http:\/\/lvseg-pacs\.lvseg\.svc\.cluster\.local:\d+\/\S+?(?=[`\s)])/.exec(readRepoFile('docs/DEPLOY.md'))![0]);
       const service = rendered.cpu.find((o) => o.kind === 'Service' && o.metadata.name === 'lvseg-pacs') as Json;
       expect(Number(docsHook.port)).toBe(service.spec.ports[0].port);
-      expect(Number(docsHook.port)).toBe(loadInferenceConfig(envWithSecretFiles(byName('cpu', 'pacs-bridge')[0], SECRET_FILES)).inference.port);
+      expect(Number(docsHook.port)).toBe(loadConfig(envWithSecretFiles(byName('cpu', 'pacs-bridge')[0], SECRET_FILES)).inference.port);
       expect(docsHook.pathname).toBe(composeHook.pathname);
       // Unsigned: refused by the webhook (401), which exists only where the PACS integration is on.
       const post = (base: string) => httpStatus(base + composeHook.pathname, 'POST', '{}');

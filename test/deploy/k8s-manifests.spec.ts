@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { K8sObject, kubectlVersion, renderKustomization } from './support/kustomize';
 import { containersOf, podTemplates, validateManifests } from './support/manifest-rules';
 import { unknownFieldViolations } from './support/strict-fields';
-import { loadQueueConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { DEFAULT_PACS_TIMING } from '../../services/inference/src/pacs/jobs/pacs-jobs.service';
 import { WORKER_HEARTBEAT_MS } from '../../services/inference/src/pacs/queue/series-worker';
 import { K8S_DIR, OVERLAYS, Overlay, documentedSecrets, readRepoFile } from './support/repo-files';
@@ -227,7 +227,7 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       expect(bridge.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
       expect(bridge.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
       // The bridge queues in Redis (LVSEG_REDIS_URL), so its readiness includes the Redis check.
-      expect(loadQueueConfig(find(objects, 'ConfigMap', 'lvseg-queue-config').data)?.redisUrl).toBeDefined();
+      expect(loadConfig(find(objects, 'ConfigMap', 'lvseg-queue-config').data).queue?.redisUrl).toBeDefined();
 
       // Workers serve no HTTP: their probes read the heartbeat file, touched every WORKER_HEARTBEAT_MS while the
       // worker runs and Redis answers; each allows at least two missed beats.
@@ -244,8 +244,8 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       const queueConfig = find(objects, 'ConfigMap', 'lvseg-queue-config').data;
       const redisService = find(objects, 'Service', 'lvseg-redis');
       expect(queueConfig.LVSEG_REDIS_URL).toBe(`redis://${redisService.metadata.name}:${redisService.spec.ports[0].port}/0`);
-      // Every setting is one lvseg reads (loadQueueConfig accepts the whole map).
-      expect(loadQueueConfig(queueConfig)).toMatchObject({ queueName: queueConfig.LVSEG_JOBS_QUEUE, lockDurationMs: 120_000 });
+      // Every setting is one lvseg reads (loadConfig accepts the whole map).
+      expect(loadConfig(queueConfig).queue).toMatchObject({ queueName: queueConfig.LVSEG_JOBS_QUEUE, lockDurationMs: 120_000 });
 
       const redis = find(objects, 'StatefulSet', 'lvseg-redis').spec;
       expect(redis.replicas).toBe(1);

@@ -1,6 +1,6 @@
 /** Starts the real inference app (real Nest app, real store, real tfjs engine) on a free port, with its log captured. */
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { loadInferenceConfig, InferenceConfig } from '@lvseg/config';
+import { loadConfig, InferenceConfig } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
 import { createInferenceApp } from '../../services/inference/src/create-app';
 import { captureLogs } from './log-capture';
@@ -17,7 +17,7 @@ export interface RunningInferenceApp {
 }
 
 export async function startInferenceApp(store: ModelStore, env: Record<string, string> = {}): Promise<RunningInferenceApp> {
-  const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '0.2', LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ LVSEG_ALIAS_POLL_SECONDS: '0.2', LOG_LEVEL: 'info', ...env });
   const { logger, logLines, logText } = captureLogs(config.inference.logLevel);
   // LVSEG_ENGINE / LVSEG_ORT_THREADS / LVSEG_WEB_DIR in `env` act as they would in production (they are in `config`).
   const app = await createInferenceApp({ config, store, logger });

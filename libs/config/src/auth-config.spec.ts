@@ -6,7 +6,7 @@ import { ApiKey, DEFAULT_KEY_SCOPES, SCOPES, isLoopbackHost, parseApiKeys, secre
 import { loadConfig } from './config';
 
 /** The authentication part of the configuration, and the interface the service listens on. */
-function loadAuthConfig(env: NodeJS.ProcessEnv) {
+function authAndHostOf(env: NodeJS.ProcessEnv) {
   const c = loadConfig(env);
   return { auth: c.auth, ...(c.inference.host !== undefined ? { host: c.inference.host } : {}) };
 }
@@ -59,56 +59,56 @@ describe('parseApiKeys', () => {
 
 describe('loadConfig: authentication', () => {
   it('with nothing configured is anonymous and listens on loopback only', () => {
-    expect(loadAuthConfig({})).toEqual({ auth: { apiKeys: [], anonymous: true, rateLimitPerMinute: 600 }, host: '127.0.0.1' });
+    expect(authAndHostOf({})).toEqual({ auth: { apiKeys: [], anonymous: true, rateLimitPerMinute: 600 }, host: '127.0.0.1' });
   });
 
   it('lets anonymous access out of loopback only with LVSEG_ALLOW_ANONYMOUS=true', () => {
-    expect(loadAuthConfig({ LVSEG_ALLOW_ANONYMOUS: 'true' }).host).toBeUndefined();
-    expect(loadAuthConfig({ LVSEG_ALLOW_ANONYMOUS: 'true', LVSEG_HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
-    expect(loadAuthConfig({ LVSEG_HOST: '127.0.0.5' }).host).toBe('127.0.0.5');
-    expect(configError(() => loadAuthConfig({ LVSEG_HOST: '0.0.0.0' })).message).toMatch(/LVSEG_HOST=0.0.0.0 would let anyone .* LVSEG_ALLOW_ANONYMOUS=true/);
-    expect(configError(() => loadAuthConfig({ LVSEG_ALLOW_ANONYMOUS: 'yes' })).message).toMatch(/LVSEG_ALLOW_ANONYMOUS must be true or false/);
+    expect(authAndHostOf({ LVSEG_ALLOW_ANONYMOUS: 'true' }).host).toBeUndefined();
+    expect(authAndHostOf({ LVSEG_ALLOW_ANONYMOUS: 'true', LVSEG_HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(authAndHostOf({ LVSEG_HOST: '127.0.0.5' }).host).toBe('127.0.0.5');
+    expect(configError(() => authAndHostOf({ LVSEG_HOST: '0.0.0.0' })).message).toMatch(/LVSEG_HOST=0.0.0.0 would let anyone .* LVSEG_ALLOW_ANONYMOUS=true/);
+    expect(configError(() => authAndHostOf({ LVSEG_ALLOW_ANONYMOUS: 'yes' })).message).toMatch(/LVSEG_ALLOW_ANONYMOUS must be true or false/);
   });
 
   it('with keys listens everywhere (or on LVSEG_HOST) and refuses LVSEG_ALLOW_ANONYMOUS=true beside them', () => {
-    const c = loadAuthConfig({ LVSEG_API_KEYS: `ci:${SECRET_A}` });
+    const c = authAndHostOf({ LVSEG_API_KEYS: `ci:${SECRET_A}` });
     expect(c.auth.anonymous).toBe(false);
     expect(c.host).toBeUndefined();
-    expect(loadAuthConfig({ LVSEG_API_KEYS: `ci:${SECRET_A}`, LVSEG_HOST: '10.0.0.1' }).host).toBe('10.0.0.1');
-    expect(configError(() => loadAuthConfig({ LVSEG_API_KEYS: `ci:${SECRET_A}`, LVSEG_ALLOW_ANONYMOUS: 'true' })).message).toMatch(/contradicts/);
+    expect(authAndHostOf({ LVSEG_API_KEYS: `ci:${SECRET_A}`, LVSEG_HOST: '10.0.0.1' }).host).toBe('10.0.0.1');
+    expect(configError(() => authAndHostOf({ LVSEG_API_KEYS: `ci:${SECRET_A}`, LVSEG_ALLOW_ANONYMOUS: 'true' })).message).toMatch(/contradicts/);
   });
 
   it('reads keys from a file when LVSEG_API_KEYS is a path (comments and blank lines ignored)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lvseg-keys-'));
     const file = join(dir, 'keys');
     writeFileSync(file, `# lvseg keys\n\nviewer:${SECRET_A}:lvseg:read\n  ci:${SECRET_B}\n`);
-    const keys = loadAuthConfig({ LVSEG_API_KEYS: file }).auth.apiKeys;
+    const keys = authAndHostOf({ LVSEG_API_KEYS: file }).auth.apiKeys;
     expect(keys.map((k: ApiKey) => [k.name, k.scopes])).toEqual([
       ['viewer', ['lvseg:read']],
       ['ci', DEFAULT_KEY_SCOPES],
     ]);
-    expect(configError(() => loadAuthConfig({ LVSEG_API_KEYS: join(dir, 'missing') })).message).toMatch(/cannot be read \(ENOENT\)/);
+    expect(configError(() => authAndHostOf({ LVSEG_API_KEYS: join(dir, 'missing') })).message).toMatch(/cannot be read \(ENOENT\)/);
     writeFileSync(file, '# nothing\n');
-    expect(configError(() => loadAuthConfig({ LVSEG_API_KEYS: file })).message).toMatch(/holds no keys/);
+    expect(configError(() => authAndHostOf({ LVSEG_API_KEYS: file })).message).toMatch(/holds no keys/);
   });
 
   it('needs the three OIDC settings together, and the JWKS over https (http only to loopback)', () => {
     const oidc = { LVSEG_OIDC_ISSUER: 'https://idp.example/realms/h', LVSEG_OIDC_AUDIENCE: 'lvseg, lvseg-api', LVSEG_OIDC_JWKS_URL: 'https://idp.example/certs' };
-    expect(loadAuthConfig(oidc).auth).toEqual({
+    expect(authAndHostOf(oidc).auth).toEqual({
       apiKeys: [],
       anonymous: false,
       rateLimitPerMinute: 600,
       oidc: { issuer: 'https://idp.example/realms/h', audience: ['lvseg', 'lvseg-api'], jwksUrl: 'https://idp.example/certs' },
     });
-    expect(loadAuthConfig({ ...oidc, LVSEG_OIDC_JWKS_URL: 'http://127.0.0.1:9999/jwks' }).auth.oidc?.jwksUrl).toBe('http://127.0.0.1:9999/jwks');
-    expect(configError(() => loadAuthConfig({ ...oidc, LVSEG_OIDC_JWKS_URL: 'http://idp.example/certs' })).message).toMatch(/must be https/);
-    expect(configError(() => loadAuthConfig({ LVSEG_OIDC_ISSUER: 'https://idp.example' })).message).toMatch(/LVSEG_OIDC_AUDIENCE and LVSEG_OIDC_JWKS_URL not set/);
+    expect(authAndHostOf({ ...oidc, LVSEG_OIDC_JWKS_URL: 'http://127.0.0.1:9999/jwks' }).auth.oidc?.jwksUrl).toBe('http://127.0.0.1:9999/jwks');
+    expect(configError(() => authAndHostOf({ ...oidc, LVSEG_OIDC_JWKS_URL: 'http://idp.example/certs' })).message).toMatch(/must be https/);
+    expect(configError(() => authAndHostOf({ LVSEG_OIDC_ISSUER: 'https://idp.example' })).message).toMatch(/LVSEG_OIDC_AUDIENCE and LVSEG_OIDC_JWKS_URL not set/);
   });
 
   it('reads the per-key rate limit (0 = none)', () => {
-    expect(loadAuthConfig({ LVSEG_RATE_LIMIT_PER_MINUTE: '0' }).auth.rateLimitPerMinute).toBe(0);
-    expect(loadAuthConfig({ LVSEG_RATE_LIMIT_PER_MINUTE: '120' }).auth.rateLimitPerMinute).toBe(120);
-    expect(configError(() => loadAuthConfig({ LVSEG_RATE_LIMIT_PER_MINUTE: '1.5' })).message).toMatch(/LVSEG_RATE_LIMIT_PER_MINUTE must be an integer/);
+    expect(authAndHostOf({ LVSEG_RATE_LIMIT_PER_MINUTE: '0' }).auth.rateLimitPerMinute).toBe(0);
+    expect(authAndHostOf({ LVSEG_RATE_LIMIT_PER_MINUTE: '120' }).auth.rateLimitPerMinute).toBe(120);
+    expect(configError(() => authAndHostOf({ LVSEG_RATE_LIMIT_PER_MINUTE: '1.5' })).message).toMatch(/LVSEG_RATE_LIMIT_PER_MINUTE must be an integer/);
   });
 
   it('knows loopback hosts', () => {

@@ -129,22 +129,3 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): LvsegConfig {
   };
   return deepFreeze(config);
 }
-
-/** @deprecated The same object as `loadConfig(env)`; kept for callers written before the one schema. */
-export const loadInferenceConfig: (env?: NodeJS.ProcessEnv) => InferenceConfig = loadConfig;
-
-/** @deprecated `loadConfig(env).pacs`; kept for callers written before the one schema. */
-export function loadPacsConfig(env: NodeJS.ProcessEnv = process.env): PacsConfig | undefined {
-  return loadConfig(env).pacs;
-}
-
-/** @deprecated `loadConfig(env).queue`; kept for callers written before the one schema. */
-export function loadQueueConfig(env: NodeJS.ProcessEnv = process.env): QueueConfig | undefined {
-  return loadConfig(env).queue;
-}
-
-/** @deprecated `loadConfig(env).auth` and `.inference.host`; kept for callers written before the one schema. */
-export function loadAuthConfig(env: NodeJS.ProcessEnv = process.env): { auth: AuthSettings; host?: string } {
-  const { auth, inference } = loadConfig(env);
-  return { auth, ...(inference.host !== undefined ? { host: inference.host } : {}) };
-}

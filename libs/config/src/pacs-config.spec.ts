@@ -2,18 +2,18 @@ import { resolve } from 'node:path';
 import { isLvsegError, repoRoot } from '@lvseg/common';
 import { loadConfig } from './config';
 
-const loadPacsConfig = (env: NodeJS.ProcessEnv) => loadConfig(env).pacs;
+const pacsOf = (env: NodeJS.ProcessEnv) => loadConfig(env).pacs;
 
 const SECRET = 'a-webhook-secret-of-32-characters';
 
 describe('loadConfig: the PACS settings', () => {
   it('is off (undefined) when PACS_URL is not set', () => {
-    expect(loadPacsConfig({})).toBeUndefined();
-    expect(loadPacsConfig({ PACS_URL: '  ', PACS_WEBHOOK_SECRET: SECRET })).toBeUndefined();
+    expect(pacsOf({})).toBeUndefined();
+    expect(pacsOf({ PACS_URL: '  ', PACS_WEBHOOK_SECRET: SECRET })).toBeUndefined();
   });
 
   it('has documented defaults', () => {
-    expect(loadPacsConfig({ PACS_URL: 'http://127.0.0.1:8042/', PACS_WEBHOOK_SECRET: SECRET })).toEqual({
+    expect(pacsOf({ PACS_URL: 'http://127.0.0.1:8042/', PACS_WEBHOOK_SECRET: SECRET })).toEqual({
       url: 'http://127.0.0.1:8042',
       dicomWebUrl: 'http://127.0.0.1:8042/dicom-web',
       webhookSecret: SECRET,
@@ -25,7 +25,7 @@ describe('loadConfig: the PACS settings', () => {
 
   it('reads every setting', () => {
     expect(
-      loadPacsConfig({
+      pacsOf({
         PACS_URL: 'https://pacs.example.org/orthanc',
         PACS_DICOMWEB_ROOT: '/dicom-web/',
         PACS_USERNAME: 'lvseg',
@@ -44,7 +44,7 @@ describe('loadConfig: the PACS settings', () => {
       pollSeconds: 0.5,
       stateDir: '/srv/lvseg/pacs',
     });
-    expect(loadPacsConfig({ PACS_URL: 'http://a:1', PACS_DICOMWEB_ROOT: 'http://b:2/wado/', PACS_WEBHOOK_SECRET: SECRET })?.dicomWebUrl).toBe('http://b:2/wado');
+    expect(pacsOf({ PACS_URL: 'http://a:1', PACS_DICOMWEB_ROOT: 'http://b:2/wado/', PACS_WEBHOOK_SECRET: SECRET })?.dicomWebUrl).toBe('http://b:2/wado');
   });
 
   it.each([
@@ -64,7 +64,7 @@ describe('loadConfig: the PACS settings', () => {
     const env = { PACS_URL: 'http://127.0.0.1:8042', PACS_WEBHOOK_SECRET: SECRET, ...override } as NodeJS.ProcessEnv;
     let error: unknown;
     try {
-      loadPacsConfig(env);
+      pacsOf(env);
     } catch (e) {
       error = e;
     }

@@ -1,16 +1,16 @@
 import { isLvsegError } from '@lvseg/common';
 import { loadConfig } from './config';
 
-const loadQueueConfig = (env: NodeJS.ProcessEnv) => loadConfig(env).queue;
+const queueOf = (env: NodeJS.ProcessEnv) => loadConfig(env).queue;
 
 describe('loadConfig: the job queue settings', () => {
   it('is off (undefined) without LVSEG_REDIS_URL: the in-process mode', () => {
-    expect(loadQueueConfig({})).toBeUndefined();
-    expect(loadQueueConfig({ LVSEG_REDIS_URL: ' ' })).toBeUndefined();
+    expect(queueOf({})).toBeUndefined();
+    expect(queueOf({ LVSEG_REDIS_URL: ' ' })).toBeUndefined();
   });
 
   it('has documented defaults', () => {
-    expect(loadQueueConfig({ LVSEG_REDIS_URL: 'redis://redis:6379/0' })).toEqual({
+    expect(queueOf({ LVSEG_REDIS_URL: 'redis://redis:6379/0' })).toEqual({
       redisUrl: 'redis://redis:6379/0',
       queueName: 'lvseg-series',
       attempts: 5,
@@ -27,7 +27,7 @@ describe('loadConfig: the job queue settings', () => {
 
   it('reads every setting', () => {
     expect(
-      loadQueueConfig({
+      queueOf({
         LVSEG_REDIS_URL: 'rediss://cache.example.org:6380',
         LVSEG_REDIS_PASSWORD: 'pw',
         LVSEG_JOBS_QUEUE: 'lvseg-backfill',
@@ -70,7 +70,7 @@ describe('loadConfig: the job queue settings', () => {
   ])('refuses %j with a clear message', (override, message) => {
     let error: unknown;
     try {
-      loadQueueConfig({ LVSEG_REDIS_URL: 'redis://127.0.0.1:6379', ...override } as NodeJS.ProcessEnv);
+      queueOf({ LVSEG_REDIS_URL: 'redis://127.0.0.1:6379', ...override } as NodeJS.ProcessEnv);
     } catch (e) {
       error = e;
     }
@@ -81,7 +81,7 @@ describe('loadConfig: the job queue settings', () => {
   it('never echoes a password given in the URL', () => {
     let error: unknown;
     try {
-      loadQueueConfig({ LVSEG_REDIS_URL: 'redis://:s3cret-pass@redis:6379/abc' });
+      queueOf({ LVSEG_REDIS_URL: 'redis://:s3cret-pass@redis:6379/abc' });
     } catch (e) {
       error = e;
     }

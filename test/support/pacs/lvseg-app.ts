@@ -4,7 +4,7 @@
  * the SEG masks with `segmentLv` (tfjs) on the same model.
  */
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { PacsConfig, loadInferenceConfig } from '@lvseg/config';
+import { PacsConfig, loadConfig } from '@lvseg/config';
 import type { ModelStore } from '@lvseg/model-store';
 import { createInferenceApp } from '../../../services/inference/src/create-app';
 import { TfjsEngineFactory } from '../../../services/inference/src/engine/tfjs-engine';
@@ -20,7 +20,7 @@ export interface RunningPacsApp {
 }
 
 export async function startPacsApp(opts: { store: ModelStore; port: number; pacs: PacsConfig; timing?: Partial<PacsTiming>; env?: Record<string, string> }): Promise<RunningPacsApp> {
-  const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '5', LOG_LEVEL: 'info', ...(opts.env ?? {}) });
+  const config = loadConfig({ LVSEG_ALIAS_POLL_SECONDS: '5', LOG_LEVEL: 'info', ...(opts.env ?? {}) });
   const { logger, logLines, logText } = captureLogs(config.inference.logLevel);
   const app = await createInferenceApp({ config, store: opts.store, logger, engineFactory: new TfjsEngineFactory(), pacs: { config: opts.pacs, timing: opts.timing } });
   await app.listen(opts.port, '127.0.0.1');

@@ -3,7 +3,7 @@ import { Controller, ExecutionContext, Get } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { Reflector } from '@nestjs/core';
 import { refusalOf } from '@lvseg/common';
-import { SCOPES, loadAuthConfig } from '@lvseg/config';
+import { SCOPES, loadConfig } from '@lvseg/config';
 import { HealthController } from '../health/health.controller';
 import { MetricsController } from '../metrics/metrics.controller';
 import { MetricsService } from '../metrics/metrics.service';
@@ -60,7 +60,7 @@ describe('AuthGuard', () => {
   const metrics = new MetricsService();
   const guard = new AuthGuard(
     new Reflector(),
-    new Authenticator(loadAuthConfig({ LVSEG_API_KEYS: `reader:${READER}:lvseg:read,segmenter:${SEGMENTER}:lvseg:segment` }).auth),
+    new Authenticator(loadConfig({ LVSEG_API_KEYS: `reader:${READER}:lvseg:read,segmenter:${SEGMENTER}:lvseg:segment` }).auth),
     metrics,
   );
   const count = async (principal: string, outcome: string) =>
@@ -96,7 +96,7 @@ describe('AuthGuard', () => {
   it('holds each key to its request rate: 429 with the wait, other keys unaffected', async () => {
     const limited = new AuthGuard(
       new Reflector(),
-      new Authenticator(loadAuthConfig({ LVSEG_API_KEYS: `reader:${READER}:lvseg:read,segmenter:${SEGMENTER}:lvseg:segment`, LVSEG_RATE_LIMIT_PER_MINUTE: '2' }).auth),
+      new Authenticator(loadConfig({ LVSEG_API_KEYS: `reader:${READER}:lvseg:read,segmenter:${SEGMENTER}:lvseg:segment`, LVSEG_RATE_LIMIT_PER_MINUTE: '2' }).auth),
       metrics,
     );
     await expect(limited.canActivate(context(ThingsController, 'list', `Bearer ${READER}`).ctx)).resolves.toBe(true);

@@ -1,5 +1,5 @@
 import { refusalOf } from '@lvseg/common';
-import { loadAuthConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { Authenticator } from './authenticator';
 import { TestIdentityProvider, startTestIdentityProvider } from './testing/identity-provider';
 
@@ -9,7 +9,7 @@ const ADMIN = 'admin-secret-0123456789ab';
 const refusal = refusalOf;
 
 describe('Authenticator with API keys', () => {
-  const auth = new Authenticator(loadAuthConfig({ LVSEG_API_KEYS: `viewer:${VIEWER}:lvseg:read,admin:${ADMIN}:lvseg:read+lvseg:segment+lvseg:registry` }).auth);
+  const auth = new Authenticator(loadConfig({ LVSEG_API_KEYS: `viewer:${VIEWER}:lvseg:read,admin:${ADMIN}:lvseg:read+lvseg:segment+lvseg:registry` }).auth);
 
   it('names the key the bearer secret belongs to, with its scopes', async () => {
     await expect(auth.authenticate(`Bearer ${VIEWER}`)).resolves.toEqual({ kind: 'api-key', name: 'viewer', scopes: ['lvseg:read'] });
@@ -31,7 +31,7 @@ describe('Authenticator with API keys', () => {
   });
 
   it('lets everyone in, with every scope, when nothing is configured', async () => {
-    const open = new Authenticator(loadAuthConfig({}).auth);
+    const open = new Authenticator(loadConfig({}).auth);
     await expect(open.authenticate(undefined)).resolves.toEqual({ kind: 'anonymous', name: 'anonymous', scopes: ['lvseg:segment', 'lvseg:read', 'lvseg:registry'] });
   });
 });
@@ -43,7 +43,7 @@ describe('Authenticator with OIDC (a real JWKS server on loopback)', () => {
   beforeAll(async () => {
     idp = await startTestIdentityProvider();
     auth = new Authenticator(
-      loadAuthConfig({ LVSEG_OIDC_ISSUER: idp.issuer, LVSEG_OIDC_AUDIENCE: 'lvseg', LVSEG_OIDC_JWKS_URL: idp.jwksUrl, LVSEG_API_KEYS: `ci:${ADMIN}` }).auth,
+      loadConfig({ LVSEG_OIDC_ISSUER: idp.issuer, LVSEG_OIDC_AUDIENCE: 'lvseg', LVSEG_OIDC_JWKS_URL: idp.jwksUrl, LVSEG_API_KEYS: `ci:${ADMIN}` }).auth,
     );
   });
   afterAll(() => idp?.close());
@@ -76,7 +76,7 @@ describe('Authenticator with OIDC (a real JWKS server on loopback)', () => {
   });
 
   it('answers 503 (not 401) when the provider’s keys cannot be fetched', async () => {
-    const down = new Authenticator(loadAuthConfig({ LVSEG_OIDC_ISSUER: idp.issuer, LVSEG_OIDC_AUDIENCE: 'lvseg', LVSEG_OIDC_JWKS_URL: 'http://127.0.0.1:1/jwks' }).auth);
+    const down = new Authenticator(loadConfig({ LVSEG_OIDC_ISSUER: idp.issuer, LVSEG_OIDC_AUDIENCE: 'lvseg', LVSEG_OIDC_JWKS_URL: 'http://127.0.0.1:1/jwks' }).auth);
     const e = await refusal(down.authenticate(`Bearer ${await idp.sign({ sub: 'x' })}`));
     expect(e).toMatchObject({ kind: 'unavailable', code: 'AUTH_IDP_UNAVAILABLE' });
   });

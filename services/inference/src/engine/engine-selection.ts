@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from 'pino';
 import { LvsegError } from '@lvseg/common';
-import { type EngineSettings, loadConfig } from '@lvseg/config';
+import type { EngineSettings } from '@lvseg/config';
 import { OnnxEngineFactory, OnnxRuntime } from './onnx-engine';
 import type { EngineFactory } from './segmentation-engine';
 import { TfjsEngineFactory } from './tfjs-engine';
@@ -19,11 +19,6 @@ export interface EngineChoice {
   onnxInt8?: boolean;
   /** The tfjs backend (heatmaps and Grad-CAM always run on it; the mask path too when `engine` is tfjs). */
   tfjsBackend: string;
-}
-
-/** @deprecated `loadConfig(env).engine` (LVSEG_ENGINE, LVSEG_ORT_THREADS, LVSEG_ONNX_INT8 are read and checked with every other variable). */
-export function readEngineSettings(env: NodeJS.ProcessEnv): EngineSettings {
-  return loadConfig(env).engine;
 }
 
 /** onnxruntime-node, or why it cannot be used (not installed, native binding fails to load). */

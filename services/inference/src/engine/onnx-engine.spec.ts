@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { dataRoot } from '@lvseg/common';
+import { loadConfig } from '@lvseg/config';
 import { GrayImage, decodeDicom, toModelInput, readCsvRecords } from '@lvseg/imaging';
 import { dice, initBackend, modelToFiles } from '@lvseg/model';
 import { ModelCard, ModelStore, openModelStore } from '@lvseg/model-store';
 import { publishSeededModel } from '../testing/seeded-model';
-import { chooseEngine, loadOnnxRuntime, readEngineSettings } from './engine-selection';
+import { chooseEngine, loadOnnxRuntime } from './engine-selection';
 import { OnnxEngineFactory, OnnxSegmentationEngine } from './onnx-engine';
 import { SegmentationEngine } from './segmentation-engine';
 import { TfjsEngineFactory, TfjsSegmentationEngine } from './tfjs-engine';
@@ -35,10 +36,10 @@ function realImages(): GrayImage[] {
     .map((r) => decodeDicom(readFileSync(join(DATA, r.image))).image);
 }
 
-describe('readEngineSettings', () => {
+describe('loadConfig: the engine settings', () => {
   it('defaults to auto with min(2, cores) onnxruntime threads and reads both variables', () => {
-    expect(readEngineSettings({})).toEqual({ engine: 'auto', ortThreads: Math.min(2, availableParallelism()), onnxInt8: true });
-    expect(readEngineSettings({ LVSEG_ENGINE: 'onnx', LVSEG_ORT_THREADS: '2', LVSEG_ONNX_INT8: 'off' })).toEqual({ engine: 'onnx', ortThreads: 2, onnxInt8: false });
+    expect(loadConfig({}).engine).toEqual({ engine: 'auto', ortThreads: Math.min(2, availableParallelism()), onnxInt8: true });
+    expect(loadConfig({ LVSEG_ENGINE: 'onnx', LVSEG_ORT_THREADS: '2', LVSEG_ONNX_INT8: 'off' }).engine).toEqual({ engine: 'onnx', ortThreads: 2, onnxInt8: false });
   });
 
   it.each([
@@ -46,7 +47,7 @@ describe('readEngineSettings', () => {
     [{ LVSEG_ORT_THREADS: '0' }, /LVSEG_ORT_THREADS must be an integer in \[1, 64\], got "0"/],
     [{ LVSEG_ORT_THREADS: 'two' }, /LVSEG_ORT_THREADS must be an integer/],
   ])('refuses %j with a config error', (env, message) => {
-    expect(() => readEngineSettings(env)).toThrow(expect.objectContaining({ kind: 'config', message: expect.stringMatching(message) }));
+    expect(() => loadConfig(env).engine).toThrow(expect.objectContaining({ kind: 'config', message: expect.stringMatching(message) }));
   });
 });
 

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
 import { isLvsegError } from '@lvseg/common';
-import { loadInferenceConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { FileModelStore, ModelCard } from '@lvseg/model-store';
 import { TfjsEngineFactory } from '../engine/tfjs-engine';
@@ -29,7 +29,7 @@ function setup(extra: Record<string, string> = {}) {
   const store = new CountingStore({ root: mkdtempSync(join(tmpdir(), 'lvseg-registry-')), seedFrom: seedRoot });
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, new Writable({ write: (c, _e, done) => (lines.push(c.toString()), done()) }));
-  const config = loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600', LVSEG_EXTRA_MODELS: '1', ...extra });
+  const config = loadConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600', LVSEG_EXTRA_MODELS: '1', ...extra });
   const metrics = new MetricsService();
   const registry = new ModelRegistry(store, new TfjsEngineFactory(), config, logger, metrics);
   return { store, registry, metrics, logs: () => lines.join('') };

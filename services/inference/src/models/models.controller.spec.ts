@@ -5,7 +5,7 @@ import pino from 'pino';
 import request from 'supertest';
 import * as tf from '@tensorflow/tfjs';
 import { sha256Hex } from '@lvseg/common';
-import { loadInferenceConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { FileModelStore, ModelCard } from '@lvseg/model-store';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -27,7 +27,7 @@ describe('GET /models/:ref/files/:name (real app, real file store, real tfjs mod
     card = await publishSeededModel(store, { architecture: 'fcn-paper', seed: 3 });
     await store.setAlias('production', card.version);
     app = await createInferenceApp({
-      config: loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600' }),
+      config: loadConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600' }),
       store,
       engineFactory: new TfjsEngineFactory(),
       logger: pino({ level: 'silent' }),

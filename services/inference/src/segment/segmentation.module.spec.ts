@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { loadInferenceConfig, loadPacsConfig } from '@lvseg/config';
+import { loadConfig } from '@lvseg/config';
 import { initBackend } from '@lvseg/model';
 import { FileModelStore } from '@lvseg/model-store';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -33,13 +33,13 @@ describe('SegmentationModule wiring (the real app, with the PACS module)', () =>
 
   const build = (role: 'bridge' | 'worker'): Promise<NestExpressApplication> =>
     createInferenceApp({
-      config: loadInferenceConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600' }),
+      config: loadConfig({ LVSEG_ALIAS_POLL_SECONDS: '3600' }),
       store: new FileModelStore({ root: join(root, role, 'models') }),
       engineFactory: new TfjsEngineFactory(),
       logger: pino({ level: 'silent' }),
       pacs: {
         // Never contacted: the app is not initialised.
-        config: loadPacsConfig({ PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', PACS_STATE_DIR: join(root, role, 'state') })!,
+        config: loadConfig({ PACS_URL: 'http://127.0.0.1:9', PACS_WEBHOOK_SECRET: 'a-webhook-secret-of-some-length', PACS_STATE_DIR: join(root, role, 'state') }).pacs!,
         state: new MemoryPacsStateStore(),
         role,
       },
