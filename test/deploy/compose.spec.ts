@@ -162,6 +162,7 @@ describe('docker-compose.yml', () => {
     expect(worker.LVSEG_REDIS_URL).toBe(inference.LVSEG_REDIS_URL);
     for (const k of ['PACS_URL', 'PACS_USERNAME', 'PACS_PASSWORD', 'LVSEG_MODEL_STORE', 'S3_ENDPOINT']) expect([k, worker[k]]).toEqual([k, inference[k]]);
     expect(gpu.services.worker.command).toEqual(['lvseg', 'worker']);
-    expect(gpu.services.worker.healthcheck.test.join(' ')).toContain('/tmp/lvseg-worker.alive');
+    // Health = can take jobs: the file touched only while Redis answers (worker-heartbeat.ts).
+    expect(gpu.services.worker.healthcheck.test.join(' ')).toContain('/tmp/lvseg-worker.ready');
   });
 });

@@ -11,7 +11,7 @@ import { containersOf, podTemplates, validateManifests } from './support/manifes
 import { unknownFieldViolations } from './support/strict-fields';
 import { loadConfig } from '@lvseg/config';
 import { DEFAULT_PACS_TIMING } from '../../services/inference/src/pacs/jobs/pacs-jobs.service';
-import { WORKER_HEARTBEAT_MS } from '../../services/inference/src/pacs/queue/series-worker';
+import { WORKER_HEARTBEAT_MS, WORKER_PING_TIMEOUT_MS } from '../../services/inference/src/pacs/queue/worker-heartbeat';
 import { K8S_DIR, OVERLAYS, Overlay, documentedSecrets, readRepoFile } from './support/repo-files';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -229,14 +229,16 @@ describe('k8s manifests (kubectl kustomize, offline)', () => {
       // The bridge queues in Redis (LVSEG_REDIS_URL), so its readiness includes the Redis check.
       expect(loadConfig(find(objects, 'ConfigMap', 'lvseg-queue-config').data).queue?.redisUrl).toBeDefined();
 
-      // Workers serve no HTTP: their probes read the heartbeat file, touched every WORKER_HEARTBEAT_MS while the
-      // worker runs and Redis answers; each allows at least two missed beats.
+      // Workers serve no HTTP: their probes read the heartbeat files (worker-heartbeat.ts), considered every
+      // WORKER_HEARTBEAT_MS. Liveness reads the file touched while the worker runs, so a Redis outage restarts no
+      // worker; readiness the one touched only while Redis also answers. Each allows at least two missed beats (and
+      // readiness a PING that timed out).
       const worker = find(objects, 'Deployment', 'lvseg-worker').spec.template.spec.containers[0];
-      for (const probe of [worker.readinessProbe, worker.livenessProbe]) {
+      for (const [probe, file] of [[worker.livenessProbe, '/tmp/lvseg-worker.alive'], [worker.readinessProbe, '/tmp/lvseg-worker.ready']] as const) {
         const script = probe.exec.command.join(' ');
-        expect(script).toContain('/tmp/lvseg-worker.alive');
+        expect(script).toContain(file);
         const maxAgeMs = Number(/mtimeMs < (\d+)/.exec(script)![1]);
-        expect(maxAgeMs).toBeGreaterThanOrEqual(3 * WORKER_HEARTBEAT_MS);
+        expect(maxAgeMs).toBeGreaterThanOrEqual(3 * WORKER_HEARTBEAT_MS + WORKER_PING_TIMEOUT_MS);
       }
     });
 

@@ -1,6 +1,4 @@
-import { writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { Worker } from 'bullmq';
 import pino, { Logger } from 'pino';
 import { LvsegError } from '@lvseg/common';
@@ -17,14 +15,8 @@ import { ModelLane, ModelLanes } from './model-lanes';
 import { redisConnection } from './redis-connection';
 import { DEFAULT_PROCESSOR_TIMING, SeriesJobProcessor, SeriesJobProcessorTiming } from './series-job-processor';
 import type { SeriesJobData } from './series-job-queue';
+import { WorkerHeartbeat } from './worker-heartbeat';
 
-/**
- * Touched every HEARTBEAT_MS while the worker runs and Redis answers: the liveness and readiness probes of a worker
- * (it serves no HTTP) check its age (k8s/base/worker.yaml, docker-compose.yml).
- */
-export const WORKER_HEARTBEAT_FILE = join(tmpdir(), 'lvseg-worker.alive');
-/** How often the heartbeat file is touched (the probes allow a few beats' age). */
-export const WORKER_HEARTBEAT_MS = 10_000;
 
 /** How long a worker waits for a model version to load before the job is retried later (MODEL_NOT_READY). */
 const MODEL_LOAD_TIMEOUT_MS = 5 * 60_000;
@@ -117,23 +109,19 @@ export async function startSeriesWorker(opts: SeriesWorkerOptions): Promise<Runn
   });
   worker.on('stalled', (jobId) => log.warn({ event: 'queue.job_stalled', jobId }, `job ${jobId}: its worker stopped renewing the lock; back in the queue`));
   await worker.waitUntilReady();
-  const beat = async () => {
-    try {
-      if (worker.isRunning() && (await (await worker.client as unknown as { ping(): Promise<string> }).ping()) === 'PONG') writeFileSync(WORKER_HEARTBEAT_FILE, new Date().toISOString());
-    } catch (e) {
-      log.warn({ event: 'queue.heartbeat_failed', message: (e as Error).message }, `worker heartbeat: ${(e as Error).message}`);
-    }
-  };
-  await beat();
-  const heartbeat = setInterval(() => void beat(), WORKER_HEARTBEAT_MS);
-  heartbeat.unref();
+  const heartbeat = new WorkerHeartbeat({
+    running: () => worker.isRunning(),
+    ping: async () => (await (await worker.client as unknown as { ping(): Promise<string> }).ping()) === 'PONG',
+    log,
+  });
+  await heartbeat.start();
   log.info({ event: 'queue.worker_ready', worker: name, queue: queue.queueName, concurrency: queue.workerConcurrency, pid: process.pid }, `worker ${name} taking jobs from ${queue.queueName}`);
 
   return {
     name,
     loadedModels: () => lanes.loaded,
     close: async () => {
-      clearInterval(heartbeat);
+      heartbeat.stop();
       await worker.close();
       await lanes.closeAll();
     },
