@@ -82,7 +82,11 @@ export class RunRecorder {
   /** Creates the run; undefined (after one logged line) when the store cannot, so training goes on unrecorded. */
   static async start(
     opts: RunRecordingOptions,
-    run: { cfg: TrainConfig; manifest: Manifest; dataSource: string; valImage: LabelledImage | undefined; hyperParameters: Record<string, unknown> },
+    run: {
+      cfg: TrainConfig; manifest: Manifest; dataSource: string; valImage: LabelledImage | undefined; hyperParameters: Record<string, unknown>;
+      /** A resumed run's earlier epochs (`lvseg train --resume`): recorded first, so the monitor's curves start at epoch 1. */
+      priorEpochs?: EpochMetrics[];
+    },
   ): Promise<RunRecorder | undefined> {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const layers = heatmapLayers(run.cfg.arch);
@@ -98,7 +102,9 @@ export class RunRecorder {
       });
       log(`recording run ${created.id} in ${opts.store.uri}${run.valImage ? ` (heatmaps of ${run.valImage.id})` : ' (no val image: no heatmaps)'}`);
       const progressEveryMs = Math.max(0, opts.progressEveryMs ?? PROGRESS_EVERY_MS);
-      return new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log, progressEveryMs, opts.nowMs ?? Date.now, run.cfg.inputScaling);
+      const recorder = new RunRecorder(created.id, opts.store, layers, run.valImage, run.cfg.epochs, Math.max(0, Math.floor(opts.heatmapEvery)), log, progressEveryMs, opts.nowMs ?? Date.now, run.cfg.inputScaling);
+      for (const m of run.priorEpochs ?? []) recorder.enqueue(() => opts.store.recordEpoch(created.id, toRunEpoch(m)));
+      return recorder;
     } catch (e) {
       log(`run store ${opts.store.uri}: cannot create the run record, training goes on unrecorded: ${(e as Error).message}`);
       return undefined;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendInfo, EpochMetrics, disposeLvModel, initBackend } from '@lvseg/model';
-import { FileModelStore } from '@lvseg/model-store';
+import { FileModelStore, FileRunStore } from '@lvseg/model-store';
 import { sampleModelVersion } from '@lvseg/model-store/testing';
 import { describeWithSunnybrookPng, makeTinyDataset } from '../testing/tiny-dataset';
 import { loadResume, trainAndEvaluate, trainAndPublish } from './train';
@@ -59,7 +59,9 @@ describeWithSunnybrookPng('lvseg train --resume (real PNGs: 2 train, 1 val)', ()
     expect(resumed.overrides).toMatchObject({ ...recipe, epochs: 4, startEpoch: kept });
     expect(resumed.resumedHistory!.map((h) => h.epoch)).toEqual(kept === 1 ? [1] : [1, 2]);
 
-    const second = await trainAndPublish(store, backend, { data: data.dir, ...resumed, arch: resumed.arch, overrides: resumed.overrides }, {});
+    const runs = new FileRunStore({ root });
+    const recording = { store: runs, heatmapEvery: 0, log: () => undefined };
+    const second = await trainAndPublish(store, backend, { data: data.dir, ...resumed, arch: resumed.arch, overrides: resumed.overrides, recording }, {});
     disposeLvModel(second.trained.lvModel);
     disposeLvModel(resumed.init!.model);
     expect(second.card.hyperParameters).toMatchObject({ arch: 'unet-tiny', epochs: 4, startEpoch: kept, initFrom: first.card.version, steps: 8 });
@@ -67,6 +69,9 @@ describeWithSunnybrookPng('lvseg train --resume (real PNGs: 2 train, 1 val)', ()
     const firstHistory = JSON.parse((await store.load(first.card.version)).files.get('history.json')!.toString('utf8')) as EpochMetrics[];
     expect(history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(history.slice(0, kept)).toEqual(firstHistory.slice(0, kept));
+    // The monitor's run record holds the whole curve too: the resumed epochs, then the new ones.
+    const { epochs } = await runs.getRun(second.card.runId!);
+    expect(epochs.map((e) => [e.epoch, e.loss])).toEqual(history.map((h) => [h.epoch, h.trainLoss]));
     // The schedule went on: epoch 3 ended at step 5 of the whole run, i.e. one decay (every 3 steps) in.
     expect(history[2].learningRate).toBeCloseTo(0.02 * 0.5 ** Math.floor(5 / 3), 12);
   });

@@ -147,7 +147,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   // The run record names the whole run: for a cascade, both stages' epochs in one sequence.
   const recordCfg = cascade ? { ...cfg, epochs: cascade.localiser.epochs + cascade.segmenter.epochs } : cfg;
   const recorder = opts.recording
-    ? await RunRecorder.start(opts.recording, { cfg: recordCfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...(cascade ?? cfg), protocol } })
+    ? await RunRecorder.start(opts.recording, { cfg: recordCfg, manifest, dataSource: basename(dir), valImage: firstByManifestOrder(manifest, select), hyperParameters: { ...(cascade ?? cfg), protocol }, priorEpochs: opts.resumedHistory })
     : undefined;
   try {
     // The recorder's hooks run first, so an epoch is queued for the store before any caller hook sees it.
