@@ -6,5 +6,7 @@ export type { Connectivity, ComponentLabels, SelectComponentOptions } from './co
 export { boundaryMask, maskBoundary, averagePerpendicularDistance } from './contour';
 export type { BoundaryPoint } from './contour';
 export { euclideanDistanceTransform } from './distance-transform';
+export { bestLabelShift, shiftedDiceTable } from './label-shift';
+export type { ShiftAgreement } from './label-shift';
 export { evaluateCases, evaluateImage } from './evaluation';
 export type { EvaluationItem, EvaluationOptions, EvaluationReport, CaseEvaluation, ImageEvaluation } from './evaluation';
