@@ -25,4 +25,19 @@ describe('mask PNG', () => {
     const none = PNG.sync.read(encodeGrayPng(48, 64, values, 0));
     expect(none.data).toEqual(adaptive.data);
   });
+
+  it('writes unfiltered the very bytes pngjs writes (its CRCs and zlib settings), for masks and arbitrary gray values', () => {
+    const pngjs = (rows: number, columns: number, values: Uint8Array) => {
+      const png = new PNG({ width: columns, height: rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
+      png.data = Buffer.from(values);
+      return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false, filterType: 0 });
+    };
+    for (const [rows, columns] of [[256, 256], [37, 91], [1, 1], [512, 300]]) {
+      const mask = disc(rows, columns);
+      const values = Uint8Array.from(mask.data, (v) => (v ? 255 : 0));
+      expect(encodeMaskPng(mask).equals(pngjs(rows, columns, values))).toBe(true);
+      const gray = Uint8Array.from({ length: rows * columns }, (_, i) => (i * 37 + (i >> 5)) % 256);
+      expect(encodeGrayPng(rows, columns, gray, 0).equals(pngjs(rows, columns, gray))).toBe(true);
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { constants, deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { LvsegError } from '@lvseg/common';
 import { BinaryMask, GrayImage } from './image';
@@ -30,6 +31,7 @@ export function decodePngMask(bytes: Uint8Array): BinaryMask {
  * row filter; 0 (none) is the fast choice for two-level images.
  */
 export function encodeGrayPng(rows: number, columns: number, values: Uint8Array | Uint8ClampedArray, filterType = -1): Buffer {
+  if (filterType === 0) return encodeUnfilteredGrayPng(rows, columns, values);
   const png = new PNG({ width: columns, height: rows, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
   png.data = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false, filterType });
@@ -48,4 +50,43 @@ export function encodeRgbaPng(rows: number, columns: number, rgba: Uint8Array | 
   const png = new PNG({ width: columns, height: rows });
   png.data = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength);
   return PNG.sync.write(png);
+}
+
+const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+
+/** CRC-32 (ISO-HDLC, as PNG chunks use) by table. */
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  out.set(data, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/**
+ * An 8-bit grayscale PNG with no row filter, written directly: the bytes pngjs writes for `filterType` 0 (same zlib
+ * level and strategy as its defaults), in under half its time (it runs for every served mask).
+ */
+function encodeUnfilteredGrayPng(rows: number, columns: number, values: Uint8Array | Uint8ClampedArray): Buffer {
+  const raw = Buffer.alloc(rows * (columns + 1));
+  for (let r = 0; r < rows; r++) raw.set(values.subarray(r * columns, (r + 1) * columns), r * (columns + 1) + 1);
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(columns, 0);
+  header.writeUInt32BE(rows, 4);
+  header[8] = 8; // bit depth; colour type 0 (gray), compression 0, filter method 0, no interlace
+  const idat = deflateSync(raw, { level: 9, strategy: constants.Z_RLE });
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
