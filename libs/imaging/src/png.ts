@@ -52,18 +52,21 @@ export function encodeRgbaPng(rows: number, columns: number, rgba: Uint8Array | 
   return PNG.sync.write(png);
 }
 
-const PNG_SIGNATURE = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+/** The PNG file signature (a plain array: no Buffer at load, for the same reason). */
+const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
+
+/** CRC-32 table, made on first use: the module has no load-time work, so the viewer's bundle can leave it out. */
+let crcTable: Uint32Array | undefined;
 
 /** CRC-32 (ISO-HDLC, as PNG chunks use) by table. */
-const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
 function crc32(bytes: Uint8Array): number {
+  const table = (crcTable ??= Uint32Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  }));
   let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -88,5 +91,5 @@ function encodeUnfilteredGrayPng(rows: number, columns: number, values: Uint8Arr
   header.writeUInt32BE(rows, 4);
   header[8] = 8; // bit depth; colour type 0 (gray), compression 0, filter method 0, no interlace
   const idat = deflateSync(raw, { level: 9, strategy: constants.Z_RLE });
-  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', header), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([Buffer.from(PNG_SIGNATURE), pngChunk('IHDR', header), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
 }
