@@ -43,7 +43,8 @@ export class WorkerHeartbeat {
   /** One beat now, then every `intervalMs` (the timer does not keep the process up). */
   async start(): Promise<void> {
     await this.beat();
-    this.timer = setInterval(() => void this.beat(), this.opts.intervalMs ?? WORKER_HEARTBEAT_MS);
+    // A failed write (a full /tmp) is logged and tried again next beat: it must not end the worker as an unhandled rejection.
+    this.timer = setInterval(() => void this.beat().catch((e) => this.opts.log.warn({ event: 'queue.heartbeat_failed', message: (e as Error).message }, `worker heartbeat: ${(e as Error).message}`)), this.opts.intervalMs ?? WORKER_HEARTBEAT_MS);
     this.timer.unref();
   }
 
