@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { LvsegError, isLvsegError } from '@lvseg/common';
-import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
+import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, LOSS_NAMES, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote, openConfiguredRunStore, openConfiguredStore } from '@lvseg/model-store';
 import { LvsegConfig, loadConfig } from '@lvseg/config';
 import { evalProgress, progressHooks } from './progress';
@@ -56,7 +56,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--batch-size <n>', 'images per step', num('batch-size'))
     .option('--seed <n>', 'random seed (weights, shuffling, augmentation)', num('seed'))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['sgd', 'momentum', 'adam']))
-    .addOption(new Option('--loss <name>', 'loss').choices(['ce', 'ce+dice']))
+    .addOption(new Option('--loss <name>', 'loss').choices([...LOSS_NAMES]))
     .option('--crop <n>', 'train on random crops of this side (0 = whole images)', num('crop'))
     .option('--val-every <n>', 'evaluate on val every N epochs', num('val-every'))
     .option('--workers <n>', 'worker threads computing each step\'s gradients on shards of the batch (data-parallel; default 1: the main thread)', num('workers'))

@@ -27,12 +27,12 @@ describe('GradientWorkerPool (data-parallel training on worker threads)', () => 
     await initBackend();
   });
 
-  it('gives the gradient of the whole batch\'s mean cross-entropy (uneven shards 2 + 1), and ce+dice close to it', async () => {
+  it('gives the gradient of the whole batch\'s mean cross-entropy (uneven shards 2 + 1), ce+dice-image exactly too, and ce+dice close to it', async () => {
     const side = 32;
     const model = buildModel('unet-tiny', { seed: 5, size: null });
     const variables = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
     const { xs, ys } = batch(3, side);
-    for (const lossName of ['ce', 'ce+dice'] as const) {
+    for (const lossName of ['ce', 'ce+dice-image', 'ce+dice'] as const) {
       // The reference: one replica, the whole batch.
       const ref = tf.tidy(() => {
         const x = tf.tensor4d(xs, [3, side, side, 1]);
@@ -54,7 +54,8 @@ describe('GradientWorkerPool (data-parallel training on worker threads)', () => 
         });
         Object.values(got.grads).forEach((g) => g.dispose());
         expect(got.predicted).toHaveLength(3 * side * side);
-        if (lossName === 'ce') {
+        if (lossName !== 'ce+dice') {
+          // Both are means over the batch's images, so shards weighted by their image counts give the batch's loss.
           expect(got.loss).toBeCloseTo(ref.loss, 5);
           expect(maxDiff / maxAbs).toBeLessThan(1e-4);
         } else {
