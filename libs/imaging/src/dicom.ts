@@ -458,11 +458,10 @@ function parseImage(bytes: Uint8Array, maxInflatedBytes: number): ParsedImage {
 }
 
 /** Rescaled (and for MONOCHROME1 mirrored) pixels of one frame plus the data set's metadata. */
-function toDicomImage(parsed: ParsedImage, stored: Float64Array): DicomImage {
+function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array): DicomImage {
   const { read, rescaleSlope, rescaleIntercept, photometricInterpretation, transferSyntaxUid, numberOfFrames } = parsed;
   const { rows, columns, bitsAllocated, bitsStored, pixelRepresentation } = parsed.layout;
   const { highBit, kind: sampleKind } = parsed.sampleLayout;
-  const data = new Float32Array(rows * columns);
   // MONOCHROME1 means low = bright: mirror around the middle of the representable range (in rescaled units), so every
   // pixel keeps its own value independent of the rest of the image and bright always ends up high.
   let mirror: number | undefined;
@@ -470,9 +469,14 @@ function toDicomImage(parsed: ParsedImage, stored: Float64Array): DicomImage {
     const [lo, hi] = sampleKind === 'integer' ? storedRange(bitsStored, pixelRepresentation === 1) : finiteRange(stored);
     mirror = rescaleSlope * lo + rescaleIntercept + (rescaleSlope * hi + rescaleIntercept);
   }
-  for (let i = 0; i < data.length; i++) {
-    const v = rescaleSlope * stored[i] + rescaleIntercept;
-    data[i] = mirror === undefined ? v : mirror - v;
+  // Stored values already in float32 that the rescale leaves alone are the image (a fresh array: no copy needed).
+  const identity = stored instanceof Float32Array && mirror === undefined && rescaleSlope === 1 && rescaleIntercept === 0;
+  const data = identity ? stored : new Float32Array(rows * columns);
+  if (!identity) {
+    for (let i = 0; i < data.length; i++) {
+      const v = rescaleSlope * stored[i] + rescaleIntercept;
+      data[i] = mirror === undefined ? v : mirror - v;
+    }
   }
 
   const windowCenter = read.firstDecimal(TAG.windowCenter);
@@ -577,10 +581,11 @@ interface SampleLayout {
 }
 
 /** Stored values (before rescale) of `count` samples, honouring BitsStored/HighBit (mask, then sign-extend). */
-function readSamples(bytes: Uint8Array, offset: number, count: number, layout: SampleLayout): Float64Array {
-  const out = new Float64Array(count);
+function readSamples(bytes: Uint8Array, offset: number, count: number, layout: SampleLayout): Float32Array | Float64Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, bytes.length - offset);
   const le = layout.littleEndian;
+  if (layout.kind === 'integer' && layout.bitsAllocated <= 16 && !layout.swapBytePairs) return readSmallIntegers(bytes, view, offset, count, layout);
+  const out = new Float64Array(count);
   if (layout.kind === 'float32') {
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, le);
     return out;
@@ -594,17 +599,6 @@ function readSamples(bytes: Uint8Array, offset: number, count: number, layout: S
   const range = 2 ** bitsStored;
   const signBit = 2 ** (bitsStored - 1);
   const available = bytes.length - offset;
-  if (bitsAllocated <= 16 && !layout.swapBytePairs) {
-    // The common case (8/16-bit samples) with 32-bit integer operations: the same values, about 10× faster.
-    const mask = range - 1;
-    for (let i = 0; i < count; i++) {
-      const raw = bitsAllocated === 8 ? bytes[offset + i] : view.getUint16(i * 2, le);
-      let v = (raw >>> shift) & mask;
-      if (signed && v >= signBit) v -= range;
-      out[i] = v;
-    }
-    return out;
-  }
   for (let i = 0; i < count; i++) {
     let raw: number;
     if (bitsAllocated === 8) {
@@ -619,6 +613,35 @@ function readSamples(bytes: Uint8Array, offset: number, count: number, layout: S
     let v = Math.floor(raw / 2 ** shift) % range;
     if (signed && v >= signBit) v -= range;
     out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * The common case (8/16-bit integer samples, no byte-pair swap) with 32-bit integer operations, into float32: every
+ * value up to 16 bits is exact in float32, so this is the same image as a float64 read at half the memory (served
+ * images are all this case; `toDicomImage` can then keep the array as the image without a copy).
+ */
+function readSmallIntegers(bytes: Uint8Array, view: DataView, offset: number, count: number, layout: SampleLayout): Float32Array {
+  const out = new Float32Array(count);
+  const { bitsAllocated, bitsStored, signed } = layout;
+  const shift = layout.highBit + 1 - bitsStored;
+  const range = 2 ** bitsStored;
+  const signBit = 2 ** (bitsStored - 1);
+  const mask = range - 1;
+  if (bitsAllocated === 8) {
+    for (let i = 0; i < count; i++) {
+      let v = (bytes[offset + i] >>> shift) & mask;
+      if (signed && v >= signBit) v -= range;
+      out[i] = v;
+    }
+  } else {
+    const le = layout.littleEndian;
+    for (let i = 0; i < count; i++) {
+      let v = (view.getUint16(i * 2, le) >>> shift) & mask;
+      if (signed && v >= signBit) v -= range;
+      out[i] = v;
+    }
   }
   return out;
 }
