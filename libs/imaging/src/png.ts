@@ -40,7 +40,8 @@ export function encodeGrayPng(rows: number, columns: number, values: Uint8Array 
 /** Encode a binary mask as an 8-bit grayscale PNG with 0 = background and 255 = LV. */
 export function encodeMaskPng(mask: BinaryMask): Buffer {
   const v = new Uint8Array(mask.data.length);
-  for (let i = 0; i < v.length; i++) v[i] = mask.data[i] ? 255 : 0;
+  const bits = mask.data; // a local: no per-pixel property lookup on masks of several shapes
+  for (let i = 0; i < v.length; i++) v[i] = bits[i] ? 255 : 0;
   // No row filter: on a 0/255 mask it is ~4× faster than the adaptive choice and deflates smaller (measured on 256×256).
   return encodeGrayPng(mask.rows, mask.columns, v, 0);
 }

@@ -7,7 +7,8 @@ import type { BinaryMask } from '@lvseg/imaging';
 /** Number of LV (non-zero) pixels in a mask. */
 export function countLvPixels(mask: BinaryMask): number {
   let n = 0;
-  for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) n++;
+  const data = mask.data;
+  for (let i = 0; i < data.length; i++) if (data[i]) n++;
   return n;
 }
 

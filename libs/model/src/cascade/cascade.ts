@@ -96,8 +96,9 @@ export function localise(prob: Float32Array, size: number, rows: number, columns
   for (let i = 0; i < raw.length; i++) raw[i] = prob[i] >= threshold ? 1 : 0;
   const kept = selectComponent({ rows: size, columns: size, data: raw }, { probability: prob });
   let mass = 0, sr = 0, sc = 0;
-  for (let i = 0; i < kept.data.length; i++) {
-    if (!kept.data[i]) continue;
+  const keptData = kept.data;
+  for (let i = 0; i < keptData.length; i++) {
+    if (!keptData[i]) continue;
     const p = prob[i];
     mass += p;
     sr += p * Math.floor(i / size);

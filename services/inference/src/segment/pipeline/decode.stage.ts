@@ -18,8 +18,9 @@ export function imageTooLarge(image: Pick<GrayImage, 'rows' | 'columns'>, maxSid
 export function assertServableImage(image: GrayImage, maxSide: number): void {
   const tooLarge = imageTooLarge(image, maxSide);
   if (tooLarge) throw tooLarge;
-  for (let i = 0; i < image.data.length; i++) {
-    if (!Number.isFinite(image.data[i])) throw new LvsegError('invalid-input', 'DICOM_NON_FINITE_PIXELS', 'the image has NaN or infinite pixel values');
+  const data = image.data; // a local: no per-pixel property lookup
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new LvsegError('invalid-input', 'DICOM_NON_FINITE_PIXELS', 'the image has NaN or infinite pixel values');
   }
 }
 
