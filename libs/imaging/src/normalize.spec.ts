@@ -101,6 +101,12 @@ describe('normalize by selection equals normalize by sort', () => {
     expectSame(new Float32Array(0));
   });
 
+  it('above the key scratch (1024² pixels) and back below it', () => {
+    const rand = seeded(7);
+    expectSame(Float32Array.from({ length: (1 << 20) + 3 }, () => Math.round(rand() * 65535)));
+    expectSame(Float32Array.from({ length: 4099 }, () => (rand() - 0.5) * 1e6));
+  });
+
   it('on every real Sunnybrook DICOM (the 2 fixture DICOMs when the data folder is missing)', () => {
     const dir = path.join(dataRoot(), 'sunnybrook-dicom');
     const manifest = path.join(dir, 'manifest.csv');

@@ -48,9 +48,17 @@ export function selectedPercentiles(values: Float32Array, ps: number[]): number[
   const n = values.length;
   if (n === 0) return ps.map(() => 0);
   const bits = new Uint32Array(values.buffer, values.byteOffset, n);
+  // The keys are computed once and kept for the second pass (scratch up to KEY_SCRATCH_MAX pixels; larger images
+  // get their own array, so the module never holds more than 4 MiB).
+  if (n <= KEY_SCRATCH_MAX && KEY_SCRATCH.length < n) KEY_SCRATCH = new Uint32Array(Math.max(n, 65536));
+  const keys = n <= KEY_SCRATCH_MAX ? KEY_SCRATCH : new Uint32Array(n);
   const high = HISTOGRAM;
   high.fill(0);
-  for (let i = 0; i < n; i++) high[sortKey(bits[i]) >>> 16]++;
+  for (let i = 0; i < n; i++) {
+    const key = sortKey(bits[i]);
+    keys[i] = key;
+    high[key >>> 16]++;
+  }
   const ranks = ps.flatMap((p) => {
     const lo = Math.floor((p / 100) * (n - 1));
     return [lo, Math.min(n - 1, lo + 1)];
@@ -71,12 +79,15 @@ export function selectedPercentiles(values: Float32Array, ps: number[]): number[
   const lows = buckets.map((_, m) => lowHistogram(m));
   const b0 = buckets[0];
   const b1 = buckets.length > 1 ? buckets[1] : -1;
+  const low0 = lows[0];
+  const low1 = buckets.length > 1 ? lows[1] : low0;
+  const more = buckets.length > 2;
   for (let i = 0; i < n; i++) {
-    const key = sortKey(bits[i]);
+    const key = keys[i];
     const h = key >>> 16;
-    if (h === b0) lows[0][key & 0xffff]++;
-    else if (h === b1) lows[1][key & 0xffff]++;
-    else if (buckets.length > 2) {
+    if (h === b0) low0[key & 0xffff]++;
+    else if (h === b1) low1[key & 0xffff]++;
+    else if (more) {
       const m = buckets.indexOf(h);
       if (m >= 0) lows[m][key & 0xffff]++;
     }
@@ -98,6 +109,9 @@ export function selectedPercentiles(values: Float32Array, ps: number[]): number[
   });
 }
 
+/** Scratch sort keys of images up to this many pixels (1024², 4 MiB). */
+const KEY_SCRATCH_MAX = 1 << 20;
+let KEY_SCRATCH = new Uint32Array(0);
 /** Scratch histograms of 16 key bits, zeroed on use (JS is single-threaded: one set per module is safe). */
 const HISTOGRAM = new Uint32Array(65536);
 const LOW_HISTOGRAMS: Uint32Array[] = [];
