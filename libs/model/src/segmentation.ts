@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BinaryMask, GrayImage, InputScaling, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, InputScaling, hasLvPixel, MODEL_INPUT_SIZE, resizeBilinear, toModelInput } from '@lvseg/imaging';
 import { fillHoles, largestComponent, selectComponent } from './metrics';
 import type { StageRunner } from './cascade/cascade';
 
@@ -83,6 +83,6 @@ export async function segmentWholeImages(
   const probs = await run(images.map((im) => toModelInput(im, MODEL_INPUT_SIZE, inputScaling)), MODEL_INPUT_SIZE);
   return images.map((im, k) => {
     const { probability, mask } = wholeImageSegmentation(probs[k], im, opts);
-    return { probability, mask, lvFound: mask.data.some((v) => v !== 0), roi: null, roiSource: null };
+    return { probability, mask, lvFound: hasLvPixel(mask), roi: null, roiSource: null };
   });
 }

@@ -6,7 +6,7 @@
  * pasted back into the image grid. Stage runners are injected, so the same code serves tfjs, onnxruntime and the
  * browser.
  */
-import { BinaryMask, GrayImage, Roi, cropToRoi, effectivePixelSpacingMm, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, Roi, cropToRoi, effectivePixelSpacingMm, hasLvPixel, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
 import { selectComponent } from '../metrics';
 import { MaskOptions, probabilityToMask } from '../segmentation';
 
@@ -178,7 +178,7 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
     }
     const probability = pasteRoiProbability(crop, plan.roi, im, spec);
     const m = maskWithinRoi(probability, im, plan.roi, mask);
-    return { probability, mask: m, lvFound: m.data.some((v) => v !== 0), roi: plan.roi, roiSource: plan.source };
+    return { probability, mask: m, lvFound: hasLvPixel(m), roi: plan.roi, roiSource: plan.source };
   });
 }
 

@@ -13,7 +13,7 @@ import { LvsegError, isLvsegError, sha256Hex } from '@lvseg/common';
 import {
   RT_STRUCTURE_SET_STORAGE_UID, ReadSegmentation, ReadStructureSet, RtRoi, SEGMENTATION_STORAGE_UID, SegSegment, naturalizeDicom, segmentationOf, structureSetOf,
 } from '@lvseg/dicom';
-import { BinaryMask, DicomMeta, ImagePlane, decodeDicom, distanceFromPlane, encodeMaskPng, planeNormal, rasterizePatientContours } from '@lvseg/imaging';
+import { BinaryMask, DicomMeta, ImagePlane, decodeDicom, distanceFromPlane, encodeMaskPng, hasLvPixel, planeNormal, rasterizePatientContours } from '@lvseg/imaging';
 import { caseIdFor, splitCases } from './pseudonym';
 import { pseudonymousImage } from './pseudonymous-image';
 
@@ -143,7 +143,7 @@ function orMask(a: BinaryMask, b: BinaryMask): BinaryMask {
   return { rows: a.rows, columns: a.columns, data };
 }
 
-const isEmpty = (m: BinaryMask) => !m.data.some((v) => v !== 0);
+const isEmpty = (m: BinaryMask) => !hasLvPixel(m);
 
 /** Imports expert LV labels from `source` into `opts.out`; returns the summary (also written as `import.json`). */
 export async function importDataset(source: LabelObjectSource, opts: ImportOptions): Promise<ImportSummary> {
