@@ -90,3 +90,20 @@ export function cpuSeconds(pid?: number): number | undefined {
     return undefined;
   }
 }
+
+/** The machine's CPU ticks so far (Linux /proc/stat, all cores): busy (everything but idle and iowait) and total. */
+export function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = cpu.reduce((a, b) => a + b, 0);
+    return { busy: total - cpu[3] - (cpu[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share of all cores' time that was busy between two `machineTicks()` readings (0..1), or undefined. */
+export function busyShare(a?: { busy: number; total: number }, b?: { busy: number; total: number }): number | undefined {
+  if (!a || !b || b.total <= a.total) return undefined;
+  return (b.busy - a.busy) / (b.total - a.total);
+}

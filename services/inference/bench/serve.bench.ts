@@ -18,7 +18,7 @@ import { sha256Hex } from '@lvseg/common';
 import { loadConfig } from '@lvseg/config';
 import { buildModel, modelToFiles } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
-import { BenchService as Service, cpuSeconds, runningService, startBuiltService } from './bench-service';
+import { BenchService as Service, busyShare, cpuSeconds, machineTicks, runningService, startBuiltService } from './bench-service';
 import { readCsvRecords } from '@lvseg/imaging';
 
 // autocannon ships no types; the part used here.
@@ -135,6 +135,10 @@ interface ScenarioResult {
   p90Ms: number;
   p99Ms: number;
   cpuMsPerRequest?: number;
+  /** CPU of this benchmark process (autocannon, the load generator), per request: it shares the machine. */
+  clientCpuMsPerRequest: number;
+  /** Busy share of all cores during the window (the service, the load generator and anything else running). */
+  machineBusyPct?: number;
   loadAvg1m: number;
 }
 
@@ -144,8 +148,12 @@ async function scenario(service: Service, dicoms: Buffer[], query: string, concu
   // Warm-up: every connection once or twice (kernel caches, JIT, the batching path), not recorded.
   await autocannon({ url: service.url, connections: concurrency, amount: Math.max(4, concurrency * 2), requests, timeout: 120 });
   const cpu0 = cpuSeconds(service.pid);
+  const client0 = process.cpuUsage();
+  const ticks0 = machineTicks();
   const r = await autocannon({ url: service.url, connections: concurrency, duration: durationS, requests, timeout: 120 });
   const cpu1 = cpuSeconds(service.pid);
+  const client = process.cpuUsage(client0);
+  const busy = busyShare(ticks0, machineTicks());
   const total = r['2xx'] + r.non2xx;
   return {
     query: query || '(none)',
@@ -159,6 +167,8 @@ async function scenario(service: Service, dicoms: Buffer[], query: string, concu
     p90Ms: r.latency.p90,
     p99Ms: r.latency.p99,
     cpuMsPerRequest: cpu0 !== undefined && cpu1 !== undefined && total > 0 ? round(((cpu1 - cpu0) * 1000) / total, 1) : undefined,
+    clientCpuMsPerRequest: total > 0 ? round((client.user + client.system) / 1000 / total, 1) : 0,
+    machineBusyPct: busy === undefined ? undefined : round(busy * 100, 0),
     loadAvg1m: round(loadavg()[0], 2),
   };
 }
@@ -202,16 +212,17 @@ async function main(): Promise<void> {
         if (!o.json) {
           console.log(
             `/segment${query} concurrency ${c}: ${r.reqPerS} req/s, p50 ${r.p50Ms} ms, p90 ${r.p90Ms} ms, p99 ${r.p99Ms} ms, ` +
-              `${r.ok} ok / ${r.non2xx} non-2xx / ${r.errors} errors, service CPU ${r.cpuMsPerRequest ?? '?'} ms/request, load ${r.loadAvg1m}`,
+              `${r.ok} ok / ${r.non2xx} non-2xx / ${r.errors} errors, service CPU ${r.cpuMsPerRequest ?? '?'} ms/request, ` +
+              `load generator CPU ${r.clientCpuMsPerRequest} ms/request, machine busy ${r.machineBusyPct ?? '?'} %, load ${r.loadAvg1m}`,
           );
         }
       }
     }
     if (o.json) console.log(JSON.stringify({ ...header, results, stageTimingsMs: stages }));
     else {
-      console.log('\n| query | concurrency | req/s | p50 ms | p90 ms | p99 ms | ok | non-2xx | service CPU ms/req | load avg (1 min) |');
-      console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-      for (const r of results) console.log(`| ${r.query} | ${r.concurrency} | ${r.reqPerS} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${r.ok} | ${r.non2xx} | ${r.cpuMsPerRequest ?? '?'} | ${r.loadAvg1m} |`);
+      console.log('\n| query | concurrency | req/s | p50 ms | p90 ms | p99 ms | ok | non-2xx | service CPU ms/req | load generator CPU ms/req | machine busy % | load avg (1 min) |');
+      console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+      for (const r of results) console.log(`| ${r.query} | ${r.concurrency} | ${r.reqPerS} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${r.ok} | ${r.non2xx} | ${r.cpuMsPerRequest ?? '?'} | ${r.clientCpuMsPerRequest} | ${r.machineBusyPct ?? '?'} | ${r.loadAvg1m} |`);
       console.log(`\nmean stage timings of 24 sequential requests before the load (ms): ${JSON.stringify(stages)}`);
     }
   } finally {
