@@ -45,6 +45,14 @@ export function emptyMask(rows: number, columns: number): BinaryMask {
   return { rows, columns, data: new Uint8Array(rows * columns) };
 }
 
+/** Number of LV (non-zero) pixels in a mask (its array read into a local: masks of several object shapes make a per-pixel property read a megamorphic lookup). */
+export function countLvPixels(mask: BinaryMask): number {
+  const data = mask.data;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (data[i]) n++;
+  return n;
+}
+
 /** Whether the mask has an LV (non-zero) pixel; stops at the first one (a plain loop: `data.some(v => v !== 0)` took 0.70 ms for a 256² mask with its first LV pixel at 40000, this 0.05 ms). */
 export function hasLvPixel(mask: BinaryMask): boolean {
   const data = mask.data;

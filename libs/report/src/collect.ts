@@ -5,9 +5,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { isLvsegError, LvsegError } from '@lvseg/common';
-import { LabelledImage, loadRow, Manifest, ManifestRow, normalize, readManifest } from '@lvseg/imaging';
+import { countLvPixels, LabelledImage, loadRow, Manifest, ManifestRow, normalize, readManifest } from '@lvseg/imaging';
 import { assignCardiacPhases, CardiacPhase, frameFromPaths, UnknownPhaseReason } from '@lvseg/lv-function';
-import { accumulateHistogram, accumulateSplitHistogram, BinSpec, countLvPixels, lvAreaMm2 } from './stats';
+import { accumulateHistogram, accumulateSplitHistogram, BinSpec, lvAreaMm2 } from './stats';
 
 /** Per-image numbers (everything the page shows is derived from these and the intensity histograms). */
 export interface ImageRecord {

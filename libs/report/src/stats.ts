@@ -4,14 +4,6 @@
  */
 import type { BinaryMask } from '@lvseg/imaging';
 
-/** Number of LV (non-zero) pixels in a mask. */
-export function countLvPixels(mask: BinaryMask): number {
-  let n = 0;
-  const data = mask.data;
-  for (let i = 0; i < data.length; i++) if (data[i]) n++;
-  return n;
-}
-
 /** Area in mm² of `pixels` pixels of [row, column] spacing `spacingMm`; null when the spacing is unknown. */
 export function lvAreaMm2(pixels: number, spacingMm: readonly [number, number] | null | undefined): number | null {
   return spacingMm ? pixels * spacingMm[0] * spacingMm[1] : null;

@@ -3,9 +3,9 @@
  * masks, both by libs/lv-function's disc summation over the same frames, and how far apart they are.
  */
 import { isLvsegError } from '@lvseg/common';
-import type { BinaryMask, FrameAcquisition } from '@lvseg/imaging';
+import { countLvPixels, type BinaryMask, type FrameAcquisition } from '@lvseg/imaging';
 import { computeLvFunction, framesFromDicom, LvFrame, LvFunction, LvFunctionOptions, parseSunnybrookFileName } from '@lvseg/lv-function';
-import { countLvPixels, lvAreaMm2 } from '@lvseg/report';
+import { lvAreaMm2 } from '@lvseg/report';
 
 /** One evaluated image: its masks and what places it in the stack and the cycle. */
 export interface EfItem {

@@ -4,7 +4,7 @@
  * Pure functions of the engine's output; the pipeline times them.
  */
 import type { BinaryMask, GrayImage } from '@lvseg/imaging';
-import { encodeMaskPng } from '@lvseg/imaging';
+import { countLvPixels, encodeMaskPng } from '@lvseg/imaging';
 import { GradCamMap, LayerMap, confusion, diceFromConfusion, jaccardFromConfusion, pixelAccuracyFromConfusion, renderHeatmap } from '@lvseg/model';
 import type { ImageSegmentation } from '../../engine/segmentation-engine';
 import type { GradCamDto, HeatmapDto, LabelMetricsDto, LvAreaDto, MaskDto, RoiDto } from '../dto/segment-response.dto';
@@ -17,11 +17,7 @@ export interface Label {
 
 /** LV area in pixels and, when the pixel spacing is known, in mm². */
 export function lvAreaOf(mask: BinaryMask, image: GrayImage): LvAreaDto {
-  // The mask's array in a local: masks come from several producers (different object shapes), and a property read
-  // in the loop would be a megamorphic lookup per pixel (0.5 ms instead of 0.1 per 256² mask, measured).
-  const data = mask.data;
-  let pixels = 0;
-  for (let i = 0; i < data.length; i++) if (data[i]) pixels++;
+  const pixels = countLvPixels(mask);
   const spacing = image.pixelSpacingMm;
   if (!spacing) return { pixels, mm2: null, reason: 'the DICOM has no PixelSpacing (0028,0030) or ImagerPixelSpacing (0018,1164)' };
   return { pixels, mm2: pixels * spacing[0] * spacing[1] };
