@@ -82,7 +82,7 @@ describe('Dockerfile.gpu', () => {
     const entry = runtimeInstructions.find((i) => i.getKeyword() === 'ENTRYPOINT')!;
     expect(JSON.parse(entry.getArgumentsContent()!)).toEqual(['tini', '--']);
     const cmd = runtimeInstructions.find((i) => i.getKeyword() === 'CMD')!;
-    expect(JSON.parse(cmd.getArgumentsContent()!)).toEqual(['node', 'dist/services/inference/src/main.js']);
+    expect(JSON.parse(cmd.getArgumentsContent()!)).toEqual(['node', '--initial-old-space-size=256', 'dist/services/inference/src/main.js']);
   });
 
   it('keeps compilers and dev dependencies out of the runtime stage', () => {

@@ -3,7 +3,7 @@
  * the caller's environment, or one already running at a URL; plus its CPU time from /proc.
  */
 import { spawn, execFileSync, ChildProcess } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './support/free-port';
@@ -34,14 +34,29 @@ export interface StartOptions {
   afterStop?: () => void;
 }
 
-/** Starts the built service on a free port and waits (up to 180 s) until /health/ready answers 200. */
+/**
+ * The node flags and script of `npm start` (package.json; the Docker image's CMD is checked to be the same), so a
+ * benchmark measures the service as it is run, V8 heap settings included.
+ */
+export function startCommand(): { nodeFlags: string[]; main: string } {
+  // dist/services/inference/bench (built) or services/inference/bench (tsx): the first folder up with a package.json.
+  let root = __dirname;
+  while (!existsSync(join(root, 'package.json'))) root = join(root, '..');
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [node, ...args] = pkg.scripts.start.split(' ');
+  const script = args.pop();
+  if (node !== 'node' || !script?.endsWith('main.js')) throw new Error(`package.json "start" is not "node [flags] <main.js>": ${pkg.scripts.start}`);
+  return { nodeFlags: args, main: join(root, script) };
+}
+
+/** Starts the built service as `npm start` does, on a free port, and waits (up to 180 s) until /health/ready answers 200. */
 export async function startBuiltService(o: StartOptions = {}): Promise<BenchService> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, ...o.env, PORT: String(port) };
   const logPath = join(tmpdir(), `lvseg-bench-service-${port}.log`);
   const log = openSync(logPath, 'w');
-  const main = join(__dirname, '..', 'src', 'main.js');
-  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? []), main], { env, stdio: ['ignore', log, log] });
+  const { nodeFlags, main } = startCommand();
+  const child: ChildProcess = spawn(process.execPath, [...nodeFlags, ...(o.nodeArgs ?? []), main], { env, stdio: ['ignore', log, log] });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 180_000;
@@ -62,7 +77,7 @@ export async function startBuiltService(o: StartOptions = {}): Promise<BenchServ
   return {
     url,
     pid: child.pid,
-    describe: `started ${main} (pid ${child.pid}, log ${logPath})${o.note ? `, ${o.note}` : ''}`,
+    describe: `started node ${[...nodeFlags, ...(o.nodeArgs ?? [])].join(' ')} ${main} (pid ${child.pid}, log ${logPath})${o.note ? `, ${o.note}` : ''}`,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -86,6 +101,17 @@ export function cpuSeconds(pid?: number): number | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's peak resident set so far in MB (Linux /proc VmHWM), or undefined elsewhere. */
+export function peakRssMb(pid?: number): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
   }

@@ -18,7 +18,7 @@ import { sha256Hex } from '@lvseg/common';
 import { loadConfig } from '@lvseg/config';
 import { buildModel, modelToFiles } from '@lvseg/model';
 import { openModelStore } from '@lvseg/model-store';
-import { BenchService as Service, busyShare, cpuSeconds, machineTicks, runningService, startBuiltService } from './bench-service';
+import { BenchService as Service, busyShare, cpuSeconds, machineTicks, peakRssMb, runningService, startBuiltService } from './bench-service';
 import { readCsvRecords } from '@lvseg/imaging';
 
 // autocannon ships no types; the part used here.
@@ -218,12 +218,16 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (o.json) console.log(JSON.stringify({ ...header, results, stageTimingsMs: stages }));
+    // The service's process, its worker threads (where onnxruntime runs) included.
+    const rss = peakRssMb(service.pid);
+    const servicePeakRssMb = rss === undefined ? undefined : round(rss, 0);
+    if (o.json) console.log(JSON.stringify({ ...header, results, stageTimingsMs: stages, servicePeakRssMb }));
     else {
       console.log('\n| query | concurrency | req/s | p50 ms | p90 ms | p99 ms | ok | non-2xx | service CPU ms/req | load generator CPU ms/req | machine busy % | load avg (1 min) |');
       console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
       for (const r of results) console.log(`| ${r.query} | ${r.concurrency} | ${r.reqPerS} | ${r.p50Ms} | ${r.p90Ms} | ${r.p99Ms} | ${r.ok} | ${r.non2xx} | ${r.cpuMsPerRequest ?? '?'} | ${r.clientCpuMsPerRequest} | ${r.machineBusyPct ?? '?'} | ${r.loadAvg1m} |`);
       console.log(`\nmean stage timings of 24 sequential requests before the load (ms): ${JSON.stringify(stages)}`);
+      if (servicePeakRssMb !== undefined) console.log(`service peak resident memory (VmHWM): ${servicePeakRssMb} MB`);
     }
   } finally {
     await service.stop();
