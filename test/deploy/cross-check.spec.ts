@@ -195,6 +195,10 @@ describe('deployment files vs the code', () => {
     const pkg = JSON.parse(readRepoFile('package.json'));
     const cmd = finalInstructions().find((i) => i.getKeyword() === 'CMD')!.getArgumentsContent()!;
     expect(JSON.parse(cmd)).toEqual(pkg.scripts.start.split(' '));
+    // `lvseg worker` segments as the service does: the CLI's shebang gives node the same flags as `npm start`.
+    const startFlags = pkg.scripts.start.split(' ').slice(1, -1);
+    expect(startFlags.length).toBeGreaterThan(0);
+    expect(readRepoFile('services/trainer/src/main.ts').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${startFlags.join(' ')}`);
     expect(readRepoFile('Dockerfile.gpu')).toContain(`ln -s /app/${pkg.bin.lvseg} /usr/local/bin/lvseg`);
   });
 
