@@ -3,12 +3,14 @@
  * wrote; RT Structure Sets written by plastimatch from the expert masks come back as the same masks (Dice measured and
  * printed); bad input is skipped with each reason counted; no PatientID reaches the output; the folder is all or nothing.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { NaturalDataset } from 'dcmjs';
+import { naturalizeDicom } from '@lvseg/dicom';
 import { isLvsegError } from '@lvseg/common';
-import { BinaryMask, decodeDicom, decodePngMask, loadDataset, readManifest } from '@lvseg/imaging';
+import { BinaryMask, decodeDicom, decodeDicomImage, decodePngMask, loadDataset, readDicomMeta, readManifest } from '@lvseg/imaging';
 import { ImportSummary, importDataset } from '../services/trainer/src/dataset-import/import-dataset';
 import { folderSource } from '../services/trainer/src/dataset-import/folder-source';
 import { caseIdFor } from '../services/trainer/src/dataset-import/pseudonym';
@@ -35,7 +37,7 @@ function dice(a: BinaryMask, b: BinaryMask): number {
 function importedMasks(dir: string): Map<string, { mask: BinaryMask; case: string; split: string }> {
   const m = readManifest(dir);
   const out = new Map<string, { mask: BinaryMask; case: string; split: string }>();
-  for (const r of m.rows) out.set(decodeDicom(readFileSync(join(dir, r.image))).meta.sopInstanceUid!, { mask: decodePngMask(readFileSync(join(dir, r.label!))), case: r.case, split: r.split });
+  for (const r of m.rows) out.set(readDicomMeta(readFileSync(join(dir, r.image))).sopInstanceUid!, { mask: decodePngMask(readFileSync(join(dir, r.label!))), case: r.case, split: r.split });
   return out;
 }
 
@@ -87,7 +89,8 @@ describeWithSunnybrook('lvseg dataset import from a folder (real Sunnybrook DICO
 
     const out = join(root, 'own-segs-imported');
     const summary = await importDataset(folderSource(src), { out, siteSecret: SECRET, includeLvsegUnreviewed: true, log });
-    expect(summary).toMatchObject({ images: 96, cases: 5, labelObjects: { seg: 5, rtstruct: 0, used: 5 }, labelSources: { seg: 96, rtstruct: 0 }, skipped: {} });
+    expect(summary).toMatchObject({ images: 96, cases: 5, labelObjects: { seg: 5, rtstruct: 0, used: 5 }, labelSources: { seg: 96, rtstruct: 0 } });
+    expect(summary.skipped).toEqual({});
     const back = importedMasks(out);
     expect(back.size).toBe(96);
     let identical = 0;
@@ -122,6 +125,45 @@ describeWithSunnybrook('lvseg dataset import from a folder (real Sunnybrook DICO
     expect(String(err.message)).toContain('"lvseg-unreviewed":5');
     expect(existsSync(none)).toBe(false);
     expect(readdirSync(root).filter((n) => n.includes('.partial-'))).toEqual([]);
+  });
+
+  const gdcmMissing = spawnSync('gdcmconv', ['--version']).error ? 'gdcmconv not installed (apt-get install libgdcm-tools; scripts/test.sh does)' : undefined;
+  (gdcmMissing ? it.skip : it)('compressed source images (gdcmconv JPEG-LS, JPEG 2000, RLE, lossy JPEG-LS) import decompressed, with the same pixels, and train reads them', async () => {
+    const p = frames.get('SCD0000301')!;
+    const variants = [
+      ['jpegls', ['--jpegls']],
+      ['j2k', ['--j2k']],
+      ['rle', ['--rle']],
+      ['jpegls-near2', ['--jpegls', '--lossy', '-e', '2']],
+    ] as const;
+    // A lossy conversion is a new image: gdcmconv gives it a new SOP Instance UID, so the SEG is made from the files as stored.
+    const stored = p.map((f, k) => {
+      const [name, args] = variants[k % variants.length];
+      const path = join(root, `gdcm-${k}.dcm`);
+      execFileSync('gdcmconv', [...args, f.path, path], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const bytes = readFileSync(path);
+      return { name: `images/${name}/${k}.dcm`, bytes, path, mask: f.mask, sop: readDicomMeta(bytes).sopInstanceUid! };
+    });
+    const src = folderWith(root, 'compressed', [...stored, { name: 'seg/0.dcm', bytes: lvsegSeg(stored) }]);
+    const out = join(root, 'compressed-imported');
+    const summary = await importDataset(folderSource(src), { out, siteSecret: SECRET, includeLvsegUnreviewed: true, log });
+    expect(summary).toMatchObject({ images: p.length, cases: 1, labelSources: { seg: p.length, rtstruct: 0 } });
+    expect(summary.skipped).toEqual({});
+    const bySop = new Map(stored.map((f) => [f.sop, f]));
+    const lossy: string[] = [];
+    for (const r of readManifest(out).rows) {
+      const copy = readFileSync(join(out, r.image));
+      const got = decodeDicom(copy);
+      const want = await decodeDicomImage(bySop.get(got.meta.sopInstanceUid!)!.bytes);
+      expect(got.meta).toEqual({ ...want.meta, transferSyntaxUid: '1.2.840.10008.1.2.1' });
+      expect(Buffer.from(got.image.data.buffer).equals(Buffer.from(want.image.data.buffer))).toBe(true);
+      if (want.meta.transferSyntaxUid === '1.2.840.10008.1.2.4.81') lossy.push(String(naturalizeDicom(copy).LossyImageCompression));
+    }
+    expect(lossy).toEqual(['01', '01', '01', '01', '01']);
+    expect(loadDataset(out).items).toHaveLength(p.length);
+    const back = importedMasks(out);
+    for (const f of stored) expect(Buffer.from(back.get(f.sop)!.mask.data).equals(Buffer.from(f.mask.data))).toBe(true);
+    expectNoPatientIds(out, summary);
   });
 
   it('a reviewed SEG (a newer one from another author) is used, and supersedes lvseg’s own for the same images', async () => {
@@ -178,7 +220,8 @@ describeWithSunnybrook('lvseg dataset import from a folder (real Sunnybrook DICO
       const src = folderWith(root, name, [...imageFiles(images), { name: 'frac.dcm', bytes: fractional(ph0, '3', listInstances) }]);
       const out = join(root, `${name}-imported`);
       const summary = await importDataset(folderSource(src), { out, siteSecret: SECRET });
-      expect(summary).toMatchObject({ images: ph0.length, labelSources: { seg: ph0.length, rtstruct: 0 }, skipped: {} });
+      expect(summary).toMatchObject({ images: ph0.length, labelSources: { seg: ph0.length, rtstruct: 0 } });
+      expect(summary.skipped).toEqual({});
       const back = importedMasks(out);
       for (const f of ph0) expect(Buffer.compare(Buffer.from(back.get(f.sopInstanceUid)!.mask.data), Buffer.from(f.mask.data))).toBe(0);
     }
@@ -199,7 +242,8 @@ describeWithSunnybrook('lvseg dataset import from a folder (real Sunnybrook DICO
       const src = folderWith(root, 'rtss', [...imageFiles(all), ...rtss]);
       const out = join(root, 'rtss-imported');
       const summary = await importDataset(folderSource(src), { out, siteSecret: SECRET, log });
-      expect(summary).toMatchObject({ images: 96, cases: 5, labelObjects: { seg: 0, rtstruct: 10, used: 10 }, labelSources: { seg: 0, rtstruct: 96 }, skipped: {} });
+      expect(summary).toMatchObject({ images: 96, cases: 5, labelObjects: { seg: 0, rtstruct: 10, used: 10 }, labelSources: { seg: 0, rtstruct: 96 } });
+      expect(summary.skipped).toEqual({});
       const back = importedMasks(out);
       const dices: number[] = [];
       let identical = 0;

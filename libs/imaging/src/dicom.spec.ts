@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { LvsegError, SeededRandom } from '@lvseg/common';
-import { decodeDicom, decodeDicomImage, DicomErrorCode, DicomImage } from './dicom';
+import { decodeDicom, decodeDicomImage, decodeDicomImageToNative, DicomErrorCode, DicomImage, readDicomMeta } from './dicom';
 import { DicomWriteOptions, writeDicom } from './testing/dicom-writer';
 
 const FIXTURES = path.join(__dirname, '..', 'test-fixtures');
@@ -504,5 +504,70 @@ describe('decodeDicom: errors are typed, with stable codes', () => {
       const text = `${err.message} ${JSON.stringify(err.details ?? {})}`;
       for (const secret of secrets) expect(text).not.toContain(secret);
     }
+  });
+});
+
+describe('readDicomMeta: the header without the pixels', () => {
+  const base = { rows: 3, columns: 4, bitsAllocated: 16 as const, bitsStored: 16, pixelRepresentation: 0 as const };
+
+  it('gives the metadata decoding gives, for every fixture (native and compressed) and the real Sunnybrook file', async () => {
+    const files = [REAL, ...fs.readdirSync(path.join(FIXTURES, 'dicom')).filter((f) => f.endsWith('.dcm') && f !== 'rgb.dcm').map((f) => `dicom/${f}`)];
+    expect(files.length).toBe(14);
+    for (const f of files) {
+      const bytes = readFixture(f);
+      expect({ f, meta: readDicomMeta(bytes) }).toEqual({ f, meta: (await decodeDicomImage(bytes)).meta });
+    }
+    // Compressed files are read without their codec: no frame is decoded.
+    expect(readDicomMeta(readFixture('dicom/jpeg-ls.dcm')).transferSyntaxUid).toBe('1.2.840.10008.1.2.4.80');
+  });
+
+  it('mirrors a MONOCHROME1 window centre as decoding does: integer samples by the stored range, float samples by their values', () => {
+    const int = writeDicom({ ...base, pixels: [-100, 0, 100, 200, 1, 2, 3, 4, 5, 6, 7, 8], pixelRepresentation: 1, photometricInterpretation: 'MONOCHROME1', rescaleSlope: 2, rescaleIntercept: 10, windowCenter: 50 });
+    expect(readDicomMeta(int)).toEqual(decodeDicom(int).meta);
+    expect(readDicomMeta(int).windowCenter).toBe(2 * -32768 + 10 + (2 * 32767 + 10) - 50);
+    const float = writeDicom({ ...base, bitsAllocated: 32, floatPixels: true, pixels: [-1.5, 0, 0.25, 7, 3, 4, 5, 6, 7, 8, 9, 10], photometricInterpretation: 'MONOCHROME1', windowCenter: 2 });
+    expect(readDicomMeta(float)).toEqual(decodeDicom(float).meta);
+    expect(readDicomMeta(float).windowCenter).toBe(-1.5 + 10 - 2);
+  });
+
+  it('refuses what decoding refuses, with the same codes (bad header, no pixel data, short pixel data, colour)', () => {
+    const cases: Uint8Array[] = [
+      new Uint8Array(200),
+      writeDicom({ ...base, pixels: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], omitTags: ['7FE00010'] }),
+      writeDicom({ ...base, pixels: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], pixelBytes: new Uint8Array(6) }),
+      readFixture('dicom/rgb.dcm'),
+    ];
+    for (const bytes of cases) {
+      const a = decodeOrError(bytes);
+      let b: unknown;
+      try {
+        b = readDicomMeta(bytes);
+      } catch (e) {
+        b = e;
+      }
+      expect(a).toBeInstanceOf(LvsegError);
+      expect(b).toBeInstanceOf(LvsegError);
+      expect((b as LvsegError).code).toBe((a as LvsegError).code);
+    }
+  });
+});
+
+describe('decodeDicomImageToNative', () => {
+  it("gives a lossless file's decoded frame as the native pixel data it was compressed from (DCMTK's small-64.dcm)", async () => {
+    const original = decodeDicom(readFixture('dicom/small-64.dcm'));
+    const el = original.dataSet.elements.x7fe00010;
+    const nativeBytes = Buffer.from(original.dataSet.byteArray.buffer, original.dataSet.byteArray.byteOffset + el.dataOffset, el.length);
+    for (const f of ['jpeg-ls', 'jpeg-lossless', 'rle']) {
+      const { decoded, nativePixelData } = await decodeDicomImageToNative(readFixture(`dicom/${f}.dcm`));
+      expect({ f, same: Buffer.from(nativePixelData!).equals(nativeBytes) }).toEqual({ f, same: true });
+      expect(Array.from(decoded.image.data)).toEqual(Array.from(original.image.data));
+    }
+  });
+
+  it('decodes a native file as decodeDicomImage does, with no native copy to give', async () => {
+    const bytes = readFixture(REAL);
+    const { decoded, nativePixelData } = await decodeDicomImageToNative(bytes);
+    expect(nativePixelData).toBeUndefined();
+    expect(decoded.meta).toEqual((await decodeDicomImage(bytes)).meta);
   });
 });

@@ -240,6 +240,45 @@ export async function decodeDicomFrames(bytes: Uint8Array, options: DecodeDicomO
   );
 }
 
+/**
+ * The attributes `decodeDicom` gives (`DicomMeta`) without decoding the pixels, for any supported transfer syntax, single-
+ * or multi-frame: the header and pixel module are checked as for decoding (the same `LvsegError`s), the compressed
+ * stream is not. Only a MONOCHROME1 image of float samples reads its values (its window centre is mirrored by their range).
+ */
+export function readDicomMeta(bytes: Uint8Array, options: DecodeDicomOptions = {}): DicomMeta {
+  try {
+    const parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    const floatMono1 = parsed.photometricInterpretation === 'MONOCHROME1' && parsed.sampleLayout.kind !== 'integer';
+    const stored = floatMono1 ? readSamples(parsed.dataSet.byteArray, parsed.pixelElement.dataOffset, parsed.pixelCount, parsed.sampleLayout) : undefined;
+    return metaOf(parsed, mirrorOf(parsed, stored));
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+}
+
+/**
+ * `decodeDicomImage`, plus for a compressed file its decoded frame as native pixel data: the stored samples,
+ * little-endian, as PixelData holds them under Explicit VR Little Endian (for writers that turn a compressed file into
+ * a native one). `nativePixelData` is undefined for a file that is native already.
+ */
+export async function decodeDicomImageToNative(bytes: Uint8Array, options: DecodeDicomOptions = {}): Promise<{ decoded: DicomImage; nativePixelData?: Uint8Array }> {
+  let parsed: ParsedImage;
+  try {
+    parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    refuseMultiFrame(parsed);
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+  if (!parsed.compressed) return { decoded: (await decodeFrames(parsed, [0]))[0] };
+  try {
+    const nativePixelData = await decodeFrame(encapsulatedFrames(parsed)[0], parsed.transferSyntaxUid, parsed.layout);
+    const decoded = toDicomImage(parsed, readSamples(nativePixelData, 0, parsed.pixelCount, { ...parsed.sampleLayout, littleEndian: true, swapBytePairs: false }));
+    return { decoded, nativePixelData };
+  } catch (e) {
+    throw asLvsegError(e);
+  }
+}
+
 async function decodeFrames(parsed: ParsedImage, indices: number[]): Promise<DicomImage[]> {
   try {
     if (!parsed.compressed) {
@@ -458,17 +497,23 @@ function parseImage(bytes: Uint8Array, maxInflatedBytes: number): ParsedImage {
 }
 
 /** Rescaled (and for MONOCHROME1 mirrored) pixels of one frame plus the data set's metadata. */
+/**
+ * MONOCHROME1 means low = bright: the value every pixel is mirrored around (the middle of the representable range, in
+ * rescaled units, ×2), so each pixel keeps its own value independent of the rest of the image and bright ends up high.
+ * Integer samples need only the header; float samples their values (their range is the data's).
+ */
+function mirrorOf(parsed: ParsedImage, stored?: Float32Array | Float64Array): number | undefined {
+  if (parsed.photometricInterpretation !== 'MONOCHROME1') return undefined;
+  const { rescaleSlope, rescaleIntercept } = parsed;
+  const { bitsStored, pixelRepresentation } = parsed.layout;
+  const [lo, hi] = parsed.sampleLayout.kind === 'integer' ? storedRange(bitsStored, pixelRepresentation === 1) : finiteRange(stored!);
+  return rescaleSlope * lo + rescaleIntercept + (rescaleSlope * hi + rescaleIntercept);
+}
+
 function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array): DicomImage {
-  const { read, rescaleSlope, rescaleIntercept, photometricInterpretation, transferSyntaxUid, numberOfFrames } = parsed;
-  const { rows, columns, bitsAllocated, bitsStored, pixelRepresentation } = parsed.layout;
-  const { highBit, kind: sampleKind } = parsed.sampleLayout;
-  // MONOCHROME1 means low = bright: mirror around the middle of the representable range (in rescaled units), so every
-  // pixel keeps its own value independent of the rest of the image and bright always ends up high.
-  let mirror: number | undefined;
-  if (photometricInterpretation === 'MONOCHROME1') {
-    const [lo, hi] = sampleKind === 'integer' ? storedRange(bitsStored, pixelRepresentation === 1) : finiteRange(stored);
-    mirror = rescaleSlope * lo + rescaleIntercept + (rescaleSlope * hi + rescaleIntercept);
-  }
+  const { rescaleSlope, rescaleIntercept } = parsed;
+  const { rows, columns } = parsed.layout;
+  const mirror = mirrorOf(parsed, stored);
   // Stored values already in float32 that the rescale leaves alone are the image (a fresh array: no copy needed).
   const identity = stored instanceof Float32Array && mirror === undefined && rescaleSlope === 1 && rescaleIntercept === 0;
   const data = identity ? stored : new Float32Array(rows * columns);
@@ -478,10 +523,17 @@ function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array):
       data[i] = mirror === undefined ? v : mirror - v;
     }
   }
+  const meta = metaOf(parsed, mirror);
+  return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta, dataSet: parsed.dataSet };
+}
 
+function metaOf(parsed: ParsedImage, mirror: number | undefined): DicomMeta {
+  const { read, rescaleSlope, rescaleIntercept, photometricInterpretation, transferSyntaxUid, numberOfFrames } = parsed;
+  const { rows, columns, bitsAllocated, bitsStored, pixelRepresentation } = parsed.layout;
+  const { highBit } = parsed.sampleLayout;
   const windowCenter = read.firstDecimal(TAG.windowCenter);
   const pixelSpacingMm = read.decimals(TAG.pixelSpacing, 2, true) ?? read.decimals(TAG.imagerPixelSpacing, 2, true);
-  const meta: DicomMeta = {
+  return {
     transferSyntaxUid,
     sopClassUid: read.string(TAG.sopClassUid) ?? read.string(TAG.mediaStorageSopClassUid),
     sopInstanceUid: read.string(TAG.sopInstanceUid) ?? read.string(TAG.mediaStorageSopInstanceUid),
@@ -511,7 +563,6 @@ function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array):
     windowCenter: windowCenter === undefined || mirror === undefined ? windowCenter : mirror - windowCenter,
     windowWidth: read.firstDecimal(TAG.windowWidth),
   };
-  return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta, dataSet: parsed.dataSet };
 }
 
 /**

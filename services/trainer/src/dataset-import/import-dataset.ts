@@ -13,7 +13,7 @@ import { LvsegError, isLvsegError, sha256Hex } from '@lvseg/common';
 import {
   RT_STRUCTURE_SET_STORAGE_UID, ReadSegmentation, ReadStructureSet, RtRoi, SEGMENTATION_STORAGE_UID, SegSegment, naturalizeDicom, segmentationOf, structureSetOf,
 } from '@lvseg/dicom';
-import { BinaryMask, DicomMeta, ImagePlane, decodeDicom, distanceFromPlane, encodeMaskPng, hasLvPixel, planeNormal, rasterizePatientContours } from '@lvseg/imaging';
+import { BinaryMask, DicomMeta, ImagePlane, distanceFromPlane, readDicomMeta, encodeMaskPng, hasLvPixel, planeNormal, rasterizePatientContours } from '@lvseg/imaging';
 import { caseIdFor, splitCases } from './pseudonym';
 import { pseudonymousImage } from './pseudonymous-image';
 
@@ -158,13 +158,16 @@ export async function importDataset(source: LabelObjectSource, opts: ImportOptio
   const counts = { seg: 0, rtstruct: 0, used: 0 };
   const seriesCache = new Map<string, Map<string, SourceImage> | undefined>();
 
-  /** The decodable images of a series by SOP Instance UID (undefined: the source does not hold it). */
+  /**
+   * The readable images of a series by SOP Instance UID (undefined: the source does not hold it). Headers only: an
+   * image's pixels are decoded when it is copied, i.e. only if a label uses it.
+   */
   const seriesImages = async (study: string | undefined, series: string): Promise<Map<string, SourceImage> | undefined> => {
     if (seriesCache.has(series)) return seriesCache.get(series);
     const found = new Map<string, SourceImage>();
     for (const bytes of await source.seriesInstances(study, series)) {
       try {
-        const { meta } = decodeDicom(bytes);
+        const meta = readDicomMeta(bytes);
         if (meta.sopInstanceUid) found.set(meta.sopInstanceUid, { bytes, meta });
       } catch {
         skip(SkipReason.ImageUndecodable);
@@ -374,10 +377,11 @@ export async function importDataset(source: LabelObjectSource, opts: ImportOptio
       for (const l of byCase.get(caseId)!.sort(compare)) {
         let copy: Buffer;
         try {
-          copy = pseudonymousImage(l.image.bytes, caseId);
+          copy = await pseudonymousImage(l.image.bytes, caseId);
         } catch (e) {
           if (!isLvsegError(e)) throw e;
-          skip(SkipReason.ImageRewrite);
+          // The source's own decode failed (a damaged or unsupported stream), or its copy would not give its pixels.
+          skip(e.code.startsWith('IMPORT_') ? SkipReason.ImageRewrite : SkipReason.ImageUndecodable);
           continue;
         }
         const stem = `${caseId}/${String(++k).padStart(4, '0')}`;

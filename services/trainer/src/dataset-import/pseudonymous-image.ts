@@ -1,7 +1,7 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
 import { naturalizeDicom, naturalizeParsed } from '@lvseg/dicom';
-import { decodeDicom } from '@lvseg/imaging';
+import { decodeDicom, decodeDicomImageToNative } from '@lvseg/imaging';
 
 /**
  * The attributes an imported image keeps: what decoding, geometry (EF, slice order) and provenance need. Everything
@@ -14,17 +14,23 @@ const KEPT_ATTRIBUTES = [
   'BitsAllocated', 'BitsStored', 'HighBit', 'PixelRepresentation', 'RescaleSlope', 'RescaleIntercept', 'RescaleType', 'WindowCenter', 'WindowWidth',
   'PixelSpacing', 'ImagerPixelSpacing', 'SliceThickness', 'SpacingBetweenSlices', 'TriggerTime', 'CardiacNumberOfImages', 'SliceLocation',
   'ImagePositionPatient', 'ImageOrientationPatient', 'PixelData',
+  // A once-lossy image says so for good (PS3.3 C.7.6.1.1.5), and how: kept when its pixels are decompressed here.
+  'LossyImageCompression', 'LossyImageCompressionRatio', 'LossyImageCompressionMethod',
 ] as const;
 
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 
 /**
  * A copy of a DICOM image with only `KEPT_ATTRIBUTES`, PatientID and PatientName set to the case pseudonym, and
- * Patient Identity Removed = YES. Checked by decoding both: the copy must give the same pixels, else it is refused.
+ * Patient Identity Removed = YES, written as Explicit VR Little Endian. Compressed pixel data (JPEG, JPEG-LS,
+ * JPEG 2000, RLE) is decompressed once, here, so training reads the copy as it reads any native file; a lossy source
+ * says LossyImageCompression 01 (kept from the source, or added when its transfer syntax is always lossy), and nothing is
+ * lost again. Checked by decoding both: the copy must give the same pixels, else it is refused
+ * (`IMPORT_IMAGE_REWRITE`); a source that does not decode throws its own `LvsegError` (DICOM_…).
  * The source is parsed once: the kept attributes are read from the data set its decode parsed.
  */
-export function pseudonymousImage(bytes: Uint8Array, caseId: string): Buffer {
-  const source = decodeDicom(bytes);
+export async function pseudonymousImage(bytes: Uint8Array, caseId: string): Promise<Buffer> {
+  const { decoded: source, nativePixelData: nativePixels } = await decodeDicomImageToNative(bytes);
   let ds: NaturalDataset;
   try {
     ds = naturalizeParsed(source.dataSet, source.meta.transferSyntaxUid, KEPT_ATTRIBUTES) ?? naturalizeDicom(bytes);
@@ -40,6 +46,10 @@ export function pseudonymousImage(bytes: Uint8Array, caseId: string): Buffer {
     DeidentificationMethod: 'lvseg dataset import: attribute whitelist, keyed-hash pseudonym',
     _vrMap: { PixelData: Number(ds.BitsAllocated) > 8 ? 'OW' : 'OB' },
   });
+  if (nativePixels) {
+    out.PixelData = [nativePixels.slice().buffer];
+    if (LOSSY_SYNTAXES.has(source.meta.transferSyntaxUid)) out.LossyImageCompression = '01';
+  }
   const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: ds.SOPClassUID,
@@ -54,12 +64,16 @@ export function pseudonymousImage(bytes: Uint8Array, caseId: string): Buffer {
   const before = source.image.data;
   let after: ArrayLike<number>;
   try {
+    // The synchronous decoder, as training reads the copy (it reads native pixel data only).
     after = decodeDicom(written).image.data;
   } catch {
     after = [];
   }
   if (after.length !== before.length || !Array.prototype.every.call(before, (v: number, i: number) => v === after[i])) {
-    throw new LvsegError('unsupported', 'IMPORT_IMAGE_REWRITE', 'the pseudonymised copy of an image does not decode to the same pixels (compressed or big-endian pixel data is not rewritten)');
+    throw new LvsegError('unsupported', 'IMPORT_IMAGE_REWRITE', 'the pseudonymised copy of an image does not decode to the same pixels (Explicit VR Big Endian, retired, is not rewritten)');
   }
   return written;
 }
+
+/** Transfer syntaxes lvseg decodes that are always lossy: JPEG baseline and extended, JPEG-LS near-lossless (JPEG 2000 may be either: its source's own attribute is kept). */
+const LOSSY_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.81']);
