@@ -216,14 +216,17 @@ export function decodeDicom(bytes: Uint8Array, options: DecodeDicomOptions = {})
  * `decodeDicomFrames`. What the API, the PACS path and the viewer call.
  */
 export async function decodeDicomImage(bytes: Uint8Array, options: DecodeDicomOptions = {}): Promise<DicomImage> {
-  let parsed: ParsedImage;
+  return (await decodeFrames(parseSingleFrame(bytes, options), [0]))[0];
+}
+
+function parseSingleFrame(bytes: Uint8Array, options: DecodeDicomOptions): ParsedImage {
   try {
-    parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
+    const parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
     refuseMultiFrame(parsed);
+    return parsed;
   } catch (e) {
     throw asLvsegError(e);
   }
-  return (await decodeFrames(parsed, [0]))[0];
 }
 
 /** Decodes every frame of a greyscale DICOM image (single- or multi-frame, any supported transfer syntax), in order. */
@@ -262,21 +265,20 @@ export function readDicomMeta(bytes: Uint8Array, options: DecodeDicomOptions = {
  * a native one). `nativePixelData` is undefined for a file that is native already.
  */
 export async function decodeDicomImageToNative(bytes: Uint8Array, options: DecodeDicomOptions = {}): Promise<{ decoded: DicomImage; nativePixelData?: Uint8Array }> {
-  let parsed: ParsedImage;
-  try {
-    parsed = parseImage(bytes, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED_BYTES);
-    refuseMultiFrame(parsed);
-  } catch (e) {
-    throw asLvsegError(e);
-  }
+  const parsed = parseSingleFrame(bytes, options);
   if (!parsed.compressed) return { decoded: (await decodeFrames(parsed, [0]))[0] };
   try {
-    const nativePixelData = await decodeFrame(encapsulatedFrames(parsed)[0], parsed.transferSyntaxUid, parsed.layout);
-    const decoded = toDicomImage(parsed, readSamples(nativePixelData, 0, parsed.pixelCount, { ...parsed.sampleLayout, littleEndian: true, swapBytePairs: false }));
-    return { decoded, nativePixelData };
+    return await decodeCompressedFrame(parsed, encapsulatedFrames(parsed)[0]);
   } catch (e) {
     throw asLvsegError(e);
   }
+}
+
+/** One compressed frame: its native (little-endian stored) bytes and the image they give. */
+async function decodeCompressedFrame(parsed: ParsedImage, frame: Uint8Array): Promise<{ decoded: DicomImage; nativePixelData: Uint8Array }> {
+  const nativePixelData = await decodeFrame(frame, parsed.transferSyntaxUid, parsed.layout);
+  const decoded = toDicomImage(parsed, readSamples(nativePixelData, 0, parsed.pixelCount, { ...parsed.sampleLayout, littleEndian: true, swapBytePairs: false }));
+  return { decoded, nativePixelData };
 }
 
 async function decodeFrames(parsed: ParsedImage, indices: number[]): Promise<DicomImage[]> {
@@ -289,10 +291,7 @@ async function decodeFrames(parsed: ParsedImage, indices: number[]): Promise<Dic
     }
     const frames = encapsulatedFrames(parsed);
     const images: DicomImage[] = [];
-    for (const k of indices) {
-      const native = await decodeFrame(frames[k], parsed.transferSyntaxUid, parsed.layout);
-      images.push(toDicomImage(parsed, readSamples(native, 0, parsed.pixelCount, { ...parsed.sampleLayout, littleEndian: true, swapBytePairs: false })));
-    }
+    for (const k of indices) images.push((await decodeCompressedFrame(parsed, frames[k])).decoded);
     return images;
   } catch (e) {
     throw asLvsegError(e);
