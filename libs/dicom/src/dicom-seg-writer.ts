@@ -370,13 +370,7 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
     BitsStored: 1,
     HighBit: 0,
     PixelRepresentation: 0,
-    ...(lossy
-      ? {
-          LossyImageCompression: '01',
-          ...(lossy.ratios.length ? { LossyImageCompressionRatio: lossy.ratios } : {}),
-          ...(lossy.methods.length ? { LossyImageCompressionMethod: lossy.methods } : {}),
-        }
-      : { LossyImageCompression: '00' }),
+    ...(lossy ? lossyAttributes(lossy) : { LossyImageCompression: '00' }),
     ContentLabel: 'LVSEG',
     ContentDescription: clip(`LV blood pool by lvseg, model ${opts.model.version}`, 64),
     ContentCreatorName: '',
@@ -410,12 +404,31 @@ export function writeLvSegmentation(sources: SegSource[], opts: SegWriteOptions)
   };
 }
 
+function lossyAttributes(lossy: { ratios: number[]; methods: string[] }): NaturalDataset {
+  return {
+    LossyImageCompression: '01',
+    ...(lossy.ratios.length ? { LossyImageCompressionRatio: lossy.ratios } : {}),
+    ...(lossy.methods.length ? { LossyImageCompressionMethod: lossy.methods } : {}),
+  };
+}
+
+/**
+ * The Lossy Image Compression attributes (PS3.3 C.7.6.1.1.5) an image keeps once its pixels are decompressed or
+ * derived: LossyImageCompression 01 with ratio and method when the image (`dataset`, read in `transferSyntaxUid`, its
+ * PixelData the encapsulated fragments) was lossy compressed, by its own attributes or an always-lossy syntax (the same
+ * rule the SEG writer applies to its sources); undefined when it was not.
+ */
+export function lossyCompressionAttributesOf(dataset: NaturalDataset, transferSyntaxUid: string): NaturalDataset | undefined {
+  const lossy = lossyCompressionOf([{ dataset, transferSyntaxUid }]);
+  return lossy ? lossyAttributes(lossy) : undefined;
+}
+
 /**
  * Whether the sources underwent lossy compression, with the ratio and method values to carry over: the first source's
  * own (0028,2112)/(0028,2114) when it states them, else the transfer syntax's method and the ratio of its pixel data
  * (uncompressed bytes / compressed bytes, to 2 decimals). Undefined when every source is lossless.
  */
-function lossyCompressionOf(sources: SegSource[]): { ratios: number[]; methods: string[]; unknownRatio: boolean } | undefined {
+function lossyCompressionOf(sources: Array<Pick<SegSource, 'dataset' | 'transferSyntaxUid'>>): { ratios: number[]; methods: string[]; unknownRatio: boolean } | undefined {
   const lossySources = sources.filter((s) => {
     const syntax = s.transferSyntaxUid ? LOSSY_METHOD_OF_SYNTAX[s.transferSyntaxUid] : undefined;
     return str(s.dataset.LossyImageCompression) === '01' || syntax?.alwaysLossy === true;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLvsegError, repoRoot } from '@lvseg/common';
+import { data as dcmjsData } from 'dcmjs';
 import { naturalizeDicom } from '@lvseg/dicom';
 import { decodeDicom, decodeDicomImage } from '@lvseg/imaging';
 import { pseudonymousImage } from './pseudonymous-image';
@@ -44,9 +45,22 @@ describe('pseudonymousImage', () => {
     expect(isLvsegError(err) && err.code).toBe('IMPORT_IMAGE_REWRITE');
   });
 
-  it('decompresses once: a lossy source (JPEG baseline) says LossyImageCompression 01, lossless ones do not claim it', async () => {
+  it('decompresses once: a lossy source (JPEG baseline) says LossyImageCompression 01 with ratio and method, lossless ones do not claim it', async () => {
     const lossy = naturalizeDicom(await pseudonymousImage(fixture('dicom/jpeg-baseline.dcm'), CASE));
-    expect(lossy.LossyImageCompression).toBe('01');
+    // img2dcm stated them (01, 3.1556, ISO_10918_1): kept as stated.
+    expect([lossy.LossyImageCompression, lossy.LossyImageCompressionRatio, lossy.LossyImageCompressionMethod]).toEqual(['01', 3.1556, 'ISO_10918_1']);
+    // A JPEG baseline source that states nothing is lossy by its syntax: 01, the method it names, the ratio of its bytes.
+    const ds = naturalizeDicom(fixture('dicom/jpeg-baseline.dcm'));
+    for (const k of ['LossyImageCompression', 'LossyImageCompressionRatio', 'LossyImageCompressionMethod']) delete ds[k];
+    const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({ FileMetaInformationVersion: new Uint8Array([0, 1]).buffer, MediaStorageSOPClassUID: ds.SOPClassUID, MediaStorageSOPInstanceUID: ds.SOPInstanceUID, TransferSyntaxUID: '1.2.840.10008.1.2.4.50', _vrMap: { FileMetaInformationVersion: 'OB' } });
+    const file = new dcmjsData.DicomDict(meta);
+    file.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset({ ...ds, _vrMap: { PixelData: 'OB' } });
+    const silent = new Uint8Array(file.write({ fragmentMultiframe: false }));
+    expect(naturalizeDicom(silent).LossyImageCompression).toBeUndefined();
+    const fromSyntax = naturalizeDicom(await pseudonymousImage(silent, CASE));
+    expect(fromSyntax.LossyImageCompression).toBe('01');
+    expect(fromSyntax.LossyImageCompressionMethod).toBe('ISO_10918_1');
+    expect(fromSyntax.LossyImageCompressionRatio).toBeCloseTo((64 * 64) / (naturalizeDicom(silent).PixelData as ArrayBuffer[])[0].byteLength, 2);
     for (const file of ['dicom/jpeg-ls.dcm', 'dicom/rle.dcm', 'dicom/jpeg-lossless.dcm']) {
       expect(naturalizeDicom(await pseudonymousImage(fixture(file), CASE)).LossyImageCompression).toBeUndefined();
     }

@@ -1,6 +1,6 @@
 import { NaturalDataset, data as dcmjsData } from 'dcmjs';
 import { LvsegError } from '@lvseg/common';
-import { naturalizeDicom, naturalizeParsed } from '@lvseg/dicom';
+import { lossyCompressionAttributesOf, naturalizeDicom, naturalizeParsed } from '@lvseg/dicom';
 import { decodeDicom, decodeDicomImageToNative } from '@lvseg/imaging';
 
 /**
@@ -24,7 +24,8 @@ const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
  * A copy of a DICOM image with only `KEPT_ATTRIBUTES`, PatientID and PatientName set to the case pseudonym, and
  * Patient Identity Removed = YES, written as Explicit VR Little Endian. Compressed pixel data (JPEG, JPEG-LS,
  * JPEG 2000, RLE) is decompressed once, here, so training reads the copy as it reads any native file; a lossy source
- * says LossyImageCompression 01 (kept from the source, or added when its transfer syntax is always lossy), and nothing is
+ * says LossyImageCompression 01 with its ratio and method (the SEG writer's rule: the source's own attributes, or an
+ * always-lossy syntax), and nothing is
  * lost again. Checked by decoding both: the copy must give the same pixels, else it is refused
  * (`IMPORT_IMAGE_REWRITE`); a source that does not decode throws its own `LvsegError` (DICOM_…).
  * The source is parsed once: the kept attributes are read from the data set its decode parsed.
@@ -47,8 +48,9 @@ export async function pseudonymousImage(bytes: Uint8Array, caseId: string): Prom
     _vrMap: { PixelData: Number(ds.BitsAllocated) > 8 ? 'OW' : 'OB' },
   });
   if (nativePixels) {
+    // What the source states is kept as it is; an always-lossy syntax that states nothing gets the attributes here.
+    if (out.LossyImageCompression !== '01') Object.assign(out, lossyCompressionAttributesOf(ds, source.meta.transferSyntaxUid) ?? {});
     out.PixelData = [nativePixels.slice().buffer];
-    if (LOSSY_SYNTAXES.has(source.meta.transferSyntaxUid)) out.LossyImageCompression = '01';
   }
   const meta = dcmjsData.DicomMetaDictionary.denaturalizeDataset({
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
@@ -75,5 +77,3 @@ export async function pseudonymousImage(bytes: Uint8Array, caseId: string): Prom
   return written;
 }
 
-/** Transfer syntaxes lvseg decodes that are always lossy: JPEG baseline and extended, JPEG-LS near-lossless (JPEG 2000 may be either: its source's own attribute is kept). */
-const LOSSY_SYNTAXES = new Set(['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.51', '1.2.840.10008.1.2.4.81']);
