@@ -1,6 +1,6 @@
 import { isLvsegError } from '@lvseg/common';
 import type { BinaryMask } from '@lvseg/imaging';
-import { evaluateCases, type EvaluationItem } from './evaluation';
+import { evaluateCases, sizeGroups, type EvaluationItem } from './evaluation';
 import { maskWith, rectMask } from './test-support/masks';
 import { readAllLabels, sunnybrookDataDir } from './test-support/sunnybrook-png-labels';
 
@@ -160,5 +160,43 @@ describe('evaluateCases on the real Sunnybrook labels', () => {
     expect(background.goodContourRate).toBe(0);
     expect(background.meanDiceGood).toBeNull();
     expect(Math.abs(background.pixelAccuracy - 0.984)).toBeLessThan(0.0006);
+  });
+});
+
+describe('sizeGroups (bySize)', () => {
+  const img = (id: string, tp: number, fp: number, fn: number) => ({ id, case: 'A', dice: tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn), confusion: { tp, fp, fn, tn: 1000 } }) as Parameters<typeof sizeGroups>[0][number];
+
+  it('cuts the images with an expert LV into quartiles by its area, with each group’s share of the Dice loss', () => {
+    // Expert areas (tp + fn) 10, 20, …, 80; no-LV images (area 0) are left out.
+    const images = [
+      img('a', 0, 0, 10), // area 10, drawn nothing: Dice 0
+      img('b', 10, 30, 10), // area 20, drawn 40: Dice 1/3
+      img('c', 30, 0, 0),
+      img('d', 40, 0, 0),
+      img('e', 45, 5, 5), // area 50, Dice 0.9
+      img('f', 60, 0, 0),
+      img('g', 70, 0, 0),
+      img('h', 80, 0, 0),
+      img('none', 0, 0, 0),
+    ];
+    const groups = sizeGroups(images);
+    const loss = 1 + 2 / 3 + 0.1;
+    expect(groups.map((g) => [g.minAreaPx, g.maxAreaPx, g.images])).toEqual([[10, 20, 2], [30, 40, 2], [50, 60, 2], [70, 80, 2]]);
+    expect(groups[0]).toEqual({ minAreaPx: 10, maxAreaPx: 20, images: 2, meanDice: expect.closeTo(1 / 6, 12), lossShare: expect.closeTo((1 + 2 / 3) / loss, 12), diceBelowHalf: 2, emptyPredictions: 1, medianAreaRatio: 2 });
+    expect(groups[2]).toMatchObject({ meanDice: expect.closeTo(0.95, 12), lossShare: expect.closeTo(0.1 / loss, 12), diceBelowHalf: 0, emptyPredictions: 0, medianAreaRatio: 1 });
+    expect(groups.reduce((a, g) => a + g.lossShare, 0)).toBeCloseTo(1, 12);
+  });
+
+  it('keeps tied areas in one group (a cut never splits equal areas) and says nothing for no LV at all', () => {
+    const tied = ['a', 'b', 'c', 'd', 'e'].map((id) => img(id, 50, 0, 0)).concat([img('f', 60, 0, 0), img('g', 70, 0, 0), img('h', 80, 0, 0)]);
+    const groups = sizeGroups(tied);
+    expect(groups.map((g) => [g.minAreaPx, g.maxAreaPx, g.images])).toEqual([[50, 50, 5], [60, 60, 1], [70, 80, 2]]);
+    expect(sizeGroups([img('none', 0, 0, 0)])).toEqual([]);
+  });
+
+  it('is part of the report evaluateCases gives', () => {
+    const square = rectMask(20, 20, 5, 5, 14, 14);
+    const report = evaluateCases([{ id: 'x', case: 'A', pred: square, truth: square }]);
+    expect(report.bySize).toEqual([{ minAreaPx: 100, maxAreaPx: 100, images: 1, meanDice: 1, lossShare: 0, diceBelowHalf: 0, emptyPredictions: 0, medianAreaRatio: 1 }]);
   });
 });

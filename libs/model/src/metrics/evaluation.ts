@@ -94,7 +94,29 @@ export interface EvaluationReport {
   meanApdMm: number | null;
   /** One entry per case, in order of first appearance. */
   perCase: CaseEvaluation[];
+  /** The images with an expert LV in four groups by its area (quartiles; see `SizeGroupEvaluation`), smallest first. */
+  bySize: SizeGroupEvaluation[];
   perImage: ImageEvaluation[];
+}
+
+/**
+ * Images grouped by the expert LV's area (their quartiles, ties kept together): where the mean Dice is lost. Small
+ * cavities (apical, end-systolic slices) lose more Dice for the same border error.
+ */
+export interface SizeGroupEvaluation {
+  /** Smallest and largest expert LV area in the group, in pixels. */
+  minAreaPx: number;
+  maxAreaPx: number;
+  images: number;
+  meanDice: number;
+  /** Share of all images' Dice loss (Σ(1 − Dice)) that this group holds. */
+  lossShare: number;
+  /** Images with Dice below 0.5. */
+  diceBelowHalf: number;
+  /** Images where the model drew nothing. */
+  emptyPredictions: number;
+  /** Median of predicted / expert area over the group's non-empty predictions; null when there is none. */
+  medianAreaRatio: number | null;
 }
 
 function mean(values: number[]): number {
@@ -189,6 +211,37 @@ export function evaluateCases(items: EvaluationItem[], options: EvaluationOption
     apdInPixels: apdUnit === 'px',
     ...summarise(perImage),
     perCase,
+    bySize: sizeGroups(perImage),
     perImage,
   };
+}
+
+/** `bySize`: the images with an expert LV, sorted by its area and cut into four groups of (nearly) equal size. */
+export function sizeGroups(images: ImageEvaluation[]): SizeGroupEvaluation[] {
+  const area = (e: ImageEvaluation) => e.confusion.tp + e.confusion.fn;
+  const withLv = images.filter((e) => area(e) > 0).sort((a, b) => area(a) - area(b));
+  const totalLoss = withLv.reduce((a, e) => a + (1 - e.dice), 0);
+  const groups: SizeGroupEvaluation[] = [];
+  for (let q = 0; q < 4; q++) {
+    let from = Math.floor((q * withLv.length) / 4);
+    let to = Math.floor(((q + 1) * withLv.length) / 4);
+    // Ties stay in one group: an area at a cut goes with the group below.
+    while (from > 0 && from < withLv.length && area(withLv[from]) === area(withLv[from - 1])) from++;
+    while (to < withLv.length && to > 0 && area(withLv[to]) === area(withLv[to - 1])) to++;
+    const g = withLv.slice(from, to);
+    if (g.length === 0) continue;
+    const loss = g.reduce((a, e) => a + (1 - e.dice), 0);
+    const ratios = g.filter((e) => e.confusion.tp + e.confusion.fp > 0).map((e) => (e.confusion.tp + e.confusion.fp) / area(e)).sort((a, b) => a - b);
+    groups.push({
+      minAreaPx: area(g[0]),
+      maxAreaPx: area(g[g.length - 1]),
+      images: g.length,
+      meanDice: mean(g.map((e) => e.dice)),
+      lossShare: totalLoss > 0 ? loss / totalLoss : 0,
+      diceBelowHalf: g.filter((e) => e.dice < 0.5).length,
+      emptyPredictions: g.filter((e) => e.confusion.tp + e.confusion.fp === 0).length,
+      medianAreaRatio: ratios.length ? ratios[Math.floor(ratios.length / 2)] : null,
+    });
+  }
+  return groups;
 }

@@ -115,6 +115,12 @@ export function formatEval(r: EvalResult): string {
     `2009 challenge protocol (APD in ${unit}${unit === 'px' ? ': the images carry no pixel spacing' : ''}): good contours (APD < ${rep.goodApdMm} ${unit}) ${f(rep.goodContourRate * 100, 1)}%   Dice over good ${f(rep.meanDiceGood)}   APD over good ${f(rep.meanApdMmGood, 2)} ${unit}`,
     `ejection fraction (disc summation, expert masks vs model masks): mean |EF model − EF expert| ${ef.meanAbsError === null ? '-' : `${(ef.meanAbsError * 100).toFixed(1)} percentage points`} over ${ef.patientsWithEf} of ${ef.patients} patients`,
     `EF agreement (Bland–Altman, model − expert): ${formatEfAgreement(r.efAgreement)}`,
+    '',
+    'by expert LV area, pixels (quartiles)  images  mean Dice  share of the loss  Dice < 0.5  drawn nothing  median area model/expert',
+    ...rep.bySize.map(
+      (g) =>
+        `${`${g.minAreaPx}–${g.maxAreaPx}`.padEnd(38)}${String(g.images).padStart(6)}  ${f(g.meanDice).padStart(9)}  ${`${(g.lossShare * 100).toFixed(1)} %`.padStart(17)}  ${String(g.diceBelowHalf).padStart(10)}  ${String(g.emptyPredictions).padStart(13)}  ${f(g.medianAreaRatio, 2).padStart(24)}`,
+    ),
     ...withoutEf.map((c) => `  no EF for ${c.case}: ${c.ef.reason ?? 'unknown'}`),
   ];
   return lines.join('\n');
