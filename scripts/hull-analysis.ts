@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { loadConfig } from '../libs/config/src';
 import { openConfiguredStore } from '../libs/model-store/src';
-import { BinaryMask, fillContoursByPixelCentre, loadDataset } from '../libs/imaging/src';
+import { BinaryMask, countLvPixels, fillContoursByPixelCentre, loadDataset } from '../libs/imaging/src';
 import { dice, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from '../libs/model/src';
 
 /** Andrew's monotone chain over the corners of every mask pixel (x = column, y = row). */
@@ -27,11 +27,8 @@ function convexHullMask(m: BinaryMask): BinaryMask {
     upper.push(p);
   }
   const hull = [...lower.slice(0, -1), ...upper.slice(0, -1)];
-  const filled = fillContoursByPixelCentre([hull], m.rows, m.columns);
-  return filled;
+  return fillContoursByPixelCentre([hull], m.rows, m.columns);
 }
-
-const area = (m: BinaryMask) => m.data.reduce((a, b) => a + b, 0);
 
 (async () => {
   const config = loadConfig();
@@ -46,7 +43,7 @@ const area = (m: BinaryMask) => m.data.reduce((a, b) => a + b, 0);
     const pc = perCase.get(it.case) ?? { served: [], hull: [], expertConvexity: [] };
     pc.served.push(dice(m, it.mask));
     pc.hull.push(out[k].lvFound ? dice(convexHullMask(m), it.mask) : dice(m, it.mask));
-    pc.expertConvexity.push(area(it.mask) / Math.max(1, area(convexHullMask(it.mask))));
+    pc.expertConvexity.push(countLvPixels(it.mask) / Math.max(1, countLvPixels(convexHullMask(it.mask))));
     perCase.set(it.case, pc);
   });
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;

@@ -495,7 +495,6 @@ function parseImage(bytes: Uint8Array, maxInflatedBytes: number): ParsedImage {
   };
 }
 
-/** Rescaled (and for MONOCHROME1 mirrored) pixels of one frame plus the data set's metadata. */
 /**
  * MONOCHROME1 means low = bright: the value every pixel is mirrored around (the middle of the representable range, in
  * rescaled units, ×2), so each pixel keeps its own value independent of the rest of the image and bright ends up high.
@@ -509,6 +508,7 @@ function mirrorOf(parsed: ParsedImage, stored?: Float32Array | Float64Array): nu
   return rescaleSlope * lo + rescaleIntercept + (rescaleSlope * hi + rescaleIntercept);
 }
 
+/** Rescaled (and for MONOCHROME1 mirrored) pixels of one frame plus the data set's metadata. */
 function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array): DicomImage {
   const { rescaleSlope, rescaleIntercept } = parsed;
   const { rows, columns } = parsed.layout;
@@ -526,6 +526,7 @@ function toDicomImage(parsed: ParsedImage, stored: Float32Array | Float64Array):
   return { image: { rows, columns, data, pixelSpacingMm: meta.pixelSpacingMm }, meta, dataSet: parsed.dataSet };
 }
 
+/** The data set's metadata; `mirror` as `mirrorOf` gives it (the window centre of a MONOCHROME1 image is mirrored too). */
 function metaOf(parsed: ParsedImage, mirror: number | undefined): DicomMeta {
   const { read, rescaleSlope, rescaleIntercept, photometricInterpretation, transferSyntaxUid, numberOfFrames } = parsed;
   const { rows, columns, bitsAllocated, bitsStored, pixelRepresentation } = parsed.layout;

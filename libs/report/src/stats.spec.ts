@@ -10,7 +10,6 @@ import {
   summarize,
 } from './stats';
 
-
 describe('report statistics on synthetic inputs', () => {
   it('converts LV pixels to mm² only when the spacing is known', () => {
     expect(lvAreaMm2(10, [0.5, 2])).toBe(10);

@@ -2,7 +2,6 @@
  * The statistics of the pre-modelling data report, as pure functions over masks, numbers and per-image records, so each
  * can be checked on small synthetic inputs whose answers are known.
  */
-import type { BinaryMask } from '@lvseg/imaging';
 
 /** Area in mm² of `pixels` pixels of [row, column] spacing `spacingMm`; null when the spacing is unknown. */
 export function lvAreaMm2(pixels: number, spacingMm: readonly [number, number] | null | undefined): number | null {
