@@ -68,6 +68,7 @@ export function validateTrainConfig(cfg: TrainConfig, stage = ''): void {
   if (!(cfg.decayRate > 0 && cfg.decayRate <= 1)) bad('decay-rate', 'takes a number in (0, 1]', cfg.decayRate);
   if (!(cfg.crop === 0 || (Number.isInteger(cfg.crop) && cfg.crop >= 32 && cfg.crop <= 256 && cfg.crop % 16 === 0))) bad('crop', 'takes 0 (whole images) or a multiple of 16 from 32 to 256', cfg.crop);
   if (cfg.workers !== undefined) positiveInt('workers', cfg.workers, 64);
+  if (cfg.averageFrom !== undefined) positiveInt('average-from', cfg.averageFrom, Math.max(1, cfg.epochs));
   if (cfg.startEpoch !== undefined) {
     if (!(Number.isInteger(cfg.startEpoch) && cfg.startEpoch >= 0 && cfg.startEpoch < cfg.epochs)) bad('epochs', `must exceed the ${cfg.startEpoch} epochs already run by the resumed version`, cfg.epochs);
     if (cfg.initFrom === undefined) bad('resume', 'needs the version to resume from', 'none');

@@ -80,6 +80,31 @@ describe('trainModel', () => {
     [whole, first, resumed, restarted].forEach((r) => r.model.dispose());
   });
 
+  it('with averageFrom keeps the mean of the epoch-end weights from that epoch on, and trains on from the last weights', async () => {
+    const train = syntheticSet(8, 4);
+    const val = syntheticSet(2, 5).map((v) => ({ ...v, split: 'val' }));
+    const run = { ...cfg, epochs: 3, valEvery: 1, learningRate: 0.01 };
+    const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+    const ends: number[][][] = [];
+    const before = tf.memory().numTensors;
+    const swa = await trainModel(train, val, { ...run, averageFrom: 2 }, { onEpochEnd: (_, m) => void ends.push(weights(m)) });
+    const plain = await trainModel(train, val, run);
+    // The optimiser's path does not depend on the averaging: the same epoch-end weights and losses as without it.
+    expect(swa.history.map((h) => h.trainLoss)).toEqual(plain.history.map((h) => h.trainLoss));
+    expect(ends[2]).toEqual(weights(plain.model));
+    // What val measured at epochs 2 and 3 was the average (epoch 2: its own weights; epoch 3: mean of 2 and 3).
+    expect(swa.history[0].val!.dice).toBe(plain.history[0].val!.dice);
+    expect(swa.history[1].val!.dice).toBe(plain.history[1].val!.dice);
+    const kept = weights(swa.model);
+    const mean = ends[1].map((w, k) => w.map((v, i) => (v + ends[2][k][i]) / 2));
+    if (swa.bestEpoch === 3) kept.forEach((w, k) => w.forEach((v, i) => expect(v).toBeCloseTo(mean[k][i], 6)));
+    else expect(kept).toEqual(ends[swa.bestEpoch - 1]);
+    expect(swa.history[2].val!.dice).not.toBe(plain.history[2].val!.dice);
+    swa.model.dispose();
+    plain.model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('refuses to start from a model of another layout, with a typed error', () => {
     const target = buildModel('unet-small', { seed: 1, size: null });
     const other = buildModel('fcn-paper', { seed: 1, size: 256 });

@@ -52,6 +52,11 @@ export interface TrainConfig {
    * absent or 1: the step runs on the calling thread.
    */
   workers?: number;
+  /**
+   * Weight averaging (SWA, Izmailov et al. 2018): from this epoch on, the running mean of the weights at each
+   * epoch's end is what val selects and what is kept; the optimiser goes on from the last weights. Absent: off.
+   */
+  averageFrom?: number;
 }
 
 export interface SplitMetrics {
@@ -243,6 +248,9 @@ async function fitEpochs(model: tf.LayersModel, data: StageData, cfg: TrainConfi
   const stepsPerEpoch = Math.ceil(data.count / cfg.batchSize);
   const history: EpochMetrics[] = [];
   let best: { dice: number; epoch: number; weights: tf.Tensor[] } | undefined;
+  // SWA: the running mean of the epoch-end weights from `averageFrom` on, and how many epochs it holds.
+  let average: tf.Tensor[] | undefined;
+  let averaged = 0;
   const startEpoch = cfg.startEpoch ?? 0;
   let step = startEpoch * stepsPerEpoch;
   // The random stream a run from epoch 1 would have consumed by now: each epoch's shuffle, then one sample per index.
@@ -304,11 +312,22 @@ async function fitEpochs(model: tf.LayersModel, data: StageData, cfg: TrainConfi
       trainDice: tp + fp + fn === 0 ? 1 : (2 * tp) / (2 * tp + fp + fn),
       ms: 0,
     };
+    if (cfg.averageFrom !== undefined && e >= cfg.averageFrom) {
+      average = runningMean(average, model.getWeights(), averaged);
+      averaged++;
+    }
     if (data.select && (e % cfg.valEvery === 0 || e === cfg.epochs)) {
+      // With averaging under way, val measures (and keeps) the average; training goes on from the last weights.
+      const last = average ? model.getWeights().map((w) => w.clone()) : undefined;
+      if (average) model.setWeights(average);
       metrics.val = await data.select(model);
       if (!best || metrics.val.dice > best.dice) {
         best?.weights.forEach((w) => w.dispose());
         best = { dice: metrics.val.dice, epoch, weights: model.getWeights().map((w) => w.clone()) };
+      }
+      if (last) {
+        model.setWeights(last);
+        last.forEach((w) => w.dispose());
       }
     }
     metrics.ms = Date.now() - epochStart;
@@ -317,12 +336,22 @@ async function fitEpochs(model: tf.LayersModel, data: StageData, cfg: TrainConfi
   }
   optimizer.dispose();
   let bestEpoch = cfg.epochs + epochOffset;
+  if (!best && average) model.setWeights(average);
+  average?.forEach((w) => w.dispose());
   if (best) {
     model.setWeights(best.weights);
     best.weights.forEach((w) => w.dispose());
     bestEpoch = best.epoch;
   }
   return { model, history, bestEpoch, steps: step, trainMs: Date.now() - started };
+}
+
+/** The mean of `count` weight sets (`mean`, absent when 0) and one more (`next`), as new tensors; `mean` is disposed. */
+export function runningMean(mean: tf.Tensor[] | undefined, next: tf.Tensor[], count: number): tf.Tensor[] {
+  if (!mean) return next.map((w) => w.clone());
+  const out = tf.tidy(() => mean.map((m, k) => m.mul(count / (count + 1)).add(next[k].mul(1 / (count + 1)))));
+  mean.forEach((m) => m.dispose());
+  return out;
 }
 
 /** One training step on the calling thread: minimise the loss of the batch, answer its loss and predicted classes. */
