@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --initial-old-space-size=256
 import { Command, Option } from 'commander';
 import { LvsegError, isLvsegError } from '@lvseg/common';
-import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, LOSS_NAMES, cascadeConfigFor, disposeLvModel, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
+import { ARCHITECTURES, BIAS_VARIANTS, CASCADE_ARCHITECTURE, INITIALIZERS, LOSS_NAMES, cascadeConfigFor, disposeLvModel, ZoomSpec, initBackend, TrainConfig, trainConfigFor } from '@lvseg/model';
 import { promote, openConfiguredRunStore, openConfiguredStore } from '@lvseg/model-store';
 import { LvsegConfig, loadConfig } from '@lvseg/config';
 import { evalProgress, progressHooks } from './progress';
@@ -17,6 +17,12 @@ const num = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${v}"`);
   return n;
+};
+
+const zoomOption = (v: string): ZoomSpec => {
+  const parts = v.split(',').map(Number);
+  if (parts.length !== 3 || !parts.every(Number.isFinite)) throw new Error(`--zoom takes three numbers factor,minMm,maxShare, got "${v}"`);
+  return { factor: parts[0], minSideMm: parts[1], maxShare: parts[2] };
 };
 
 function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
@@ -35,6 +41,7 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
     bias: o.bias as TrainConfig['bias'],
     inputScaling: o.inputScaling as TrainConfig['inputScaling'],
     workers: o.workers as number | undefined,
+    averageFrom: o.averageFrom as number | undefined,
   };
 }
 
@@ -52,6 +59,8 @@ function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))
     .option('--roi-mm <mm>', 'cascade: side of the segmenter\'s square region of interest, in mm (default 131.25; a PNG without PixelSpacing spans 350 mm)', num('roi-mm'))
+    .option('--zoom <factor,minMm,maxShare>', 'cascade: a second look at small LVs on a region factor × the first mask\'s equivalent diameter (at least minMm), where that is below maxShare × the ROI; e.g. 3.5,48,0.85', zoomOption)
+    .option('--small-lv-repeats <n>', 'cascade: each epoch, the train images whose LV is in the smallest quarter by area are seen n more times (default 0)', num('small-lv-repeats'))
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--batch-size <n>', 'images per step', num('batch-size'))
     .option('--seed <n>', 'random seed (weights, shuffling, augmentation)', num('seed'))
@@ -59,6 +68,7 @@ function addTrainOptions(cmd: Command): Command {
     .addOption(new Option('--loss <name>', 'loss').choices([...LOSS_NAMES]))
     .option('--crop <n>', 'train on random crops of this side (0 = whole images)', num('crop'))
     .option('--val-every <n>', 'evaluate on val every N epochs', num('val-every'))
+    .option('--average-from <epoch>', 'weight averaging (SWA): from this epoch on, val selects and keeps the running mean of the epoch-end weights (a cascade: of the segmenter)', num('average-from'))
     .option('--workers <n>', 'worker threads computing each step\'s gradients on shards of the batch (data-parallel; default 1: the main thread)', num('workers'))
     .addOption(new Option('--initializer <name>', "fresh weights (fcn-paper): the architecture's default, or the paper lab's truncated normal with stddev 0.1").choices(INITIALIZERS))
     .addOption(new Option('--bias <variant>', 'convolution biases (fcn-paper): zero-initialised, or none as in one variant of the paper lab').choices(BIAS_VARIANTS))
@@ -103,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
       if (o.resume && o.initFrom) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', '--resume and --init-from both name the starting weights: give one');
       const resumed = o.resume ? await loadResume(store, o.resume, overrides) : undefined;
       const init = resumed?.init ?? (o.initFrom ? await loadInitModel(store, o.initFrom) : undefined);
-      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch, ...resumed, init };
+      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, zoom: o.zoom, smallLvRepeats: o.smallLvRepeats, segmenterArch: o.segmenterArch, ...resumed, init };
       const hooks = progressHooks(totalEpochs(opts.arch, opts.overrides, o.localiserEpochs));
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
@@ -148,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
       for (const [k, params] of grid.entries()) {
         process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
         const overrides = { ...trainOverrides(o), ...params };
-        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, zoom: o.zoom, smallLvRepeats: o.smallLvRepeats, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
         const version = o.publish ? (await publishTrained(store, info, t, undefined, cfg.gitCommit)).version : undefined;
         rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
         disposeLvModel(t.lvModel);
@@ -161,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     .command('eval')
     .description('evaluate a model (version, alias or folder) on a data split; exits 1 below --min-dice')
     .requiredOption('--model <ref>', 'version id, alias (e.g. production) or a folder with model.json')
+    .option('--zoom <factor,minMm,maxShare>', 'cascade: a second look at small LVs on a region factor × the first mask\'s equivalent diameter (at least minMm), where that is below maxShare × the ROI; e.g. 3.5,48,0.85', zoomOption)
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--split <name>', "split to evaluate; paper-holdout: the paper protocol's seeded per-image 10 % holdout of split=train", 'val')
     .option('--min-dice <x>', 'exit 1 when mean Dice is below this', num('min-dice'))
@@ -183,6 +194,7 @@ async function main(argv: string[]): Promise<number> {
   program
     .command('report')
     .description('pre-modelling data set report: writes a self-contained index.html and report.json (know the data)')
+    .option('--zoom <factor,minMm,maxShare>', 'cascade: a second look at small LVs on a region factor × the first mask\'s equivalent diameter (at least minMm), where that is below maxShare × the ROI; e.g. 3.5,48,0.85', zoomOption)
     .option('--data <dir>', 'data set folder with manifest.csv (default: <data root>/sunnybrook-png)')
     .option('--out <dir>', 'output folder for index.html and report.json (required)')
     .option('--examples <n>', 'example images per split', num('examples'), 3)

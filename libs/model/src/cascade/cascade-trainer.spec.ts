@@ -3,7 +3,9 @@ import { NO_AUGMENTATION } from '@lvseg/imaging';
 import { initBackend } from '../backend';
 import { buildModel } from '../architectures';
 import { syntheticSet } from '../testing/synthetic';
-import { cascadeConfigFor, evaluateLvSplit, trainCascade } from './cascade-trainer';
+import { SeededRandom } from '@lvseg/common';
+import { zoomSideMm } from './cascade';
+import { cascadeConfigFor, epochImages, evaluateLvSplit, trainCascade, trainingRoi } from './cascade-trainer';
 import { disposeLvModel } from './lv-model';
 
 describe('trainCascade (real tfjs training, synthetic discs)', () => {
@@ -49,5 +51,78 @@ describe('trainCascade (real tfjs training, synthetic discs)', () => {
     expect(cfg.segmenter.learningRate).toBe(0.001);
     expect(cfg.segmenter.epochs).toBe(7);
     expect(cfg.localiser.arch).toBe('unet-tiny');
+  });
+});
+
+describe('trainingRoi', () => {
+  const n = 256;
+  const grid = { rows: n, columns: n, pixelSpacingMm: [1, 1] as [number, number] };
+  // An LV disc of radius 10 px at (100, 150): 317 px = 317 mm² at 1 mm per pixel.
+  const mask = Uint8Array.from({ length: n * n }, (_, i) => (Math.hypot(Math.floor(i / n) - 100, (i % n) - 150) <= 10 ? 1 : 0));
+  const area = mask.reduce((a, v) => a + v, 0);
+  const zoom = { factor: 3.5, minSideMm: 48, maxShare: 0.85 };
+
+  it('draws first-pass regions (jittered centre, side ± scaleJitter) and, with spec.zoom, second-look regions from the LV area', () => {
+    const cfg = cascadeConfigFor({ spec: { zoom }, negativeRoiProbability: 0 });
+    const rng = new SeededRandom(5);
+    let zoomed = 0;
+    for (let t = 0; t < 400; t++) {
+      const roi = trainingRoi(mask, grid, cfg, rng);
+      expect(roi.height).toBe(roi.width);
+      if (roi.height >= cfg.spec.roiSideMm * 0.9 - 1e-9) {
+        // First pass: side 131.25 ± 10 %, centre within ±10 mm.
+        expect(roi.height).toBeLessThanOrEqual(cfg.spec.roiSideMm * 1.1 + 1e-9);
+        expect(Math.abs(roi.centerRow - 100)).toBeLessThanOrEqual(cfg.centreJitterMm);
+        expect(Math.abs(roi.centerColumn - 150)).toBeLessThanOrEqual(cfg.centreJitterMm);
+      } else {
+        zoomed++;
+        expect(roi.height).toBeGreaterThanOrEqual(zoomSideMm(area * 0.7, zoom, cfg.spec.roiSideMm) - 1e-9);
+        expect(roi.height).toBeLessThanOrEqual(zoomSideMm(area * 1.3, zoom, cfg.spec.roiSideMm) + 1e-9);
+        expect(Math.abs(roi.centerRow - 100)).toBeLessThanOrEqual(0.1 * roi.height + 1e-9);
+        expect(Math.abs(roi.centerColumn - 150)).toBeLessThanOrEqual(0.1 * roi.height + 1e-9);
+      }
+    }
+    // zoomShare 0.5: about half of 400 (binomial sd 10).
+    expect(zoomed).toBeGreaterThan(160);
+    expect(zoomed).toBeLessThan(240);
+  });
+
+  it('without spec.zoom, or with zoomShare 0, draws only first-pass regions', () => {
+    const plain = cascadeConfigFor({});
+    const none = cascadeConfigFor({ spec: { zoom }, zoomShare: 0 });
+    const a = new SeededRandom(9), b = new SeededRandom(9);
+    for (let t = 0; t < 50; t++) {
+      const ra = trainingRoi(mask, grid, plain, a);
+      expect(ra.height).toBeGreaterThanOrEqual(plain.spec.roiSideMm * 0.9 - 1e-9);
+      const rb = trainingRoi(mask, grid, none, b);
+      expect(rb.height).toBeGreaterThanOrEqual(none.spec.roiSideMm * 0.9 - 1e-9);
+    }
+  });
+
+  it('places negative regions anywhere, of a side between minSideMm and roiSideMm for second looks', () => {
+    const cfg = cascadeConfigFor({ spec: { zoom }, negativeRoiProbability: 1, zoomShare: 1 });
+    const rng = new SeededRandom(3);
+    for (let t = 0; t < 100; t++) {
+      const roi = trainingRoi(mask, grid, cfg, rng);
+      expect(roi.height).toBeGreaterThanOrEqual(zoom.minSideMm);
+      expect(roi.height).toBeLessThanOrEqual(cfg.spec.roiSideMm);
+    }
+    const empty = new Uint8Array(n * n);
+    const first = cascadeConfigFor({ negativeRoiProbability: 0 });
+    const r = trainingRoi(empty, grid, first, new SeededRandom(1));
+    expect(r.height).toBeGreaterThanOrEqual(first.spec.roiSideMm * 0.9 - 1e-9);
+  });
+});
+
+describe('epochImages', () => {
+  // LV areas 0 (no LV), 1, 2, …, 8 pixels: the 25th percentile of the 8 with an LV is 3, so areas 1 and 2 are small.
+  const masks = Array.from({ length: 9 }, (_, k) => Uint8Array.from({ length: 16 }, (_, i) => (i < k ? 1 : 0)));
+
+  it('is every image once without repeats', () => {
+    expect(epochImages(masks, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('adds the smallest quarter of LVs (never an image without LV) `repeats` more times', () => {
+    expect(epochImages(masks, 2)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 1, 2]);
   });
 });

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@lvseg/common';
-import { AugmentOptions, DEFAULT_AUGMENTATION, LabelledImage, MODEL_INPUT_SIZE, augmentPair, cropToRoi, effectivePixelSpacingMm, maskCentroid, maskToModelSize, roiAround, toModelInput } from '@lvseg/imaging';
+import { AugmentOptions, DEFAULT_AUGMENTATION, LabelledImage, MODEL_INPUT_SIZE, Roi, augmentPair, cropToRoi, effectivePixelSpacingMm, maskCentroid, maskToModelSize, roiAround, toModelInput } from '@lvseg/imaging';
 import { buildModel } from '../architectures';
 import { dice, pixelAccuracy } from '../metrics';
 import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities } from '../segmentation';
 import { TrainConfig, TrainHooks, TrainResult, SplitMetrics, StageData, copyInitialWeights, fitStage } from '../training/trainer';
 import { trainConfigFor } from '../training/recipes';
-import { CascadeOptions, CascadeSpec, DEFAULT_CASCADE_SPEC } from './cascade';
+import { CascadeOptions, CascadeSpec, DEFAULT_CASCADE_SPEC, zoomSideMm } from './cascade';
 import { LvModel, segmentCases } from './lv-model';
 
 /** Everything that determines a cascade training run (on the card as hyper-parameters). */
@@ -25,6 +25,17 @@ export interface CascadeTrainConfig {
   negativeRoiProbability: number;
   /** Select on val as a series (per case), as the PACS path and the series endpoint segment. */
   selectAsSeries: boolean;
+  /**
+   * With `spec.zoom`: share of training ROIs drawn as the second look draws them (side from the expert LV's area,
+   * scaled by up to ±`zoomAreaJitter`, centre moved by up to 10 % of the side); the rest as the first pass's.
+   */
+  zoomShare: number;
+  zoomAreaJitter: number;
+  /**
+   * Each epoch, the segmenter sees every training image once and those whose expert LV is in the smallest quarter of
+   * the train split (by area) this many times more (0: once, like the others).
+   */
+  smallLvRepeats: number;
 }
 
 /** The entries of `o` that are set (an explicit `undefined` must not replace a recipe's value). */
@@ -44,6 +55,9 @@ export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'sp
     scaleJitter: overrides.scaleJitter ?? 0.1,
     negativeRoiProbability: overrides.negativeRoiProbability ?? 0.1,
     selectAsSeries: overrides.selectAsSeries ?? false,
+    zoomShare: overrides.zoomShare ?? 0.5,
+    zoomAreaJitter: overrides.zoomAreaJitter ?? 0.3,
+    smallLvRepeats: overrides.smallLvRepeats ?? 0,
     localiser: trainConfigFor('unet-tiny', { seed, epochs: 40, batchSize: 8, learningRate: 0.002, decayRate: 0.5, decaySteps: 600, crop: 0, augment: LOCALISER_AUGMENTATION, valEvery: 5, ...defined(overrides.localiser) }),
     segmenter: trainConfigFor('unet-small', { seed, epochs: 40, batchSize: 8, learningRate: 0.001, decayRate: 0.5, decaySteps: 500, crop: 0, augment: DEFAULT_AUGMENTATION, valEvery: 5, mask: DEFAULT_MASK_OPTIONS, ...defined(overrides.segmenter) }),
   };
@@ -102,28 +116,62 @@ function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: Cascad
   };
 }
 
+/**
+ * One training ROI on the n×n model grid: as the first pass sees it (around the jittered expert centroid, side
+ * `roiSideMm` ± `scaleJitter`), or with `spec.zoom` in `zoomShare` of the draws as the second look sees it (side from
+ * the jittered expert area, centre moved by up to 10 % of the side); `negativeRoiProbability` of them anywhere.
+ */
+export function trainingRoi(mask: Uint8Array, grid: { rows: number; columns: number; pixelSpacingMm: [number, number] }, cfg: CascadeTrainConfig, rng: SeededRandom): Roi {
+  const n = grid.rows;
+  const [sr, sc] = grid.pixelSpacingMm;
+  const zoom = cfg.spec.zoom && rng.next() < cfg.zoomShare ? cfg.spec.zoom : undefined;
+  let centre = maskCentroid(mask, n, grid.columns);
+  if (!centre || rng.next() < cfg.negativeRoiProbability) {
+    const [r, c] = [rng.uniform(0, n - 1), rng.uniform(0, grid.columns - 1)];
+    return roiAround(grid, r, c, zoom ? rng.uniform(zoom.minSideMm, cfg.spec.roiSideMm) : cfg.spec.roiSideMm * rng.uniform(1 - cfg.scaleJitter, 1 + cfg.scaleJitter));
+  }
+  if (zoom) {
+    let area = 0;
+    for (let i = 0; i < mask.length; i++) area += mask[i];
+    const side = zoomSideMm(area * sr * sc * rng.uniform(1 - cfg.zoomAreaJitter, 1 + cfg.zoomAreaJitter), zoom, cfg.spec.roiSideMm);
+    const j = 0.1 * side;
+    return roiAround(grid, centre[0] + rng.uniform(-j / sr, j / sr), centre[1] + rng.uniform(-j / sc, j / sc), side);
+  }
+  const jr = cfg.centreJitterMm / sr;
+  const jc = cfg.centreJitterMm / sc;
+  centre = [centre[0] + rng.uniform(-jr, jr), centre[1] + rng.uniform(-jc, jc)];
+  return roiAround(grid, centre[0], centre[1], cfg.spec.roiSideMm * rng.uniform(1 - cfg.scaleJitter, 1 + cfg.scaleJitter));
+}
+
+/**
+ * The image indices of one segmenter epoch: each image once, then those whose LV is in the smallest quarter by area
+ * (below the 25th percentile; images without LV excluded) `repeats` more times each.
+ */
+export function epochImages(masks: Uint8Array[], repeats: number): number[] {
+  const all = masks.map((_, k) => k);
+  if (!repeats) return all;
+  const areas = masks.map((m) => m.reduce((a, v) => a + v, 0));
+  const withLv = areas.filter((a) => a > 0).sort((a, b) => a - b);
+  const bar = withLv[Math.floor(withLv.length / 4)];
+  const small = all.filter((k) => areas[k] > 0 && areas[k] < bar);
+  return [...all, ...Array.from({ length: repeats }, () => small).flat()];
+}
+
 /** Stage 2 data: ROIs around the (jittered) expert LV centre of augmented images, resampled to the segmenter's size. */
 function segmenterData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig, localiser: tf.LayersModel): StageData {
   const n = MODEL_INPUT_SIZE;
   const s = cfg.spec.segmenterSize;
   const prep = train.map((it) => ({ input: toModelInput(it.image), mask: maskToModelSize(it.mask).data, spacing: effectivePixelSpacingMm(it.image), rows: it.image.rows, columns: it.image.columns }));
+  const order = epochImages(prep.map((p) => p.mask), cfg.smallLvRepeats);
   return {
-    count: prep.length,
+    count: order.length,
     side: s,
     sample: (i, rng: SeededRandom) => {
-      const p = prep[i];
+      const p = prep[order[i]];
       const aug = augmentPair(p.input, p.mask, n, cfg.segmenter.augment, rng);
       // The 256² model grid spans the image's field of view: its pixel spacing scales by the image's side / 256.
       const grid = { rows: n, columns: n, pixelSpacingMm: [(p.spacing[0] * p.rows) / n, (p.spacing[1] * p.columns) / n] as [number, number] };
-      let centre = maskCentroid(aug.mask, n, n);
-      if (!centre || rng.next() < cfg.negativeRoiProbability) centre = [rng.uniform(0, n - 1), rng.uniform(0, n - 1)];
-      else {
-        const jr = cfg.centreJitterMm / grid.pixelSpacingMm[0];
-        const jc = cfg.centreJitterMm / grid.pixelSpacingMm[1];
-        centre = [centre[0] + rng.uniform(-jr, jr), centre[1] + rng.uniform(-jc, jc)];
-      }
-      const scale = rng.uniform(1 - cfg.scaleJitter, 1 + cfg.scaleJitter);
-      const roi = roiAround(grid, centre[0], centre[1], cfg.spec.roiSideMm * scale);
+      const roi = trainingRoi(aug.mask, grid, cfg, rng);
       const image = cropToRoi(aug.image, n, n, roi, s);
       const maskF = cropToRoi(aug.mask, n, n, roi, s);
       return { image, mask: Uint8Array.from(maskF, (v) => (v >= 0.5 ? 1 : 0)) };

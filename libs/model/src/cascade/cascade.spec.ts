@@ -1,9 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { GrayImage } from '@lvseg/imaging';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '@lvseg/common';
+import { GrayImage, decodeDicom, roiAround } from '@lvseg/imaging';
+import { openModelStore } from '@lvseg/model-store';
+import { loadLvModelByRef } from '../model-loading';
+import { maskOptionsOf } from '../segmentation';
 import { initBackend } from '../backend';
 import { buildModel } from '../architectures';
 import { DEFAULT_MASK_OPTIONS } from '../segmentation';
-import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, localise, maskWithinRoi, planRois, runSegmenter } from './cascade';
+import { CascadeSpec, DEFAULT_CASCADE_SPEC, Localisation, StageRunner, localise, maskWithinRoi, planRois, runSegmenter, segmentCascade, zoomRoi, zoomSideMm } from './cascade';
 import { SeededRandom } from '@lvseg/common';
 import { pasteFromRoi } from '@lvseg/imaging';
 import { probabilityToMask } from '../segmentation';
@@ -78,6 +84,86 @@ describe('maskWithinRoi', () => {
         expect(maskWithinRoi(prob, image, roi, opts)).toEqual(probabilityToMask(prob, image.rows, image.columns, opts));
       }
     }
+  });
+});
+
+describe('the second look at small LVs (spec.zoom)', () => {
+  const zoom = { factor: 3.5, minSideMm: 48, maxShare: 0.85 };
+  const zspec: CascadeSpec = { ...DEFAULT_CASCADE_SPEC, zoom };
+  const disc = (n: number, cr: number, cc: number, rad: number, inside = 1, outside = 0) =>
+    Float32Array.from({ length: n * n }, (_, i) => (Math.hypot(Math.floor(i / n) - cr, (i % n) - cc) <= rad ? inside : outside));
+
+  it('sizes the region from the LV area: factor × equivalent diameter, clamped to [minSideMm, roiSideMm]', () => {
+    expect(zoomSideMm(Math.PI * 10 * 10, zoom, 131.25)).toBeCloseTo(70, 10);
+    expect(zoomSideMm(Math.PI * 5 * 5, zoom, 131.25)).toBe(48);
+    expect(zoomSideMm(Math.PI * 30 * 30, zoom, 131.25)).toBe(131.25);
+  });
+
+  it('centres the region on the first mask, in mm where the image has PixelSpacing; none when empty, large or off', () => {
+    const image: GrayImage = { rows: 100, columns: 100, data: new Float32Array(0), pixelSpacingMm: [0.5, 0.5] };
+    const mask = { rows: 100, columns: 100, data: Uint8Array.from(disc(100, 40, 60, 8)) };
+    const area = mask.data.reduce((a, v) => a + v, 0) * 0.25;
+    const roi = zoomRoi(mask, image, zspec)!;
+    expect(roi.centerRow).toBeCloseTo(40, 10);
+    expect(roi.centerColumn).toBeCloseTo(60, 10);
+    // side in mm / 0.5 mm per pixel
+    expect(roi.height).toBeCloseTo(zoomSideMm(area, zoom, zspec.roiSideMm) / 0.5, 10);
+    expect(roi.height).toBeCloseTo(48 / 0.5, 10);
+    expect(zoomRoi({ ...mask, data: new Uint8Array(100 * 100) }, image, zspec)).toBeNull();
+    expect(zoomRoi(mask, image, DEFAULT_CASCADE_SPEC)).toBeNull();
+    const big = { rows: 100, columns: 100, data: Uint8Array.from(disc(100, 50, 50, 40)) };
+    expect(zoomRoi(big, image, zspec)).toBeNull();
+  });
+
+  // Real (if simple) stage runners: LV wherever the normalised input is bright. Counting the segmenter's calls shows
+  // which images get a second look.
+  const threshold = (inputs: Float32Array[]) => inputs.map((a) => a.map((v) => (v > 0.5 ? 0.99 : 0.01)));
+  function runners(second?: StageRunner) {
+    const calls: number[] = [];
+    const segmenter: StageRunner = async (inputs, size) => {
+      calls.push(inputs.length);
+      return calls.length > 1 && second ? second(inputs, size) : threshold(inputs);
+    };
+    return { calls, runners: { localiser: async (inputs: Float32Array[]) => threshold(inputs), segmenter } };
+  }
+
+  it('looks again at a small LV only, on a region around its first mask, and keeps the second mask', async () => {
+    const n = 256;
+    // The disc must be > 0.5 % of the image, or normalize()'s 99.5th percentile is the background.
+  const small: GrayImage = { rows: n, columns: n, data: disc(n, 120, 140, 12, 1000, 100), pixelSpacingMm: [1, 1] };
+    const large: GrayImage = { rows: n, columns: n, data: disc(n, 128, 128, 30, 1000, 100), pixelSpacingMm: [1, 1] };
+    const { calls, runners: r } = runners();
+    const [a, b] = await segmentCascade([small, large], r, zspec, DEFAULT_MASK_OPTIONS);
+    expect(calls).toEqual([2, 1]);
+    expect(a.zoomed).toBe(true);
+    // A disc of radius 12 px at 1 mm per pixel: the first mask's area gives the side (≈ 3.5 × 24 mm).
+    expect(a.roi!.height).toBeGreaterThan(80);
+    expect(a.roi!.height).toBeLessThan(88);
+    expect(a.roi!.centerRow).toBeCloseTo(120, 0);
+    expect(a.roi!.centerColumn).toBeCloseTo(140, 0);
+    const truth = { rows: n, columns: n, data: Uint8Array.from(disc(n, 120, 140, 12)) };
+    let inter = 0, sum = 0;
+    a.mask.data.forEach((v, i) => ((inter += v & truth.data[i]), (sum += v + truth.data[i])));
+    expect((2 * inter) / sum).toBeGreaterThan(0.9);
+    expect(b.zoomed).toBeUndefined();
+    expect(b.roi!.height).toBeCloseTo(131.25, 10);
+    // Without spec.zoom: one pass.
+    const once = runners();
+    const [c] = await segmentCascade([small], once.runners, DEFAULT_CASCADE_SPEC, DEFAULT_MASK_OPTIONS);
+    expect(once.calls).toEqual([1]);
+    expect([c.zoomed, c.roi!.height]).toEqual([undefined, 131.25]);
+  });
+
+  it('keeps the first mask when the second look finds nothing', async () => {
+    const n = 256;
+    const small: GrayImage = { rows: n, columns: n, data: disc(n, 120, 140, 12, 1000, 100), pixelSpacingMm: [1, 1] };
+    const nothing: StageRunner = async (inputs) => inputs.map((a) => new Float32Array(a.length));
+    const { calls, runners: r } = runners(nothing);
+    const [a] = await segmentCascade([small], r, zspec, DEFAULT_MASK_OPTIONS);
+    expect(calls).toEqual([1, 1]);
+    expect(a.zoomed).toBeUndefined();
+    expect(a.lvFound).toBe(true);
+    expect(a.roi!.height).toBeCloseTo(131.25, 10);
   });
 });
 
@@ -160,3 +246,37 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
     score!.setWeights([kernel, bias]);
   });
 });
+
+describe('the shipped cascade with a second look: heat maps explain the region the mask came from', () => {
+  let model: LvModel;
+  let mask = DEFAULT_MASK_OPTIONS;
+  beforeAll(async () => {
+    await initBackend();
+    const loaded = await loadLvModelByRef(openModelStore(`file://${join(repoRoot(), 'models')}`), 'production');
+    if (loaded.model.kind !== 'cascade') throw new Error('the shipped production model is not a cascade');
+    // A zoom that every LV passes, so the real fixture's (large) LV gets a second look.
+    model = { ...loaded.model, spec: { ...loaded.model.spec, zoom: { factor: 1.5, minSideMm: 16, maxShare: 1 } } };
+    mask = { ...DEFAULT_MASK_OPTIONS, ...maskOptionsOf(loaded.card) };
+  });
+  afterAll(() => model && disposeLvModel(model));
+
+  it('segmenter maps and Grad-CAM lie on the second look\'s region, 0 outside it', async () => {
+    const image = decodeDicom(readFileSync(join(repoRoot(), 'libs', 'imaging', 'test-fixtures', 'sunnybrook', 'SCD0000401', '100.dcm'))).image;
+    const [seg] = await segmentLv(model, [image], mask);
+    expect(seg.lvFound).toBe(true);
+    expect(seg.zoomed).toBe(true);
+    const roi = seg.roi!;
+    const first = roiAround(image, roi.centerRow, roi.centerColumn, (model as Extract<LvModel, { kind: 'cascade' }>).spec.roiSideMm);
+    expect(roi.height).toBeLessThan(first.height);
+    const within = (i: number) => Math.abs(Math.floor(i / image.columns) - roi.centerRow) <= roi.height / 2 && Math.abs((i % image.columns) - roi.centerColumn) <= roi.width / 2;
+    const [act] = lvActivationMaps(model, image, ['segmenter.dec1'], mask);
+    const cam = lvGradCam(model, image, 'segmenter.dec1', seg.mask, 1, mask);
+    for (const map of [act.data, cam.data]) {
+      let inside = 0, outside = 0;
+      map.forEach((v, i) => (within(i) ? (inside = Math.max(inside, Math.abs(v))) : (outside = Math.max(outside, Math.abs(v)))));
+      expect(outside).toBe(0);
+      expect(inside).toBeGreaterThan(0);
+    }
+  });
+});
+

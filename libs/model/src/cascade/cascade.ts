@@ -6,7 +6,7 @@
  * pasted back into the image grid. Stage runners are injected, so the same code serves tfjs, onnxruntime and the
  * browser.
  */
-import { BinaryMask, GrayImage, Roi, cropToRoi, effectivePixelSpacingMm, hasLvPixel, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
+import { BinaryMask, GrayImage, Roi, countLvPixels, cropToRoi, effectivePixelSpacingMm, hasLvPixel, maskCentroid, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
 import { selectComponent } from '../metrics';
 import { MaskOptions, probabilityToMask } from '../segmentation';
 
@@ -34,6 +34,18 @@ export interface CascadeSpec {
   seriesMaxOffsetMm: number;
   /** Average the segmenter's LV map over the ROI and its left-right mirror (twice the segmenter's cost). */
   testTimeFlip?: boolean;
+  /**
+   * A second look at small LVs: when the first pass's mask is small, the segmenter runs again on a region centred on
+   * that mask, of side `factor` × its equivalent diameter (mm), at least `minSideMm`, and the second mask is kept
+   * (unless it is empty). Only regions below `maxShare` × `roiSideMm` are looked at again. Absent: one pass.
+   */
+  zoom?: ZoomSpec;
+}
+
+export interface ZoomSpec {
+  factor: number;
+  minSideMm: number;
+  maxShare: number;
 }
 
 /** The spec fields every cascade.json has; optional ones absent from a version's file stay off when it is loaded. */
@@ -82,6 +94,8 @@ export interface CascadeSegmentation {
   roi: Roi | null;
   /** `localiser`: the image's own localisation; `series`: the series' consensus centre replaced it or stood in for it. */
   roiSource: 'localiser' | 'series' | null;
+  /** The mask is the second look's (`spec.zoom`), on the smaller `roi` around the first pass's mask. */
+  zoomed?: boolean;
 }
 
 export interface CascadeOptions {
@@ -149,6 +163,24 @@ export function planRois(images: GrayImage[], locs: Localisation[], spec: Cascad
   });
 }
 
+/** Side (mm) of a region `factor` × the equivalent diameter of an LV of `areaMm2`, clamped to [`minSideMm`, `maxSideMm`]. */
+export function zoomSideMm(areaMm2: number, zoom: ZoomSpec, maxSideMm: number): number {
+  return Math.min(maxSideMm, Math.max(zoom.minSideMm, zoom.factor * 2 * Math.sqrt(areaMm2 / Math.PI)));
+}
+
+/**
+ * The second look's region for a first-pass mask (`spec.zoom`): centred on the mask's centroid, sized from its area;
+ * null when there is no zoom, the mask is empty, or the region would not be below `maxShare` × `roiSideMm`.
+ */
+export function zoomRoi(mask: BinaryMask, image: GrayImage, spec: CascadeSpec): Roi | null {
+  if (!spec.zoom) return null;
+  const centre = maskCentroid(mask.data, mask.rows, mask.columns);
+  if (!centre) return null;
+  const [sr, sc] = effectivePixelSpacingMm(image);
+  const side = zoomSideMm(countLvPixels(mask) * sr * sc, spec.zoom, spec.roiSideMm);
+  return side < spec.zoom.maxShare * spec.roiSideMm ? roiAround(image, centre[0], centre[1], side) : null;
+}
+
 /** The localiser's input for an already normalised image. */
 export function localiserInput(normalized: Float32Array, image: GrayImage, spec: CascadeSpec): Float32Array {
   return resizeBilinear(normalized, image.rows, image.columns, spec.localiserSize, spec.localiserSize);
@@ -170,16 +202,32 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
   const crops = todo.map((k) => segmenterInput(normalized[k], images[k], plans[k]!.roi, spec));
   const segProbs = todo.length ? await runSegmenter(runners.segmenter, crops, spec) : [];
   const byImage = new Map(todo.map((k, j) => [k, segProbs[j]]));
-  return images.map((im, k) => {
+  const first: CascadeSegmentation[] = images.map((im, k) => {
     const plan = plans[k];
     const crop = byImage.get(k);
     if (!plan || !crop) {
       return { probability: new Float32Array(im.rows * im.columns), mask: { rows: im.rows, columns: im.columns, data: new Uint8Array(im.rows * im.columns) }, lvFound: false, roi: null, roiSource: null };
     }
-    const probability = pasteRoiProbability(crop, plan.roi, im, spec);
-    const m = maskWithinRoi(probability, im, plan.roi, mask);
-    return { probability, mask: m, lvFound: hasLvPixel(m), roi: plan.roi, roiSource: plan.source };
+    return segmentationInRoi(crop, plan.roi, im, spec, mask, plan.source);
   });
+  if (!spec.zoom) return first;
+  // The second look at small LVs: one more segmenter batch for the images whose first mask asks for it.
+  const zooms = first.map((r, k) => (r.lvFound ? zoomRoi(r.mask, images[k], spec) : null));
+  const again = zooms.map((z, k) => (z ? k : -1)).filter((k) => k >= 0);
+  if (!again.length) return first;
+  const zoomProbs = await runSegmenter(runners.segmenter, again.map((k) => segmenterInput(normalized[k], images[k], zooms[k]!, spec)), spec);
+  again.forEach((k, j) => {
+    const z = segmentationInRoi(zoomProbs[j], zooms[k]!, images[k], spec, mask, first[k].roiSource!);
+    if (z.lvFound) first[k] = { ...z, zoomed: true };
+  });
+  return first;
+}
+
+/** The segmenter's map of one ROI brought back to the image and post-processed. */
+export function segmentationInRoi(crop: Float32Array, roi: Roi, image: GrayImage, spec: CascadeSpec, mask: MaskOptions, source: 'localiser' | 'series'): CascadeSegmentation {
+  const probability = pasteRoiProbability(crop, roi, image, spec);
+  const m = maskWithinRoi(probability, image, roi, mask);
+  return { probability, mask: m, lvFound: hasLvPixel(m), roi, roiSource: source };
 }
 
 /**

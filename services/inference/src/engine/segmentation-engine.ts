@@ -11,6 +11,8 @@ export interface ImageSegmentation {
   /** A cascade's region of interest (image pixels) and where its centre came from; null for whole-image models. */
   roi: Roi | null;
   roiSource: 'localiser' | 'series' | null;
+  /** A cascade's second look at a small LV gave the mask (`roi` is then that smaller region). */
+  zoomed?: boolean;
 }
 
 export interface SegmentOptions {

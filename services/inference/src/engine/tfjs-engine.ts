@@ -41,12 +41,12 @@ export class TfjsSegmentationEngine implements SegmentationEngine {
 
   async activationMaps(image: GrayImage, layers: string[]): Promise<LayerMap[]> {
     this.assertLive();
-    return lvActivationMaps(this.model, image, layers);
+    return lvActivationMaps(this.model, image, layers, this.maskOptions);
   }
 
   async gradCam(image: GrayImage, layer: string, mask: BinaryMask): Promise<GradCamMap> {
     this.assertLive();
-    return lvGradCam(this.model, image, layer, mask, this.classIndex);
+    return lvGradCam(this.model, image, layer, mask, this.classIndex, this.maskOptions);
   }
 
   dispose(): void {

@@ -456,7 +456,7 @@ export function setUpSeriesMode(opts: { chosenModel: () => string }): SeriesMode
             ['Dice vs expert', `${d.label.dice.toFixed(4)} (Jaccard ${d.label.jaccard.toFixed(4)}; ${d.label.kind === 'png' ? 'PNG mask' : 'contour'} ${d.label.fileName})`],
           ] as Array<[string, string]>)
         : []),
-      ...(d.roi ? ([['Segmenter ROI', `${d.roi.width}×${d.roi.height} px around row ${Math.round(d.roi.centerRow)}, column ${Math.round(d.roi.centerColumn)} (${d.roi.source})`]] as Array<[string, string]>) : []),
+      ...(d.roi ? ([['Segmenter ROI', `${d.roi.width}×${d.roi.height} px around row ${Math.round(d.roi.centerRow)}, column ${Math.round(d.roi.centerColumn)} (${d.roi.source}${d.roi.secondLook ? ', second look at a small LV' : ''})`]] as Array<[string, string]>) : []),
       ['Pixel spacing', d.pixelSpacingMm ? `${d.pixelSpacingMm[0].toFixed(3)}×${d.pixelSpacingMm[1].toFixed(3)} mm` : 'none in the DICOM'],
     ];
     ui.detailStats.replaceChildren(

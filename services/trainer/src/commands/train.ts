@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
-  BackendInfo, CASCADE_ARCHITECTURE, EpochMetrics, lvModelFromFiles, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
+  BackendInfo, CASCADE_ARCHITECTURE, ZoomSpec, EpochMetrics, lvModelFromFiles, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
   hasWeightShapesOf, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
@@ -32,6 +32,10 @@ export interface TrainCommandOptions {
   segmenterSize?: number;
   /** Cascade only: side of the segmenter's square ROI in mm (default: the cascade recipe's). */
   roiSideMm?: number;
+  /** Cascade: the second look at small LVs (`CascadeSpec.zoom`). */
+  zoom?: ZoomSpec;
+  /** Cascade: extra passes per epoch over the train images with the smallest quarter of LVs (`smallLvRepeats`). */
+  smallLvRepeats?: number;
   /** Cascade only: the segmenter's architecture (default: the cascade recipe's). */
   segmenterArch?: string;
   /** The commit recorded on the card (`config.gitCommit`, i.e. LVSEG_GIT_COMMIT); default: asked from git. */
@@ -133,9 +137,17 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.roiSideMm !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isFinite(opts.roiSideMm) || opts.roiSideMm < 32 || opts.roiSideMm > 350)) {
     throw new LvsegError('invalid-input', 'INVALID_ROI_SIZE', `--roi-mm takes a side between 32 and 350 mm, and only with --arch cascade (got ${opts.roiSideMm} with ${opts.arch})`);
   }
+  if (opts.zoom !== undefined) {
+    const z = opts.zoom;
+    const ok = opts.arch === CASCADE_ARCHITECTURE && [z.factor, z.minSideMm, z.maxShare].every(Number.isFinite) && z.factor >= 1 && z.factor <= 10 && z.minSideMm >= 16 && z.minSideMm <= 350 && z.maxShare > 0 && z.maxShare <= 1;
+    if (!ok) throw new LvsegError('invalid-input', 'INVALID_ZOOM', `--zoom takes factor,minSideMm,maxShare with factor in [1, 10], minSideMm in [16, 350] and maxShare in (0, 1], and only with --arch cascade (got ${JSON.stringify(z)} with ${opts.arch})`);
+  }
+  if (opts.smallLvRepeats !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.smallLvRepeats) || opts.smallLvRepeats < 0 || opts.smallLvRepeats > 10)) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--small-lv-repeats takes an integer from 0 to 10, and only with --arch cascade (got ${opts.smallLvRepeats} with ${opts.arch})`);
+  }
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}) };
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
+  const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}), ...(opts.zoom ? { zoom: opts.zoom } : {}) };
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
   validateTrainConfig(cfg);
@@ -208,7 +220,7 @@ export async function publishTrained(store: ModelStore, backend: BackendInfo, t:
       inputScaling: t.cfg.inputScaling ?? 'normalize',
       normalize: (t.cfg.inputScaling ?? 'normalize') === 'raw-1024' ? 'none: modality pixel value / 1024 (the paper lab\'s input), not clipped' : 'per-image percentiles 0.5..99.5 -> [0,1], clipped',
       resample: t.cascade
-        ? `localiser: bilinear to ${t.cascade.spec.localiserSize}x${t.cascade.spec.localiserSize}; segmenter: a ${t.cascade.spec.roiSideMm} mm square ROI around the localised LV (PixelSpacing, else a 350 mm field of view), bilinear to ${t.cascade.spec.segmenterSize}x${t.cascade.spec.segmenterSize}`
+        ? `localiser: bilinear to ${t.cascade.spec.localiserSize}x${t.cascade.spec.localiserSize}; segmenter: a ${t.cascade.spec.roiSideMm} mm square ROI around the localised LV (PixelSpacing, else a 350 mm field of view), bilinear to ${t.cascade.spec.segmenterSize}x${t.cascade.spec.segmenterSize}${t.cascade.spec.zoom ? `; a second look at small LVs on a region ${t.cascade.spec.zoom.factor} × the first mask's equivalent diameter (at least ${t.cascade.spec.zoom.minSideMm} mm), where that is below ${t.cascade.spec.zoom.maxShare} of the ROI` : ''}`
         : 'bilinear to 256x256',
       postprocess: t.cfg.mask,
       ...(t.cascade ? { cascade: t.cascade.spec } : {}),

@@ -133,6 +133,7 @@ export class RoiDto {
   @ApiProperty({ description: 'ROI extent along rows, image pixels' }) height!: number;
   @ApiProperty({ description: 'ROI extent along columns, image pixels' }) width!: number;
   @ApiProperty({ enum: ['localiser', 'series'], description: "localiser: this image's own localisation; series: the series' consensus centre" }) source!: 'localiser' | 'series';
+  @ApiProperty({ description: "true: the mask is the model's second look at a small LV, on this smaller region around its first mask (the model's cascade.json `zoom`)" }) secondLook!: boolean;
 }
 
 export class SegmentResponseDto {

@@ -36,7 +36,8 @@ describe('postprocess stage', () => {
 
   it("rounds a cascade's ROI to 0.01 px and gives none for a whole-image model", () => {
     const seg = (roi: ImageSegmentation['roi'], roiSource: ImageSegmentation['roiSource']): ImageSegmentation => ({ probability: new Float32Array(16), mask, lvFound: true, roi, roiSource });
-    expect(roiDtoOf(seg({ centerRow: 10.123, centerColumn: 20.456, height: 96.0049, width: 95.999 }, 'series'))).toEqual({ centerRow: 10.12, centerColumn: 20.46, height: 96, width: 96, source: 'series' });
+    expect(roiDtoOf(seg({ centerRow: 10.123, centerColumn: 20.456, height: 96.0049, width: 95.999 }, 'series'))).toEqual({ centerRow: 10.12, centerColumn: 20.46, height: 96, width: 96, source: 'series', secondLook: false });
+    expect(roiDtoOf({ ...seg({ centerRow: 10, centerColumn: 20, height: 40, width: 40 }, 'localiser'), zoomed: true })).toEqual({ centerRow: 10, centerColumn: 20, height: 40, width: 40, source: 'localiser', secondLook: true });
     expect(roiDtoOf(seg(null, null))).toBeNull();
   });
 });

@@ -33,7 +33,7 @@ export function labelMetricsOf(mask: BinaryMask, truth: BinaryMask, kind: 'png' 
 export function roiDtoOf(seg: ImageSegmentation): RoiDto | null {
   if (!seg.roi || !seg.roiSource) return null;
   const r2 = (v: number) => Math.round(v * 100) / 100;
-  return { centerRow: r2(seg.roi.centerRow), centerColumn: r2(seg.roi.centerColumn), height: r2(seg.roi.height), width: r2(seg.roi.width), source: seg.roiSource };
+  return { centerRow: r2(seg.roi.centerRow), centerColumn: r2(seg.roi.centerColumn), height: r2(seg.roi.height), width: r2(seg.roi.width), source: seg.roiSource, secondLook: seg.zoomed === true };
 }
 
 /** The mask as an answer carries it: a base64 PNG (0/255) at the image's own size. */
