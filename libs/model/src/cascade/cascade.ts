@@ -3,8 +3,8 @@
  * `localiserSize`², finds the LV (the most probable connected component of its LV map) and its centre; a segmenter
  * then runs at `segmenterSize`² on a fixed-size square region of interest (`roiSideMm`, in millimetres where the
  * image has PixelSpacing, else on the nominal Sunnybrook field of view) around that centre, and its LV probability is
- * pasted back into the image grid. Stage runners are injected, so the same code serves tfjs, onnxruntime and the
- * browser.
+ * pasted back into the image grid. With `zoom` (a second look), a small first mask is segmented once more on a
+ * smaller region around it. Stage runners are injected, so the same code serves tfjs, onnxruntime and the browser.
  */
 import { BinaryMask, GrayImage, Roi, countLvPixels, cropToRoi, effectivePixelSpacingMm, hasLvPixel, maskCentroid, normalize, pasteFromRoi, resizeBilinear, roiAround } from '@lvseg/imaging';
 import { selectComponent } from '../metrics';
