@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { loadConfig } from '../libs/config/src';
 import { openConfiguredStore } from '../libs/model-store/src';
-import { countLvPixels, loadDataset } from '../libs/imaging/src';
-import { ZoomSpec, dice, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from '../libs/model/src';
+import { loadDataset } from '../libs/imaging/src';
+import { ZoomSpec, evaluateCases, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from '../libs/model/src';
 
 (async () => {
   const argv = process.argv.slice(2);
@@ -31,25 +31,15 @@ import { ZoomSpec, dice, initBackend, loadLvModelByRef, maskOptionsOf, segmentCa
   if (model.kind !== 'cascade') throw new Error(`${args[0]} is not a cascade`);
   const mask = maskOptionsOf(card);
   const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
-  const areas = items.map((it) => countLvPixels(it.mask));
-  const smallBar = [...areas].sort((a, b) => a - b)[Math.floor(items.length / 4)];
   const own = model.spec.zoom;
   console.log(`model ${card?.version} split ${split}: ${items.length} images; own zoom ${JSON.stringify(own ?? null)}`);
   console.log('zoom (factor, min mm, max share)   mean Dice  of patients  smallest quarter  second looks');
   for (const zoom of zooms) {
     const results = await segmentCases({ ...model, spec: { ...model.spec, zoom: zoom === undefined ? own : (zoom ?? undefined) } }, items, mask);
-    const byCase = new Map<string, number[]>();
-    const all: number[] = [];
-    const small: number[] = [];
-    results.forEach((r, k) => {
-      const d = dice(r.mask, items[k].mask);
-      all.push(d);
-      byCase.set(items[k].case, [...(byCase.get(items[k].case) ?? []), d]);
-      if (areas[k] < smallBar) small.push(d);
-    });
-    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-    const byPatient = mean([...byCase.values()].map(mean));
+    // The same figures as `lvseg eval`: mean over images, each patient's mean, the smallest quarter of `bySize`.
+    const report = evaluateCases(items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })));
+    const byPatient = report.perCase.reduce((a, c) => a + c.meanDice, 0) / report.perCase.length;
     const name = zoom === null ? 'none (one pass)' : zoom ? `${zoom.factor}, ${zoom.minSideMm}, ${zoom.maxShare}` : `own (${own ? `${own.factor}, ${own.minSideMm}, ${own.maxShare}` : 'none'})`;
-    console.log(`${name.padEnd(35)}${mean(all).toFixed(4).padStart(9)}${byPatient.toFixed(4).padStart(13)}${mean(small).toFixed(4).padStart(18)}${String(results.filter((r) => r.zoomed).length).padStart(14)}`);
+    console.log(`${name.padEnd(35)}${report.meanDice.toFixed(4).padStart(9)}${byPatient.toFixed(4).padStart(13)}${report.bySize[0].meanDice.toFixed(4).padStart(18)}${String(results.filter((r) => r.zoomed).length).padStart(14)}`);
   }
 })();

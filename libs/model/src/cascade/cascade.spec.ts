@@ -197,7 +197,7 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
       const image: GrayImage = { rows: 64, columns: 64, data: Float32Array.from({ length: 4096 }, (_, i) => (i % 64) * Math.floor(i / 64)) };
       const layers = ['localiser.enc2', 'segmenter.dec1'];
       // Maps of the reloaded model equal the original's (the segmenter's only when an LV was localised).
-      expect(lvActivationMaps(again, image, layers)).toEqual(lvActivationMaps(model, image, layers));
+      expect(await lvActivationMaps(again, image, layers)).toEqual(await lvActivationMaps(model, image, layers));
       expect(lvHeatmapLayers(again)).toEqual(lvHeatmapLayers(model));
       expect(lvHeatmapLayers(model)[0]).toBe('localiser.enc1');
       // What GET /models/:ref says from the card alone is what the loaded model explains.
@@ -214,7 +214,7 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
     const image: GrayImage = { rows: n, columns: n, data: Float32Array.from({ length: n * n }, (_, i) => (Math.hypot((i % n) - 70, Math.floor(i / n) - 60) < 12 ? 900 : 200 + (i % 13))) };
     const [seg] = await segmentLv(model, [image], { ...DEFAULT_MASK_OPTIONS, threshold: 0 });
     expect(seg.roi).not.toBeNull();
-    const cam = lvGradCam(model, image, 'segmenter.dec1', seg.mask);
+    const cam = await lvGradCam(model, image, 'segmenter.dec1', seg.mask);
     expect([cam.layer, cam.rows, cam.columns]).toEqual(['segmenter.dec1', n, n]);
     const roi = seg.roi!;
     let outside = 0, inside = 0;
@@ -226,9 +226,9 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
     });
     expect(outside).toBe(0);
     expect(inside).toBeGreaterThan(0);
-    const loc = lvGradCam(model, image, 'localiser.enc2', seg.mask);
+    const loc = await lvGradCam(model, image, 'localiser.enc2', seg.mask);
     expect([loc.layer, loc.rows, loc.columns]).toEqual(['localiser.enc2', 32, 32]);
-    expect(() => lvGradCam(model, image, 'dec1', seg.mask)).toThrow(/unknown layer "dec1"; valid layers: localiser.enc1/);
+    await expect(lvGradCam(model, image, 'dec1', seg.mask)).rejects.toThrow(/unknown layer "dec1"; valid layers: localiser.enc1/);
   });
 
   it('answers an empty mask with lvFound false when the localiser finds nothing, leaving no tensors behind', async () => {
@@ -269,8 +269,8 @@ describe('the shipped cascade with a second look: heat maps explain the region t
     const first = roiAround(image, roi.centerRow, roi.centerColumn, (model as Extract<LvModel, { kind: 'cascade' }>).spec.roiSideMm);
     expect(roi.height).toBeLessThan(first.height);
     const within = (i: number) => Math.abs(Math.floor(i / image.columns) - roi.centerRow) <= roi.height / 2 && Math.abs((i % image.columns) - roi.centerColumn) <= roi.width / 2;
-    const [act] = lvActivationMaps(model, image, ['segmenter.dec1'], mask);
-    const cam = lvGradCam(model, image, 'segmenter.dec1', seg.mask, 1, mask);
+    const [act] = await lvActivationMaps(model, image, ['segmenter.dec1'], mask);
+    const cam = await lvGradCam(model, image, 'segmenter.dec1', seg.mask, 1, mask);
     for (const map of [act.data, cam.data]) {
       let inside = 0, outside = 0;
       map.forEach((v, i) => (within(i) ? (inside = Math.max(inside, Math.abs(v))) : (outside = Math.max(outside, Math.abs(v)))));

@@ -224,7 +224,7 @@ export async function segmentCascade(images: GrayImage[], runners: CascadeRunner
 }
 
 /** The segmenter's map of one ROI brought back to the image and post-processed. */
-export function segmentationInRoi(crop: Float32Array, roi: Roi, image: GrayImage, spec: CascadeSpec, mask: MaskOptions, source: 'localiser' | 'series'): CascadeSegmentation {
+function segmentationInRoi(crop: Float32Array, roi: Roi, image: GrayImage, spec: CascadeSpec, mask: MaskOptions, source: 'localiser' | 'series'): CascadeSegmentation {
   const probability = pasteRoiProbability(crop, roi, image, spec);
   const m = maskWithinRoi(probability, image, roi, mask);
   return { probability, mask: m, lvFound: hasLvPixel(m), roi, roiSource: source };

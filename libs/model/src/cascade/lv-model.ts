@@ -10,7 +10,7 @@ import { ARCHITECTURES } from '../architectures';
 import { GradCamMap, LayerMap, gradCam, layerActivationMaps } from '../explain';
 import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities, segmentWholeImages } from '../segmentation';
 import { modelFromFiles, modelToFiles } from '../model-files';
-import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localise, localiserInput, planRois, segmentCascade, segmentationInRoi, segmenterInput, zoomRoi } from './cascade';
+import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localiserInput, segmentCascade, segmenterInput } from './cascade';
 
 export type LvModel =
   /** `inputScaling`: how its input is made from the image (its card's `preprocessing.inputScaling`); absent: `normalize`. */
@@ -139,21 +139,12 @@ export async function segmentLv(m: LvModel, images: GrayImage[], mask: MaskOptio
 }
 
 /**
- * The ROI whose segmenter pass gave one image's mask, alone (tfjs), or null when no LV is found: the localiser's, or
- * with `spec.zoom` the second look's where `segmentCascade` keeps it (test-time flip is not applied here).
+ * The ROI the segmenter saw for one image alone, as `segmentCascade` decides it on tfjs (the localiser's, or with
+ * `spec.zoom` the second look's where its mask is kept), or null when no LV was found.
  */
-function cascadeRoi(m: Extract<LvModel, { kind: 'cascade' }>, image: GrayImage, normalized: Float32Array, mask: MaskOptions): Roi | null {
-  const [p] = predictLvProbabilities(m.localiser, [localiserInput(normalized, image, m.spec)], m.spec.localiserSize, 1);
-  const loc = localise(p, m.spec.localiserSize, image.rows, image.columns, m.spec);
-  const plan = planRois([image], [loc], m.spec)[0];
-  if (!plan || !m.spec.zoom) return plan?.roi ?? null;
-  const inRoi = (roi: Roi) => {
-    const [crop] = predictLvProbabilities(m.segmenter, [segmenterInput(normalized, image, roi, m.spec)], m.spec.segmenterSize, 1);
-    return segmentationInRoi(crop, roi, image, m.spec, mask, plan.source);
-  };
-  const first = inRoi(plan.roi);
-  const zoom = first.lvFound ? zoomRoi(first.mask, image, m.spec) : null;
-  return zoom && inRoi(zoom).lvFound ? zoom : plan.roi;
+async function cascadeRoi(m: Extract<LvModel, { kind: 'cascade' }>, image: GrayImage, mask: MaskOptions): Promise<Roi | null> {
+  const [seg] = await segmentCascade([image], tfjsCascadeRunners(m), m.spec, mask);
+  return seg.roi;
 }
 
 function splitLayer(m: Extract<LvModel, { kind: 'cascade' }>, layer: string): { stage: 'localiser' | 'segmenter'; name: string } {
@@ -172,7 +163,7 @@ function roiMapToImage(map: LayerMap, roi: Roi, image: GrayImage, layer: string)
  * Channel-mean activation maps of named layers for one image. A cascade's localiser layers are at their own
  * resolution over the whole image; its segmenter layers (ROI only) are brought back to the image grid, 0 outside.
  */
-export function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[], mask: MaskOptions = DEFAULT_MASK_OPTIONS): LayerMap[] {
+export async function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[], mask: MaskOptions = DEFAULT_MASK_OPTIONS): Promise<LayerMap[]> {
   if (m.kind === 'single') return layerActivationMaps(m.model, toModelInput(image, MODEL_INPUT_SIZE, m.inputScaling), layers);
   const parts = layers.map((l) => ({ layer: l, ...splitLayer(m, l) }));
   const normalized = normalize(image);
@@ -184,7 +175,7 @@ export function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[],
   }
   const seg = parts.filter((p) => p.stage === 'segmenter');
   if (seg.length) {
-    const roi = cascadeRoi(m, image, normalized, mask);
+    const roi = await cascadeRoi(m, image, mask);
     const maps = roi ? layerActivationMaps(m.segmenter, segmenterInput(normalized, image, roi, m.spec), seg.map((p) => p.name), { size: m.spec.segmenterSize }) : [];
     seg.forEach((p, k) => out.set(p.layer, roi ? roiMapToImage(maps[k], roi, image, p.layer) : { layer: p.layer, rows: image.rows, columns: image.columns, channels: 0, data: new Float32Array(image.rows * image.columns) }));
   }
@@ -192,7 +183,7 @@ export function lvActivationMaps(m: LvModel, image: GrayImage, layers: string[],
 }
 
 /** Grad-CAM of the LV class over `mask` (image size) at `layer`, for a model of either kind. */
-export function lvGradCam(m: LvModel, image: GrayImage, layer: string, mask: BinaryMask, classIndex = 1, maskOptions: MaskOptions = DEFAULT_MASK_OPTIONS): GradCamMap {
+export async function lvGradCam(m: LvModel, image: GrayImage, layer: string, mask: BinaryMask, classIndex = 1, maskOptions: MaskOptions = DEFAULT_MASK_OPTIONS): Promise<GradCamMap> {
   if (m.kind === 'single') {
     const region = resizeMaskNearest(mask, MODEL_INPUT_SIZE, MODEL_INPUT_SIZE).data;
     return gradCam(m.model, toModelInput(image, MODEL_INPUT_SIZE, m.inputScaling), layer, region, { classIndex });
@@ -204,7 +195,7 @@ export function lvGradCam(m: LvModel, image: GrayImage, layer: string, mask: Bin
     const region = resizeMaskNearest(mask, s, s).data;
     return { ...gradCam(m.localiser, localiserInput(normalized, image, m.spec), name, region, { classIndex, size: s }), layer };
   }
-  const roi = cascadeRoi(m, image, normalized, maskOptions);
+  const roi = await cascadeRoi(m, image, maskOptions);
   if (!roi) throw new LvsegError('invalid-input', 'NO_LV_FOUND', `no LV was found in this image, so the segmenter did not run and layer ${layer} has no Grad-CAM`);
   const s = m.spec.segmenterSize;
   const regionProb = cropToRoi(mask.data, mask.rows, mask.columns, roi, s);

@@ -103,7 +103,7 @@ describe('trainModel', () => {
     swa.model.dispose();
     plain.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
-  });
+   }, 300_000);
 
   it('refuses to start from a model of another layout, with a typed error', () => {
     const target = buildModel('unet-small', { seed: 1, size: null });
