@@ -15,6 +15,13 @@ describe('staircaseLearningRate', () => {
   });
 });
 
+// Weights are compared by their largest difference: toEqual on millions of numbers is slow, and jest's diff of a
+// failure blocks the test process for many minutes, past any timeout.
+const furthest = (a: number[][], b: number[][]) => {
+  expect(a.map((w) => w.length)).toEqual(b.map((w) => w.length));
+  return Math.max(...a.map((w, k) => w.reduce((m, v, i) => Math.max(m, Math.abs(v - b[k][i])), 0)));
+};
+
 describe('trainModel', () => {
   beforeAll(async () => {
     await initBackend();
@@ -52,7 +59,7 @@ describe('trainModel', () => {
     const a = fresh.model.getWeights().map((w) => Array.from(w.dataSync()));
     fresh.model.dispose();
     const b = tuned.model.getWeights().map((w) => Array.from(w.dataSync()));
-    expect(b).toEqual(a);
+    expect(furthest(b, a)).toBe(0);
     expect(tuned.history[0].trainLoss).toBeLessThan(fresh.history[0].trainLoss);
     expect(tuned.history[0].val?.dice).toBeCloseTo(fresh.history[2].val!.dice, 10);
     tuned.model.dispose();
@@ -74,36 +81,37 @@ describe('trainModel', () => {
     expect(resumed.history.map((h) => h.learningRate)).toEqual([0.05 * 0.5 ** 2, 0.05 * 0.5 ** 3]); // steps 5 and 7 ended epochs 3 and 4;
     expect(resumed.steps).toBe(whole.steps);
     expect(resumed.bestEpoch).toBe(4);
-    expect(weights(resumed.model)).toEqual(weights(whole.model));
+    expect(furthest(weights(resumed.model), weights(whole.model))).toBe(0);
     // Restarting from the same weights at step 0 with the stream from its start is another run.
     expect(restarted.history[0].trainLoss).not.toBe(whole.history[2].trainLoss);
     [whole, first, resumed, restarted].forEach((r) => r.model.dispose());
   });
 
   it('with averageFrom keeps the mean of the epoch-end weights from that epoch on, and trains on from the last weights', async () => {
-    const train = syntheticSet(8, 4);
+    const train = syntheticSet(4, 4);
     const val = syntheticSet(2, 5).map((v) => ({ ...v, split: 'val' }));
     const run = { ...cfg, epochs: 3, valEvery: 1, learningRate: 0.01 };
     const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
     const ends: number[][][] = [];
     const before = tf.memory().numTensors;
     const swa = await trainModel(train, val, { ...run, averageFrom: 2 }, { onEpochEnd: (_, m) => void ends.push(weights(m)) });
-    const plain = await trainModel(train, val, run);
+    const plainEnds: number[][][] = [];
+    const plain = await trainModel(train, val, run, { onEpochEnd: (_, m) => void plainEnds.push(weights(m)) });
     // The optimiser's path does not depend on the averaging: the same epoch-end weights and losses as without it.
     expect(swa.history.map((h) => h.trainLoss)).toEqual(plain.history.map((h) => h.trainLoss));
-    expect(ends[2]).toEqual(weights(plain.model));
+    ends.forEach((w, e) => expect(furthest(w, plainEnds[e])).toBe(0));
     // What val measured at epochs 2 and 3 was the average (epoch 2: its own weights; epoch 3: mean of 2 and 3).
     expect(swa.history[0].val!.dice).toBe(plain.history[0].val!.dice);
     expect(swa.history[1].val!.dice).toBe(plain.history[1].val!.dice);
     const kept = weights(swa.model);
     const mean = ends[1].map((w, k) => w.map((v, i) => (v + ends[2][k][i]) / 2));
-    if (swa.bestEpoch === 3) kept.forEach((w, k) => w.forEach((v, i) => expect(v).toBeCloseTo(mean[k][i], 6)));
-    else expect(kept).toEqual(ends[swa.bestEpoch - 1]);
+    if (swa.bestEpoch === 3) expect(furthest(kept, mean)).toBeLessThan(1e-6);
+    else expect(furthest(kept, ends[swa.bestEpoch - 1])).toBe(0);
     expect(swa.history[2].val!.dice).not.toBe(plain.history[2].val!.dice);
     swa.model.dispose();
     plain.model.dispose();
     expect(tf.memory().numTensors).toBe(before);
-   }, 300_000);
+  });
 
   it('refuses to start from a model of another layout, with a typed error', () => {
     const target = buildModel('unet-small', { seed: 1, size: null });
