@@ -1,26 +1,35 @@
-// Compares mask post-processing variants for a model on one split (choose on the TRAIN split only; val is for reporting).
-// Usage: npx tsx scripts/postprocess-analysis.ts <version|alias> [split=train]   (store and data: lvseg's configuration, README "Configuration")
+// Compares mask post-processing variants (threshold, which component is kept, hole filling) for a model on one split,
+// through the serving path (`segmentCases`: for a cascade the mask also decides the second look). Choose on the TRAIN
+// split only; val is for reporting. Mean Dice over images and the smallest quarter of expert LVs, as `lvseg eval`.
+// Usage: npx tsx scripts/postprocess-analysis.ts <version|alias> [split=train] [thresholds=0.3,0.4,0.5,0.6]
+// (store and data: lvseg's configuration, README "Configuration")
 import { join } from 'node:path';
 import { loadConfig } from '../libs/config/src';
 import { openConfiguredStore } from '../libs/model-store/src';
-import { loadDataset, toModelInput } from '../libs/imaging/src';
-import { initBackend, loadModelByRef, predictLvProbabilities, probabilityToMask, dice, selectComponent, fillHoles } from '../libs/model/src';
+import { loadDataset } from '../libs/imaging/src';
+import { MaskOptions, disposeLvModel, evaluateCases, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from '../libs/model/src';
+
 (async () => {
   const config = loadConfig();
   await initBackend({ forced: config.backend });
-  const store = openConfiguredStore(config);
-  const { model } = await loadModelByRef(store, process.argv[2]);
-  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [process.argv[3] ?? 'train'] });
-  const probs = predictLvProbabilities(model, items.map((i) => toModelInput(i.image)));
-  const variants: Record<string, (p: Float32Array) => ReturnType<typeof fillHoles>> = {};
-  for (const t of [0.3, 0.4, 0.5, 0.6]) {
-    variants[`t${t} raw`] = (p) => probabilityToMask(p, 256, 256, { threshold: t, keepOneComponent: 'all', fillHoles: false });
-    variants[`t${t} largest+fill`] = (p) => probabilityToMask(p, 256, 256, { threshold: t, keepOneComponent: 'largest', fillHoles: true });
-    variants[`t${t} probmass+fill`] = (p) => fillHoles(selectComponent(probabilityToMask(p, 256, 256, { threshold: t, keepOneComponent: 'all', fillHoles: false }), { probability: p }));
+  const [ref, split = 'train', list = '0.3,0.4,0.5,0.6'] = process.argv.slice(2);
+  const { model, card } = await loadLvModelByRef(openConfiguredStore(config), ref);
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
+  const own = maskOptionsOf(card);
+  console.log(`model ${card?.version} split ${split}: ${items.length} images; own post-processing ${JSON.stringify(own)}`);
+  console.log('threshold  component      fill  mean Dice  smallest quarter  no LV');
+  const variants: MaskOptions[] = [];
+  for (const threshold of list.split(',').map(Number)) {
+    variants.push({ threshold, keepOneComponent: 'all', fillHoles: false });
+    variants.push({ threshold, keepOneComponent: 'largest', fillHoles: true });
+    variants.push({ threshold, keepOneComponent: 'most-probable', fillHoles: true });
   }
-  for (const [name, f] of Object.entries(variants)) {
-    let d = 0;
-    items.forEach((it, k) => (d += dice(f(probs[k]), it.mask)));
-    console.log(name.padEnd(20), (d / items.length).toFixed(4));
+  for (const mask of variants) {
+    const results = await segmentCases(model, items, mask);
+    const report = evaluateCases(items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })));
+    console.log(
+      `${String(mask.threshold).padStart(9)}  ${String(mask.keepOneComponent).padEnd(13)}  ${String(mask.fillHoles).padEnd(5)}${report.meanDice.toFixed(4).padStart(10)}${report.bySize[0].meanDice.toFixed(4).padStart(18)}${String(results.filter((r) => !r.lvFound).length).padStart(7)}`,
+    );
   }
+  disposeLvModel(model);
 })();
