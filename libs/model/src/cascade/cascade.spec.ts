@@ -208,6 +208,26 @@ describe('a cascade model (real tfjs networks, seeded)', () => {
     }
   });
 
+  it('refuses a cascade.json out of range or not JSON with a typed error naming the field, not a model that fails later', async () => {
+    const files = await lvModelToFiles(model);
+    const edited = (text: string) => new Map([...files, ['cascade.json', Buffer.from(text)]]);
+    const spec = { ...DEFAULT_CASCADE_SPEC, zoom: { factor: 3.5, minSideMm: 48, maxShare: 0.85 } };
+    const ok = await lvModelFromFiles(edited(JSON.stringify(spec)), 'cascade');
+    expect(ok.kind === 'cascade' && ok.spec.zoom).toEqual(spec.zoom);
+    disposeLvModel(ok);
+    for (const [text, field] of [
+      [JSON.stringify({ ...spec, zoom: { ...spec.zoom, maxShare: 1.5 } }), 'zoom'],
+      [JSON.stringify({ ...spec, zoom: { factor: 3.5 } }), 'zoom'],
+      [JSON.stringify({ ...spec, roiSideMm: 0 }), 'roiSideMm'],
+      [JSON.stringify({ ...spec, segmenterSize: 100 }), 'segmenterSize'],
+      [JSON.stringify({ ...spec, fallbackMinPeak: -1 }), 'fallbackMinPeak'],
+      [JSON.stringify([1]), 'JSON object'],
+      ['{"roiSideMm": 131.25', 'not JSON'],
+    ]) {
+      await expect(lvModelFromFiles(edited(text), 'cascade')).rejects.toMatchObject({ code: 'INVALID_CASCADE_SPEC', message: expect.stringContaining(field) });
+    }
+  });
+
   it('explains each stage: Grad-CAM at a segmenter layer lies on the ROI, 0 outside it; at a localiser layer, whole image', async () => {
     const n = 128;
     // A bright disc: the untrained localiser's map is ~0.5 everywhere, so it finds one large component near the centre.

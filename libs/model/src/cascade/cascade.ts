@@ -48,6 +48,33 @@ export interface ZoomSpec {
   maxShare: number;
 }
 
+/** Whether a second look's settings are in their working range: factor in [1, 10], minSideMm in [16, 350], maxShare in (0, 1]. */
+export function isValidZoom(z: ZoomSpec): boolean {
+  return [z.factor, z.minSideMm, z.maxShare].every(Number.isFinite) && z.factor >= 1 && z.factor <= 10 && z.minSideMm >= 16 && z.minSideMm <= 350 && z.maxShare > 0 && z.maxShare <= 1;
+}
+
+/**
+ * What is wrong with a cascade spec (e.g. a hand-edited `cascade.json`), one sentence per field; empty when it can be
+ * served: stage sizes multiples of 16, a ROI of 32–350 mm, thresholds and probabilities in range.
+ */
+export function cascadeSpecProblems(spec: CascadeSpec): string[] {
+  const problems: string[] = [];
+  const size = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= 512 && v % 16 === 0;
+  const inRange = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi;
+  if (!size(spec.localiserSize, 16)) problems.push(`localiserSize must be a multiple of 16 from 16 to 512, got ${JSON.stringify(spec.localiserSize)}`);
+  if (!size(spec.segmenterSize, 32)) problems.push(`segmenterSize must be a multiple of 16 from 32 to 512, got ${JSON.stringify(spec.segmenterSize)}`);
+  if (!inRange(spec.roiSideMm, 32, 350)) problems.push(`roiSideMm must be from 32 to 350, got ${JSON.stringify(spec.roiSideMm)}`);
+  if (!inRange(spec.minLocaliserMass, 0, Number.MAX_VALUE)) problems.push(`minLocaliserMass must be a number ≥ 0, got ${JSON.stringify(spec.minLocaliserMass)}`);
+  if (!inRange(spec.seriesMaxOffsetMm, 0, Number.MAX_VALUE)) problems.push(`seriesMaxOffsetMm must be a number ≥ 0, got ${JSON.stringify(spec.seriesMaxOffsetMm)}`);
+  if (spec.localiserThreshold !== undefined && !inRange(spec.localiserThreshold, 0, 1)) problems.push(`localiserThreshold must be from 0 to 1, got ${JSON.stringify(spec.localiserThreshold)}`);
+  if (spec.fallbackMinPeak !== undefined && !inRange(spec.fallbackMinPeak, 0, 1)) problems.push(`fallbackMinPeak must be from 0 to 1, got ${JSON.stringify(spec.fallbackMinPeak)}`);
+  if (spec.testTimeFlip !== undefined && typeof spec.testTimeFlip !== 'boolean') problems.push(`testTimeFlip must be true or false, got ${JSON.stringify(spec.testTimeFlip)}`);
+  if (spec.zoom !== undefined && (spec.zoom === null || typeof spec.zoom !== 'object' || !isValidZoom(spec.zoom))) {
+    problems.push(`zoom must be {factor in [1, 10], minSideMm in [16, 350], maxShare in (0, 1]}, got ${JSON.stringify(spec.zoom)}`);
+  }
+  return problems;
+}
+
 /** The spec fields every cascade.json has; optional ones absent from a version's file stay off when it is loaded. */
 export const REQUIRED_CASCADE_SPEC: CascadeSpec = {
   localiserSize: 64,

@@ -10,7 +10,7 @@ import { ARCHITECTURES } from '../architectures';
 import { GradCamMap, LayerMap, gradCam, layerActivationMaps } from '../explain';
 import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities, segmentWholeImages } from '../segmentation';
 import { modelFromFiles, modelToFiles } from '../model-files';
-import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, localiserInput, segmentCascade, segmenterInput } from './cascade';
+import { CascadeOptions, CascadeRunners, CascadeSpec, REQUIRED_CASCADE_SPEC, cascadeSpecProblems, localiserInput, segmentCascade, segmenterInput } from './cascade';
 
 export type LvModel =
   /** `inputScaling`: how its input is made from the image (its card's `preprocessing.inputScaling`); absent: `normalize`. */
@@ -107,7 +107,16 @@ export async function lvModelFromFiles(files: Map<string, Buffer>, card: string 
   }
   // The cascade's stages take crops of one normalize()d image; no other scaling is implemented for them.
   if (inputScaling !== 'normalize') throw new LvsegError('unsupported', 'UNSUPPORTED_INPUT_SCALING', `a cascade takes normalize()d input only; its card says preprocessing.inputScaling ${inputScaling}`);
-  const spec = { ...REQUIRED_CASCADE_SPEC, ...(JSON.parse(files.get(CASCADE_FILES.spec)!.toString('utf8')) as Partial<CascadeSpec>) };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(files.get(CASCADE_FILES.spec)!.toString('utf8'));
+  } catch {
+    throw new LvsegError('unsupported', 'INVALID_CASCADE_SPEC', `${CASCADE_FILES.spec} is not JSON`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new LvsegError('unsupported', 'INVALID_CASCADE_SPEC', `${CASCADE_FILES.spec} must hold a JSON object`);
+  const spec = { ...REQUIRED_CASCADE_SPEC, ...(parsed as Partial<CascadeSpec>) };
+  const problems = cascadeSpecProblems(spec);
+  if (problems.length) throw new LvsegError('unsupported', 'INVALID_CASCADE_SPEC', `${CASCADE_FILES.spec}: ${problems.join('; ')}`);
   const stage = async (s: 'localiser' | 'segmenter') => {
     const f = CASCADE_FILES[s];
     if (!files.has(f.model) || !files.has(f.weights)) throw new LvsegError('unsupported', 'MODEL_FILES_MISSING', `a cascade needs ${f.model} and ${f.weights}`);

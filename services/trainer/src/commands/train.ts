@@ -3,7 +3,7 @@ import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
   BackendInfo, CASCADE_ARCHITECTURE, ZoomSpec, EpochMetrics, lvModelFromFiles, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
-  hasWeightShapesOf, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
+  hasWeightShapesOf, isValidZoom, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
@@ -139,7 +139,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   }
   if (opts.zoom !== undefined) {
     const z = opts.zoom;
-    const ok = opts.arch === CASCADE_ARCHITECTURE && [z.factor, z.minSideMm, z.maxShare].every(Number.isFinite) && z.factor >= 1 && z.factor <= 10 && z.minSideMm >= 16 && z.minSideMm <= 350 && z.maxShare > 0 && z.maxShare <= 1;
+    const ok = opts.arch === CASCADE_ARCHITECTURE && isValidZoom(z);
     if (!ok) throw new LvsegError('invalid-input', 'INVALID_ZOOM', `--zoom takes factor,minSideMm,maxShare with factor in [1, 10], minSideMm in [16, 350] and maxShare in (0, 1], and only with --arch cascade (got ${JSON.stringify(z)} with ${opts.arch})`);
   }
   if (opts.smallLvRepeats !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.smallLvRepeats) || opts.smallLvRepeats < 0 || opts.smallLvRepeats > 10)) {

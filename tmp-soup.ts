@@ -1,0 +1,21 @@
+import * as tf from '@tensorflow/tfjs';
+import { join } from 'node:path';
+import { loadConfig } from './libs/config/src';
+import { openConfiguredStore } from './libs/model-store/src';
+import { loadDataset } from './libs/imaging/src';
+import { evaluateCases, initBackend, loadLvModelByRef, maskOptionsOf, segmentCases } from './libs/model/src';
+(async () => {
+  const config = loadConfig();
+  await initBackend({ forced: config.backend });
+  const [split, ...refs] = process.argv.slice(2);
+  const store = openConfiguredStore(config);
+  const loaded = await Promise.all(refs.map((r) => loadLvModelByRef(store, r)));
+  const { items } = loadDataset(join(config.dataDir, 'sunnybrook-png'), { splits: [split] });
+  const base = loaded[0].model as any;
+  const all = loaded.map((l) => (l.model as any).segmenter.getWeights() as tf.Tensor[]);
+  const mean = all[0].map((_, i) => tf.tidy(() => tf.addN(all.map((w) => w[i])).div(all.length)));
+  base.segmenter.setWeights(mean);
+  const results = await segmentCases(base, items, maskOptionsOf(loaded[0].card));
+  const report = evaluateCases(items.map((it, k) => ({ id: it.id, case: it.case, pred: results[k].mask, truth: it.mask, pixelSpacingMm: it.image.pixelSpacingMm })));
+  console.log(refs.join(' + '), split, report.meanDice.toFixed(4), 'smallest', report.bySize[0].meanDice.toFixed(4), report.perCase.map((c) => c.meanDice.toFixed(3)).join(' '));
+})();
