@@ -45,6 +45,20 @@ function trainOverrides(o: Record<string, unknown>): Partial<TrainConfig> {
   };
 }
 
+/** The cascade options of `lvseg train` / `lvseg search` (commander's parsed options), as `trainAndEvaluate` takes them. */
+function cascadeOptions(o: Record<string, unknown>) {
+  return {
+    localiserEpochs: o.localiserEpochs as number | undefined,
+    localiserOverrides: { learningRate: o.localiserLearningRate as number | undefined, loss: o.localiserLoss as TrainConfig['loss'] | undefined },
+    localiserCoverage: o.localiserCoverage as number | undefined,
+    segmenterSize: o.segmenterSize as number | undefined,
+    roiSideMm: o.roiMm as number | undefined,
+    zoom: o.zoom as ZoomSpec | undefined,
+    smallLvRepeats: o.smallLvRepeats as number | undefined,
+    segmenterArch: o.segmenterArch as string | undefined,
+  };
+}
+
 /** Epochs of a whole run (a cascade: both stages). */
 function totalEpochs(arch: string, overrides: Partial<TrainConfig>, localiserEpochs?: number): number {
   if (arch !== CASCADE_ARCHITECTURE) return trainConfigFor(arch, overrides).epochs;
@@ -56,6 +70,9 @@ function addTrainOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--arch <name>', 'architecture').choices([...Object.keys(ARCHITECTURES), CASCADE_ARCHITECTURE]).default('unet-small'))
     .option('--localiser-epochs <n>', 'cascade: epochs of the localiser stage (the other options set the segmenter stage)', num('localiser-epochs'))
+    .option('--localiser-learning-rate <x>', 'cascade: the localiser stage\'s initial learning rate (default 0.002)', num('localiser-learning-rate'))
+    .addOption(new Option('--localiser-loss <name>', 'cascade: the localiser stage\'s loss (default ce+dice)').choices([...LOSS_NAMES]))
+    .option('--localiser-coverage <share>', 'cascade: a localiser pixel is LV in its target where at least this share of it is expert LV (default 0.5; lower gives the smallest cavities a target)', num('localiser-coverage'))
     .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))
     .option('--roi-mm <mm>', 'cascade: side of the segmenter\'s square region of interest, in mm (default 131.25; a PNG without PixelSpacing spans 350 mm)', num('roi-mm'))
@@ -113,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
       if (o.resume && o.initFrom) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', '--resume and --init-from both name the starting weights: give one');
       const resumed = o.resume ? await loadResume(store, o.resume, overrides) : undefined;
       const init = resumed?.init ?? (o.initFrom ? await loadInitModel(store, o.initFrom) : undefined);
-      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, gitCommit: cfg.gitCommit, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, zoom: o.zoom, smallLvRepeats: o.smallLvRepeats, segmenterArch: o.segmenterArch, ...resumed, init };
+      const opts = { arch: o.arch, data, overrides, protocol: o.protocol, notes: o.notes, recording, gitCommit: cfg.gitCommit, ...cascadeOptions(o), ...resumed, init };
       const hooks = progressHooks(totalEpochs(opts.arch, opts.overrides, o.localiserEpochs));
       let published: Awaited<ReturnType<typeof trainAndPublish>>;
       try {
@@ -158,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
       for (const [k, params] of grid.entries()) {
         process.stderr.write(`\n[${k + 1}/${grid.length}] ${JSON.stringify(params)}\n`);
         const overrides = { ...trainOverrides(o), ...params };
-        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, localiserEpochs: o.localiserEpochs, segmenterSize: o.segmenterSize, roiSideMm: o.roiMm, zoom: o.zoom, smallLvRepeats: o.smallLvRepeats, segmenterArch: o.segmenterArch }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
+        const t = await trainAndEvaluate({ arch: o.arch, data, overrides, protocol: o.protocol, ...cascadeOptions(o) }, progressHooks(totalEpochs(o.arch, overrides, o.localiserEpochs)));
         const version = o.publish ? (await publishTrained(store, info, t, undefined, cfg.gitCommit)).version : undefined;
         rows.push({ rank: 0, params, valDice: t.val.dice, valPixelAccuracy: t.val.pixelAccuracy, trainDice: t.train.dice, bestEpoch: t.result.bestEpoch, ms: t.result.trainMs, version });
         disposeLvModel(t.lvModel);

@@ -5,7 +5,7 @@ import { buildModel } from '../architectures';
 import { syntheticSet } from '../testing/synthetic';
 import { SeededRandom } from '@lvseg/common';
 import { zoomSideMm } from './cascade';
-import { cascadeConfigFor, epochImages, evaluateLvSplit, trainCascade, trainingRoi } from './cascade-trainer';
+import { cascadeConfigFor, downsampleMask, epochImages, evaluateLvSplit, trainCascade, trainingRoi } from './cascade-trainer';
 import { disposeLvModel } from './lv-model';
 
 describe('trainCascade (real tfjs training, synthetic discs)', () => {
@@ -41,6 +41,33 @@ describe('trainCascade (real tfjs training, synthetic discs)', () => {
       expect(r.model.spec).toMatchObject({ localiserSize: 64, segmenterSize: 128, roiSideMm: 131.25 });
     } finally {
       disposeLvModel(r.model);
+      segmenterStart.dispose();
+    }
+  }, 300_000);
+
+  it('fine-tuning both stages: the localiser is selected by the cascade\'s val Dice with the given segmenter', async () => {
+    const train = syntheticSet(8, 3);
+    const val = syntheticSet(3, 4);
+    const cfg = cascadeConfigFor({
+      seed: 6,
+      localiserCoverage: 0.25,
+      smallLvRepeats: 1,
+      localiser: { epochs: 2, batchSize: 4, valEvery: 1, augment: NO_AUGMENTATION },
+      segmenter: { epochs: 0, batchSize: 4, valEvery: 1, augment: NO_AUGMENTATION },
+    });
+    const localiserStart = buildModel('unet-tiny', { seed: 7, size: null });
+    const segmenterStart = buildModel('unet-small', { seed: 8, size: null });
+    const r = await trainCascade(train, val, cfg, {}, { localiser: localiserStart, segmenter: segmenterStart });
+    try {
+      // What val measured for the kept localiser is the whole cascade's Dice with the given (unchanged) segmenter.
+      const kept = r.localiser.history.find((h) => h.epoch === r.localiser.bestEpoch)!.val!;
+      const cascade = await evaluateLvSplit({ ...r.model, segmenter: segmenterStart }, val, cfg.segmenter.mask);
+      expect(cascade.dice).toBeCloseTo(kept.dice, 10);
+      expect(r.model.segmenter.getWeights().every((w, i) => tf.util.arraysEqual(w.dataSync(), segmenterStart.getWeights()[i].dataSync()))).toBe(true);
+    } finally {
+      r.model.localiser.dispose();
+      r.model.segmenter.dispose();
+      localiserStart.dispose();
       segmenterStart.dispose();
     }
   }, 300_000);
@@ -124,5 +151,25 @@ describe('epochImages', () => {
 
   it('adds the smallest quarter of LVs (never an image without LV) `repeats` more times', () => {
     expect(epochImages(masks, 2)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 1, 2]);
+  });
+});
+
+describe('downsampleMask (the localiser\'s target)', () => {
+  // A 3×3 LV at rows/columns 5–7 of a 16² mask, downsampled by 4: it covers 3×3 = 9 of block (1, 1)'s 16 pixels and
+  // none of the others fully; a 2×2 LV at rows/columns 2–3 covers 4 of block (0, 0)'s 16.
+  const n = 16;
+  const at = (cells: Array<[number, number]>) => {
+    const m = new Uint8Array(n * n);
+    for (const [r, c] of cells) m[r * n + c] = 1;
+    return m;
+  };
+  const three = at([5, 6, 7].flatMap((r) => [5, 6, 7].map((c) => [r, c] as [number, number])));
+  const two = at([[2, 2], [2, 3], [3, 2], [3, 3]]);
+  it('marks a pixel LV where at least `coverage` of it is LV (0.5 by default), never an empty one', () => {
+    expect(Array.from(downsampleMask(three, n, 4)).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([5]);
+    expect(Array.from(downsampleMask(two, n, 4)).some((v) => v)).toBe(false);
+    expect(Array.from(downsampleMask(two, n, 4, 0.25)).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
+    expect(Array.from(downsampleMask(two, n, 4, 0)).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
+    expect(Array.from(downsampleMask(new Uint8Array(n * n), n, 4, 0)).some((v) => v)).toBe(false);
   });
 });

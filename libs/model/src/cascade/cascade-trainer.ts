@@ -32,10 +32,15 @@ export interface CascadeTrainConfig {
   zoomShare: number;
   zoomAreaJitter: number;
   /**
-   * Each epoch, the segmenter sees every training image once and those whose expert LV is in the smallest quarter of
+   * Each epoch, each stage sees every training image once and those whose expert LV is in the smallest quarter of
    * the train split (by area) this many times more (0: once, like the others).
    */
   smallLvRepeats: number;
+  /**
+   * The localiser's target: a pixel of its `localiserSize`² grid is LV where at least this share of it is expert LV
+   * (0.5: the plain downsampled mask; lower gives the smallest cavities, 1–3 localiser pixels across, a target at all).
+   */
+  localiserCoverage: number;
 }
 
 /** The entries of `o` that are set (an explicit `undefined` must not replace a recipe's value). */
@@ -58,6 +63,7 @@ export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'sp
     zoomShare: overrides.zoomShare ?? 0.5,
     zoomAreaJitter: overrides.zoomAreaJitter ?? 0.3,
     smallLvRepeats: overrides.smallLvRepeats ?? 0,
+    localiserCoverage: overrides.localiserCoverage ?? 0.5,
     localiser: trainConfigFor('unet-tiny', { seed, epochs: 40, batchSize: 8, learningRate: 0.002, decayRate: 0.5, decaySteps: 600, crop: 0, augment: LOCALISER_AUGMENTATION, valEvery: 5, ...defined(overrides.localiser) }),
     segmenter: trainConfigFor('unet-small', { seed, epochs: 40, batchSize: 8, learningRate: 0.001, decayRate: 0.5, decaySteps: 500, crop: 0, augment: DEFAULT_AUGMENTATION, valEvery: 5, mask: DEFAULT_MASK_OPTIONS, ...defined(overrides.segmenter) }),
   };
@@ -75,32 +81,40 @@ export async function evaluateLvSplit(m: LvModel, items: LabelledImage[], mask: 
   return { dice: d / items.length, pixelAccuracy: a / items.length, images: items.length };
 }
 
-/** Box-average downsampling of an n×n 0/1 mask by an integer factor, ≥ half covered → 1. */
-function downsampleMask(mask: Uint8Array, n: number, factor: number): Uint8Array {
+/** Box-average downsampling of an n×n 0/1 mask by an integer factor: a pixel at least `coverage` covered → 1. */
+export function downsampleMask(mask: Uint8Array, n: number, factor: number, coverage = 0.5): Uint8Array {
   const m = n / factor;
   const out = new Uint8Array(m * m);
   for (let r = 0; r < m; r++) {
     for (let c = 0; c < m; c++) {
       let s = 0;
       for (let i = 0; i < factor; i++) for (let j = 0; j < factor; j++) s += mask[(r * factor + i) * n + c * factor + j];
-      out[r * m + c] = s * 2 >= factor * factor ? 1 : 0;
+      out[r * m + c] = s > 0 && s >= coverage * factor * factor ? 1 : 0;
     }
   }
   return out;
 }
 
-/** Stage 1 data: whole images at the localiser's size, augmented there. */
-function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig): StageData {
+/**
+ * Stage 1 data: whole images at the localiser's size, augmented there (the smallest LVs `smallLvRepeats` more times).
+ * Selected by the whole cascade's val Dice when a segmenter is given (a fine-tune of the localiser for a trained
+ * segmenter: what it is for), else by the localiser's own Dice at its size.
+ */
+function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig, segmenter?: tf.LayersModel): StageData {
   const n = MODEL_INPUT_SIZE;
   const s = cfg.spec.localiserSize;
-  const prep = train.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s) }));
-  const valPrep = val.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s) }));
+  const prep = train.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s, cfg.localiserCoverage) }));
+  const valPrep = val.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s, cfg.localiserCoverage) }));
+  const order = epochImages(train.map((it) => maskToModelSize(it.mask).data), cfg.smallLvRepeats);
   return {
-    count: prep.length,
+    count: order.length,
     side: s,
-    sample: (i, rng) => augmentPair(prep[i].input, prep[i].mask, s, cfg.localiser.augment, rng),
-    select: valPrep.length
-      ? (model) => {
+    sample: (i, rng) => augmentPair(prep[order[i]].input, prep[order[i]].mask, s, cfg.localiser.augment, rng),
+    select: !valPrep.length
+      ? undefined
+      : segmenter
+        ? (localiser) => evaluateLvSplit({ kind: 'cascade', localiser, segmenter, spec: cfg.spec }, val, cfg.segmenter.mask, { series: cfg.selectAsSeries })
+        : (model) => {
           // Dice of the localiser's own map at its size: how well it finds the LV, before any ROI.
           const probs = predictLvProbabilities(model, valPrep.map((v) => v.input), s, 8);
           let d = 0, a = 0;
@@ -111,8 +125,7 @@ function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: Cascad
             a += pixelAccuracy(pred, truth);
           });
           return { dice: d / probs.length, pixelAccuracy: a / probs.length, images: probs.length };
-        }
-      : undefined,
+        },
   };
 }
 
@@ -189,7 +202,8 @@ export interface CascadeTrainResult {
 }
 
 /**
- * Train a cascade on `train`: the localiser first (selected by its own val Dice), then the segmenter on ROIs,
+ * Train a cascade on `train`: the localiser first (selected by its own val Dice, or, when both stages are given in
+ * `init`, by the cascade's val Dice with the given segmenter), then the segmenter on ROIs,
  * selected by the whole cascade's val Dice with that localiser. `init`: starting weights for either stage (a
  * unet-small version for the segmenter, a cascade for both). Epochs of both stages are numbered in one sequence.
  */
@@ -202,7 +216,8 @@ export async function trainCascade(
 ): Promise<CascadeTrainResult> {
   const localiserModel = buildModel(cfg.localiser.arch, { seed: cfg.seed, size: null });
   if (init?.localiser) copyInitialWeights(localiserModel, init.localiser);
-  const loc = await fitStage(localiserModel, localiserData(train, val, cfg), cfg.localiser, hooks);
+  // Fine-tuning a cascade (both stages given): its localiser is selected by the cascade's Dice with the given segmenter.
+  const loc = await fitStage(localiserModel, localiserData(train, val, cfg, init?.localiser ? init.segmenter : undefined), cfg.localiser, hooks);
   const segmenterModel = buildModel(cfg.segmenter.arch, { seed: cfg.seed + 1, size: null });
   if (init?.segmenter) copyInitialWeights(segmenterModel, init.segmenter);
   const seg = await fitStage(segmenterModel, segmenterData(train, val, cfg, loc.model), cfg.segmenter, hooks, cfg.localiser.epochs);

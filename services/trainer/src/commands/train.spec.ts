@@ -40,6 +40,10 @@ describe('lvseg train: options checked before any data is read', () => {
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, zoom: { factor: 3.5, minSideMm: 48, maxShare: 0.85 } }, {})).rejects.toMatchObject({ code: 'INVALID_ZOOM' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, smallLvRepeats: 1.5 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, smallLvRepeats: 1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserCoverage: 1.5 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-coverage') });
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserCoverage: 0.25 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserOverrides: { learningRate: 0.001 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-learning-rate') });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserOverrides: { learningRate: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: 5, averageFrom: 6 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--average-from') });
     } finally {
       rmSync(dir, { recursive: true, force: true });

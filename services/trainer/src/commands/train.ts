@@ -28,6 +28,10 @@ export interface TrainCommandOptions {
   resumedHistory?: EpochMetrics[];
   /** Cascade only: epochs of the localiser stage (the other options set the segmenter stage). */
   localiserEpochs?: number;
+  /** Cascade only: the localiser stage's learning rate and loss (default: the cascade recipe's). */
+  localiserOverrides?: Partial<Pick<TrainConfig, 'learningRate' | 'loss'>>;
+  /** Cascade only: share of a localiser pixel that must be expert LV for its target to say LV (`localiserCoverage`). */
+  localiserCoverage?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
   segmenterSize?: number;
   /** Cascade only: side of the segmenter's square ROI in mm (default: the cascade recipe's). */
@@ -142,15 +146,22 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
     const ok = opts.arch === CASCADE_ARCHITECTURE && isValidZoom(z);
     if (!ok) throw new LvsegError('invalid-input', 'INVALID_ZOOM', `--zoom takes factor,minSideMm,maxShare with factor in [1, 10], minSideMm in [16, 350] and maxShare in (0, 1], and only with --arch cascade (got ${JSON.stringify(z)} with ${opts.arch})`);
   }
+  if (opts.localiserCoverage !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isFinite(opts.localiserCoverage) || opts.localiserCoverage < 0 || opts.localiserCoverage > 1)) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-coverage takes a share from 0 to 1, and only with --arch cascade (got ${opts.localiserCoverage} with ${opts.arch})`);
+  }
+  if (opts.arch !== CASCADE_ARCHITECTURE && Object.values(opts.localiserOverrides ?? {}).some((v) => v !== undefined)) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-learning-rate and --localiser-loss are for --arch cascade only (got ${opts.arch})`);
+  }
   if (opts.smallLvRepeats !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.smallLvRepeats) || opts.smallLvRepeats < 0 || opts.smallLvRepeats > 10)) {
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--small-lv-repeats takes an integer from 0 to 10, and only with --arch cascade (got ${opts.smallLvRepeats} with ${opts.arch})`);
   }
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
   const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}), ...(opts.zoom ? { zoom: opts.zoom } : {}) };
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, localiserCoverage: opts.localiserCoverage, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers, ...opts.localiserOverrides }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
   validateTrainConfig(cfg);
+  if (cascade) validateTrainConfig(cascade.localiser);
   if (cascade && !(Number.isInteger(cascade.localiser.epochs) && cascade.localiser.epochs >= 0)) {
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-epochs takes an integer ≥ 0, got ${cascade.localiser.epochs}`);
   }
