@@ -1,7 +1,7 @@
 // How a cascade's "is there an LV?" decision trades missed LVs for Dice: the localiser's fallback peak (a ROI at the
 // localiser's most probable pixel when no component is confident) swept on one split (each image alone, as POST /segment). A measurement to choose the spec on the train
 // split; not used by serving.
-// Usage: npx tsx scripts/localiser-threshold-analysis.ts <cascade version|alias> [split=train]   (store and data: lvseg's configuration, README "Configuration")
+// Usage: npx tsx scripts/localiser-threshold-analysis.ts <cascade version|alias> [split=train] [min masses=1, e.g. 1,2,4]   (store and data: lvseg's configuration, README "Configuration")
 import { join } from 'node:path';
 import { loadConfig } from '../libs/config/src';
 import { openConfiguredStore } from '../libs/model-store/src';
@@ -19,7 +19,7 @@ import { dice, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, seg
   console.log(`model ${card?.version} split ${split}: ${items.length} images`);
   console.log('fallback peak  min mass  mean Dice  no LV found  Dice < 0.5');
   for (const peak of [undefined, 0.2, 0.1, 0.05, 0.02, 0.01, 0]) {
-    for (const minMass of [1]) {
+    for (const minMass of (process.argv[4] ?? '1').split(',').map(Number)) {
       model.spec = { ...base, fallbackMinPeak: peak, minLocaliserMass: minMass };
       const out = await segmentLv(model, items.map((i) => i.image), maskOptionsOf(card));
       const d = out.map((r, k) => dice(r.mask, items[k].mask));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { SeededRandom } from '../libs/common/src';
 import { loadConfig } from '../libs/config/src';
 import { openConfiguredStore } from '../libs/model-store/src';
-import { GrayImage, cropToRoi, loadDataset } from '../libs/imaging/src';
+import { GrayImage, boxSmooth, cropToRoi, loadDataset } from '../libs/imaging/src';
 import { DEFAULT_MASK_OPTIONS, disposeLvModel, initBackend, loadLvModelByRef, maskOptionsOf, segmentLv } from '../libs/model/src';
 import { specOption } from './spec-option';
 
@@ -33,22 +33,6 @@ function offHeart(image: GrayImage, mask: Uint8Array): GrayImage | null {
   return null;
 }
 
-function smooth(data: Float32Array, n: number, passes: number): Float32Array {
-  let a = data;
-  for (let p = 0; p < passes; p++) {
-    const b = new Float32Array(a.length);
-    for (let r = 0; r < n; r++) {
-      for (let c = 0; c < n; c++) {
-        let s = 0, k = 0;
-        for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) if (r + dr >= 0 && r + dr < n && c + dc >= 0 && c + dc < n) (s += a[(r + dr) * n + c + dc]), k++;
-        b[r * n + c] = s / k;
-      }
-    }
-    a = b;
-  }
-  return a;
-}
-
 (async () => {
   const { args, spec } = specOption(process.argv.slice(2));
   const config = loadConfig();
@@ -63,7 +47,7 @@ function smooth(data: Float32Array, n: number, passes: number): Float32Array {
   const sets: Record<string, GrayImage[]> = {
     blank: [{ rows: n, columns: n, data: new Float32Array(n * n) }],
     'uniform noise': Array.from({ length: 20 }, () => ({ rows: n, columns: n, data: Float32Array.from({ length: n * n }, () => rng.next() * 1000) })),
-    'smoothed noise': Array.from({ length: 20 }, () => ({ rows: n, columns: n, data: smooth(Float32Array.from({ length: n * n }, () => rng.next() * 1000), n, 4) })),
+    'smoothed noise': Array.from({ length: 20 }, () => ({ rows: n, columns: n, data: boxSmooth(Float32Array.from({ length: n * n }, () => rng.next() * 1000), n, 4) })),
     'off-heart views': items.map((it) => offHeart(it.image, it.mask.data)).filter((x): x is GrayImage => x !== null),
   };
   console.log(`model ${card?.version ?? args[0]} (${card?.architecture ?? '?'}), split ${split}${model.kind === 'cascade' ? `, spec ${JSON.stringify(model.spec)}` : ''}`);

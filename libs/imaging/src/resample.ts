@@ -43,3 +43,27 @@ export function resizeMaskNearest(mask: BinaryMask, outRows: number, outColumns:
   }
   return { rows: outRows, columns: outColumns, data };
 }
+
+/** `passes` rounds of a 3×3 box average of an n×n row-major array (border pixels average their in-image neighbours). */
+export function boxSmooth(data: Float32Array, n: number, passes: number): Float32Array {
+  let a = data;
+  for (let p = 0; p < passes; p++) {
+    const b = new Float32Array(a.length);
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) {
+        let s = 0, k = 0;
+        for (let dr = -1; dr <= 1; dr++) {
+          for (let dc = -1; dc <= 1; dc++) {
+            if (r + dr >= 0 && r + dr < n && c + dc >= 0 && c + dc < n) {
+              s += a[(r + dr) * n + c + dc];
+              k++;
+            }
+          }
+        }
+        b[r * n + c] = s / k;
+      }
+    }
+    a = b;
+  }
+  return a;
+}

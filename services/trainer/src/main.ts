@@ -51,6 +51,7 @@ function cascadeOptions(o: Record<string, unknown>) {
     localiserEpochs: o.localiserEpochs as number | undefined,
     localiserOverrides: { learningRate: o.localiserLearningRate as number | undefined, loss: o.localiserLoss as TrainConfig['loss'] | undefined },
     localiserCoverage: o.localiserCoverage as number | undefined,
+    localiserNegatives: o.localiserNegatives as number | undefined,
     segmenterSize: o.segmenterSize as number | undefined,
     roiSideMm: o.roiMm as number | undefined,
     zoom: o.zoom as ZoomSpec | undefined,
@@ -72,6 +73,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--localiser-epochs <n>', 'cascade: epochs of the localiser stage (the other options set the segmenter stage)', num('localiser-epochs'))
     .option('--localiser-learning-rate <x>', 'cascade: the localiser stage\'s initial learning rate (default 0.002)', num('localiser-learning-rate'))
     .addOption(new Option('--localiser-loss <name>', 'cascade: the localiser stage\'s loss (default ce+dice)').choices([...LOSS_NAMES]))
+    .option('--localiser-negatives <share>', 'cascade: share of the localiser\'s training images replaced by images with no LV (noise, regions of the image away from its LV) and an empty target (default 0)', num('localiser-negatives'))
     .option('--localiser-coverage <share>', 'cascade: a localiser pixel is LV in its target where at least this share of it is expert LV (default 0.5; lower gives the smallest cavities a target)', num('localiser-coverage'))
     .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))

@@ -5,7 +5,7 @@ import { buildModel } from '../architectures';
 import { syntheticSet } from '../testing/synthetic';
 import { SeededRandom } from '@lvseg/common';
 import { zoomSideMm } from './cascade';
-import { cascadeConfigFor, downsampleMask, epochImages, evaluateLvSplit, trainCascade, trainingRoi } from './cascade-trainer';
+import { cascadeConfigFor, downsampleMask, epochImages, evaluateLvSplit, imageWithoutLv, trainCascade, trainingRoi } from './cascade-trainer';
 import { disposeLvModel } from './lv-model';
 
 describe('trainCascade (real tfjs training, synthetic discs)', () => {
@@ -171,5 +171,36 @@ describe('downsampleMask (the localiser\'s target)', () => {
     expect(Array.from(downsampleMask(two, n, 4, 0.25)).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
     expect(Array.from(downsampleMask(two, n, 4, 0)).map((v, i) => (v ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
     expect(Array.from(downsampleMask(new Uint8Array(n * n), n, 4, 0)).some((v) => v)).toBe(false);
+  });
+});
+
+describe('imageWithoutLv (the localiser\'s negatives)', () => {
+  // A 64×48 image with an LV block in its upper-left quarter, drawn twice from the same seed: once with each pixel's
+  // row (+ 1000) as its value, once with its column (+ 1000). A region crop's centre sample then reads back where in
+  // the image it was taken; noise holds values below 1000.
+  const rows = 64, columns = 48;
+  const lv = (r: number, c: number) => r < 32 && c < 24;
+  const mask = { rows, columns, data: Uint8Array.from({ length: rows * columns }, (_, i) => (lv(Math.floor(i / columns), i % columns) ? 1 : 0)) };
+  const itemOf = (value: (r: number, c: number) => number) => ({ id: 'x', case: 'x', split: 'train', mask, image: { rows, columns, data: Float32Array.from({ length: rows * columns }, (_, i) => value(Math.floor(i / columns), i % columns)) } });
+  const byRow = itemOf((r) => r + 1000), byColumn = itemOf((_, c) => c + 1000);
+
+  it('draws noise or a region of the image away from its LV, square at the shorter side, seeded', () => {
+    const a = new SeededRandom(3), b = new SeededRandom(3);
+    let regions = 0, noise = 0;
+    for (let t = 0; t < 200; t++) {
+      const g = imageWithoutLv(byRow, a);
+      const h = imageWithoutLv(byColumn, b);
+      expect([g.rows, g.columns, g.data.length]).toEqual([48, 48, 48 * 48]);
+      if (g.data.every((v) => v < 1000)) {
+        noise++;
+        expect(Array.from(h.data)).toEqual(Array.from(g.data)); // the same seeded noise
+        continue;
+      }
+      regions++;
+      const centre = 24 * 48 + 24;
+      expect(lv(Math.round(g.data[centre] - 1000), Math.round(h.data[centre] - 1000))).toBe(false);
+    }
+    expect(regions).toBeGreaterThan(60);
+    expect(noise).toBeGreaterThan(60);
   });
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@lvseg/common';
-import { AugmentOptions, DEFAULT_AUGMENTATION, LabelledImage, MODEL_INPUT_SIZE, Roi, augmentPair, cropToRoi, effectivePixelSpacingMm, maskCentroid, maskToModelSize, roiAround, toModelInput } from '@lvseg/imaging';
+import { AugmentOptions, DEFAULT_AUGMENTATION, GrayImage, LabelledImage, MODEL_INPUT_SIZE, Roi, augmentPair, boxSmooth, cropToRoi, effectivePixelSpacingMm, maskCentroid, maskToModelSize, roiAround, toModelInput } from '@lvseg/imaging';
 import { buildModel } from '../architectures';
 import { dice, pixelAccuracy } from '../metrics';
 import { DEFAULT_MASK_OPTIONS, MaskOptions, predictLvProbabilities } from '../segmentation';
@@ -41,6 +41,12 @@ export interface CascadeTrainConfig {
    * (0.5: the plain downsampled mask; lower gives the smallest cavities, 1–3 localiser pixels across, a target at all).
    */
   localiserCoverage: number;
+  /**
+   * Share of the localiser's training samples replaced by an image with no LV and an empty target: seeded noise
+   * (uniform, box-smoothed 0–6 times) or a random square region of the train image that holds none of its LV,
+   * resampled to the image's size. Teaches the localiser that such images hold no LV (0: none, as before).
+   */
+  localiserNegativeProbability: number;
 }
 
 /** The entries of `o` that are set (an explicit `undefined` must not replace a recipe's value). */
@@ -64,6 +70,7 @@ export function cascadeConfigFor(overrides: Partial<Omit<CascadeTrainConfig, 'sp
     zoomAreaJitter: overrides.zoomAreaJitter ?? 0.3,
     smallLvRepeats: overrides.smallLvRepeats ?? 0,
     localiserCoverage: overrides.localiserCoverage ?? 0.5,
+    localiserNegativeProbability: overrides.localiserNegativeProbability ?? 0,
     localiser: trainConfigFor('unet-tiny', { seed, epochs: 40, batchSize: 8, learningRate: 0.002, decayRate: 0.5, decaySteps: 600, crop: 0, augment: LOCALISER_AUGMENTATION, valEvery: 5, ...defined(overrides.localiser) }),
     segmenter: trainConfigFor('unet-small', { seed, epochs: 40, batchSize: 8, learningRate: 0.001, decayRate: 0.5, decaySteps: 500, crop: 0, augment: DEFAULT_AUGMENTATION, valEvery: 5, mask: DEFAULT_MASK_OPTIONS, ...defined(overrides.segmenter) }),
   };
@@ -96,6 +103,28 @@ export function downsampleMask(mask: Uint8Array, n: number, factor: number, cove
 }
 
 /**
+ * An image with no LV in it, as a localiser negative (`localiserNegativeProbability`): half of the draws noise of the
+ * image's size (uniform, then 0–6 rounds of a 3×3 box average), half a random square region of `item`'s image, 20–50 %
+ * of its shorter side, holding none of its expert LV, resampled to a square of that side (noise when 20 draws find none).
+ */
+export function imageWithoutLv(item: LabelledImage, rng: SeededRandom): GrayImage {
+  const { rows, columns } = item.image;
+  const n = Math.min(rows, columns);
+  if (rng.next() < 0.5) {
+    for (let t = 0; t < 20; t++) {
+      const side = Math.round(rng.uniform(0.2, 0.5) * Math.min(rows, columns));
+      const top = rng.int(rows - side + 1), left = rng.int(columns - side + 1);
+      let lv = 0;
+      for (let r = top; r < top + side && !lv; r++) for (let c = left; c < left + side; c++) lv += item.mask.data[r * columns + c];
+      if (lv) continue;
+      const roi = { centerRow: top + side / 2 - 0.5, centerColumn: left + side / 2 - 0.5, height: side, width: side };
+      return { rows: n, columns: n, data: cropToRoi(item.image.data, rows, columns, roi, n) };
+    }
+  }
+  return { rows: n, columns: n, data: boxSmooth(Float32Array.from({ length: n * n }, () => rng.next() * 1000), n, rng.int(7)) };
+}
+
+/**
  * Stage 1 data: whole images at the localiser's size, augmented there (the smallest LVs `smallLvRepeats` more times).
  * Selected by the whole cascade's val Dice when a segmenter is given (a fine-tune of the localiser for a trained
  * segmenter: what it is for), else by the localiser's own Dice at its size.
@@ -109,7 +138,13 @@ function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: Cascad
   return {
     count: order.length,
     side: s,
-    sample: (i, rng) => augmentPair(prep[order[i]].input, prep[order[i]].mask, s, cfg.localiser.augment, rng),
+    sample: (i, rng) => {
+      // The draw only happens with negatives on, so recipes without them keep their random stream.
+      if (cfg.localiserNegativeProbability > 0 && rng.next() < cfg.localiserNegativeProbability) {
+        return { image: toModelInput(imageWithoutLv(train[order[i]], rng), s), mask: new Uint8Array(s * s) };
+      }
+      return augmentPair(prep[order[i]].input, prep[order[i]].mask, s, cfg.localiser.augment, rng);
+    },
     select: !valPrep.length
       ? undefined
       : segmenter

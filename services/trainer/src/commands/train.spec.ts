@@ -42,6 +42,8 @@ describe('lvseg train: options checked before any data is read', () => {
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, smallLvRepeats: 1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserCoverage: 1.5 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-coverage') });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserCoverage: 0.25 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserNegatives: 1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-negatives') });
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserNegatives: 0.1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserOverrides: { learningRate: 0.001 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-learning-rate') });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserOverrides: { learningRate: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: 5, averageFrom: 6 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--average-from') });

@@ -32,6 +32,8 @@ export interface TrainCommandOptions {
   localiserOverrides?: Partial<Pick<TrainConfig, 'learningRate' | 'loss'>>;
   /** Cascade only: share of a localiser pixel that must be expert LV for its target to say LV (`localiserCoverage`). */
   localiserCoverage?: number;
+  /** Cascade only: share of the localiser's training images replaced by images without LV (`localiserNegativeProbability`). */
+  localiserNegatives?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
   segmenterSize?: number;
   /** Cascade only: side of the segmenter's square ROI in mm (default: the cascade recipe's). */
@@ -149,6 +151,9 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.localiserCoverage !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isFinite(opts.localiserCoverage) || opts.localiserCoverage < 0 || opts.localiserCoverage > 1)) {
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-coverage takes a share from 0 to 1, and only with --arch cascade (got ${opts.localiserCoverage} with ${opts.arch})`);
   }
+  if (opts.localiserNegatives !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isFinite(opts.localiserNegatives) || opts.localiserNegatives < 0 || opts.localiserNegatives >= 1)) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-negatives takes a share from 0 to below 1, and only with --arch cascade (got ${opts.localiserNegatives} with ${opts.arch})`);
+  }
   if (opts.arch !== CASCADE_ARCHITECTURE && Object.values(opts.localiserOverrides ?? {}).some((v) => v !== undefined)) {
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-learning-rate and --localiser-loss are for --arch cascade only (got ${opts.arch})`);
   }
@@ -157,7 +162,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   }
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
   const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}), ...(opts.zoom ? { zoom: opts.zoom } : {}) };
-  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, localiserCoverage: opts.localiserCoverage, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers, ...opts.localiserOverrides }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
+  const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, localiserCoverage: opts.localiserCoverage, localiserNegativeProbability: opts.localiserNegatives, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers, ...opts.localiserOverrides }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
   validateTrainConfig(cfg);
