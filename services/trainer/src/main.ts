@@ -53,6 +53,7 @@ function cascadeOptions(o: Record<string, unknown>) {
     localiserCoverage: o.localiserCoverage as number | undefined,
     localiserNegatives: o.localiserNegatives as number | undefined,
     segmenterSize: o.segmenterSize as number | undefined,
+    localiserSize: o.localiserSize as number | undefined,
     roiSideMm: o.roiMm as number | undefined,
     zoom: o.zoom as ZoomSpec | undefined,
     smallLvRepeats: o.smallLvRepeats as number | undefined,
@@ -76,6 +77,7 @@ function addTrainOptions(cmd: Command): Command {
     .option('--localiser-negatives <share>', 'cascade: share of the localiser\'s training images replaced by images with no LV (noise, regions of the image away from its LV) and an empty target (default 0)', num('localiser-negatives'))
     .option('--localiser-coverage <share>', 'cascade: a localiser pixel is LV in its target where at least this share of it is expert LV (default 0.5; lower gives the smallest cavities a target)', num('localiser-coverage'))
     .addOption(new Option('--segmenter-arch <name>', 'cascade: the segmenter\'s architecture (with --init-from a cascade of another segmenter, only its localiser is reused)').choices(['unet-small', 'unet-tiny']))
+    .option('--localiser-size <n>', 'cascade: side of the localiser\'s input, in pixels (32, 64, 128 or 256; default 64; the whole image is resampled to it)', num('localiser-size'))
     .option('--segmenter-size <n>', 'cascade: side of the segmenter\'s input, in pixels (a multiple of 16; the ROI is resampled to it)', num('segmenter-size'))
     .option('--roi-mm <mm>', 'cascade: side of the segmenter\'s square region of interest, in mm (default 131.25; a PNG without PixelSpacing spans 350 mm)', num('roi-mm'))
     .option('--zoom <factor,minMm,maxShare>', 'cascade: a second look at small LVs on a region factor × the first mask\'s equivalent diameter (at least minMm), where that is below maxShare × the ROI; e.g. 3.5,48,0.85', zoomOption)

@@ -33,6 +33,8 @@ describe('lvseg train: options checked before any data is read', () => {
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserEpochs: -2 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, segmenterSize: 100 }, {})).rejects.toMatchObject({ code: 'INVALID_SEGMENTER_SIZE' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserSize: 96 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-size') });
+      await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserSize: 128 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, roiSideMm: 20 }, {})).rejects.toMatchObject({ code: 'INVALID_ROI_SIZE' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, roiSideMm: 98 }, {})).rejects.toMatchObject({ code: 'INVALID_ROI_SIZE' });
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, zoom: { factor: 0.5, minSideMm: 48, maxShare: 0.85 } }, {})).rejects.toMatchObject({ code: 'INVALID_ZOOM' });

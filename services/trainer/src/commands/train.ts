@@ -36,6 +36,8 @@ export interface TrainCommandOptions {
   localiserNegatives?: number;
   /** Cascade only: side of the segmenter's input (default: the cascade recipe's). */
   segmenterSize?: number;
+  /** Cascade only: side of the localiser's input (a divisor of 256: 32, 64, 128 or 256; default: the recipe's 64). */
+  localiserSize?: number;
   /** Cascade only: side of the segmenter's square ROI in mm (default: the cascade recipe's). */
   roiSideMm?: number;
   /** Cascade: the second look at small LVs (`CascadeSpec.zoom`). */
@@ -137,6 +139,9 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   if (opts.init && !initCompatible(opts.arch, opts.init.architecture)) {
     throw new LvsegError('invalid-input', 'INIT_MODEL_MISMATCH', `--init-from ${opts.init.version} is a ${opts.init.architecture} model, not ${opts.arch}`);
   }
+  if (opts.localiserSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || ![32, 64, 128, 256].includes(opts.localiserSize))) {
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-size takes 32, 64, 128 or 256, and only with --arch cascade (got ${opts.localiserSize} with ${opts.arch})`);
+  }
   if (opts.segmenterSize !== undefined && (opts.arch !== CASCADE_ARCHITECTURE || !Number.isInteger(opts.segmenterSize) || opts.segmenterSize < 32 || opts.segmenterSize % 16 !== 0)) {
     throw new LvsegError('invalid-input', 'INVALID_SEGMENTER_SIZE', `--segmenter-size takes a multiple of 16 of at least 32, and only with --arch cascade (got ${opts.segmenterSize} with ${opts.arch})`);
   }
@@ -161,7 +166,7 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--small-lv-repeats takes an integer from 0 to 10, and only with --arch cascade (got ${opts.smallLvRepeats} with ${opts.arch})`);
   }
   const initFrom = opts.init ? { initFrom: opts.init.version } : {};
-  const specOverrides = { ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}), ...(opts.zoom ? { zoom: opts.zoom } : {}) };
+  const specOverrides = { ...(opts.localiserSize ? { localiserSize: opts.localiserSize } : {}), ...(opts.segmenterSize ? { segmenterSize: opts.segmenterSize } : {}), ...(opts.roiSideMm !== undefined ? { roiSideMm: opts.roiSideMm } : {}), ...(opts.zoom ? { zoom: opts.zoom } : {}) };
   const cascade = opts.arch === CASCADE_ARCHITECTURE ? cascadeConfigFor({ seed: opts.overrides.seed, smallLvRepeats: opts.smallLvRepeats, localiserCoverage: opts.localiserCoverage, localiserNegativeProbability: opts.localiserNegatives, spec: Object.keys(specOverrides).length ? specOverrides : undefined, localiser: { epochs: opts.localiserEpochs, workers: opts.overrides.workers, ...opts.localiserOverrides }, segmenter: { ...opts.overrides, ...initFrom, ...(opts.segmenterArch ? { arch: opts.segmenterArch } : {}) } }) : undefined;
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
