@@ -112,7 +112,7 @@ export function imageWithoutLv(item: LabelledImage, rng: SeededRandom): GrayImag
   const n = Math.min(rows, columns);
   if (rng.next() < 0.5) {
     for (let t = 0; t < 20; t++) {
-      const side = Math.round(rng.uniform(0.2, 0.5) * Math.min(rows, columns));
+      const side = Math.round(rng.uniform(0.2, 0.5) * n);
       const top = rng.int(rows - side + 1), left = rng.int(columns - side + 1);
       let lv = 0;
       for (let r = top; r < top + side && !lv; r++) for (let c = left; c < left + side; c++) lv += item.mask.data[r * columns + c];
@@ -132,9 +132,10 @@ export function imageWithoutLv(item: LabelledImage, rng: SeededRandom): GrayImag
 function localiserData(train: LabelledImage[], val: LabelledImage[], cfg: CascadeTrainConfig, segmenter?: tf.LayersModel): StageData {
   const n = MODEL_INPUT_SIZE;
   const s = cfg.spec.localiserSize;
-  const prep = train.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s, cfg.localiserCoverage) }));
+  const masks = train.map((it) => maskToModelSize(it.mask).data);
+  const prep = train.map((it, k) => ({ input: toModelInput(it.image, s), mask: downsampleMask(masks[k], n, n / s, cfg.localiserCoverage) }));
   const valPrep = val.map((it) => ({ input: toModelInput(it.image, s), mask: downsampleMask(maskToModelSize(it.mask).data, n, n / s, cfg.localiserCoverage) }));
-  const order = epochImages(train.map((it) => maskToModelSize(it.mask).data), cfg.smallLvRepeats);
+  const order = epochImages(masks, cfg.smallLvRepeats);
   return {
     count: order.length,
     side: s,

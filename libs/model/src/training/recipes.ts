@@ -53,8 +53,9 @@ export function trainConfigFor(arch: string, overrides: Partial<TrainConfig> = {
  * loaded, so `--epochs -1` fails at once instead of publishing an untrained model.
  */
 export function validateTrainConfig(cfg: TrainConfig, stage = ''): void {
+  // `stage` prefixes the option names (`localiser-`: --localiser-learning-rate, as the CLI spells a cascade's localiser options).
   const bad = (option: string, rule: string, value: unknown): never => {
-    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `${stage}--${option} ${rule}, got ${value}`);
+    throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--${stage}${option} ${rule}, got ${value}`);
   };
   const positiveInt = (option: string, v: number, max = Number.MAX_SAFE_INTEGER) => {
     if (!(Number.isInteger(v) && v >= 1 && v <= max)) bad(option, `takes an integer from 1${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`, v);

@@ -47,7 +47,9 @@ describe('lvseg train: options checked before any data is read', () => {
       await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserNegatives: 1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-negatives') });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserNegatives: 0.1 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: {}, localiserOverrides: { learningRate: 0.001 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-learning-rate') });
-      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserOverrides: { learningRate: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION' });
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, localiserOverrides: { learningRate: -1 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--localiser-learning-rate') });
+      // A size the CLI's own rule allows but a loaded version would refuse (above 512) is refused before training.
+      await expect(trainAndEvaluate({ arch: 'cascade', data: dir, overrides: {}, segmenterSize: 528 }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('segmenterSize') });
       await expect(trainAndEvaluate({ arch: 'unet-small', data: dir, overrides: { epochs: 5, averageFrom: 6 } }, {})).rejects.toMatchObject({ code: 'INVALID_TRAIN_OPTION', message: expect.stringContaining('--average-from') });
     } finally {
       rmSync(dir, { recursive: true, force: true });

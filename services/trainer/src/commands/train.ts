@@ -3,7 +3,7 @@ import { LvsegError } from '@lvseg/common';
 import { LabelledImage, Manifest, loadDataset, perImageSplit } from '@lvseg/imaging';
 import {
   BackendInfo, CASCADE_ARCHITECTURE, ZoomSpec, EpochMetrics, lvModelFromFiles, CascadeTrainConfig, LvModel, SplitMetrics, TrainConfig, TrainHooks, TrainResult, cascadeConfigFor, disposeLvModel, evaluateLvSplit,
-  hasWeightShapesOf, isValidZoom, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
+  hasWeightShapesOf, cascadeSpecProblems, isValidZoom, validateTrainConfig, loadLvModelByRef, lvModelToFiles, lvParameterCount, trainCascade, trainConfigFor, trainModel,
 } from '@lvseg/model';
 import { ModelCard, ModelStore } from '@lvseg/model-store';
 import { RunRecorder, RunRecordingOptions, firstByManifestOrder } from '../run-recorder';
@@ -171,7 +171,12 @@ export async function trainAndEvaluate(opts: TrainCommandOptions, hooks: TrainHo
   const cfg = cascade ? cascade.segmenter : trainConfigFor(opts.arch, { ...opts.overrides, ...initFrom });
   // Every option checked before any data is read.
   validateTrainConfig(cfg);
-  if (cascade) validateTrainConfig(cascade.localiser);
+  if (cascade) {
+    validateTrainConfig(cascade.localiser, 'localiser-');
+    // The spec the trained version will carry must load again (lvModelFromFiles checks the same), so refuse it now.
+    const problems = cascadeSpecProblems(cascade.spec);
+    if (problems.length) throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `the cascade spec would not load: ${problems.join('; ')}`);
+  }
   if (cascade && !(Number.isInteger(cascade.localiser.epochs) && cascade.localiser.epochs >= 0)) {
     throw new LvsegError('invalid-input', 'INVALID_TRAIN_OPTION', `--localiser-epochs takes an integer ≥ 0, got ${cascade.localiser.epochs}`);
   }
